@@ -1,0 +1,176 @@
+"""Run the stages over a corpus: per-document stages on a process pool, then the global ones.
+
+    ingest -> normalise -> (rules -> langid -> fingerprint) -> (dedup) -> write
+
+The engine only schedules; every change to a document happens inside a stage function.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from . import __version__
+from .config import Settings
+from .document import Document
+from .ingest import Discovery, InputFile, discover, read_file
+from .normalise import normalise
+from .write import check_output_dir, write_output
+
+DocumentStage = Callable[[Document], Document]
+
+# Per-document stages, in order; each is a plain Document -> Document function.
+DOCUMENT_STAGES: tuple[tuple[str, DocumentStage], ...] = (("normalise", normalise),)
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass
+class RunResult:
+    """What a run did: the manifest it wrote, and the error records for the caller to report."""
+
+    out: Path
+    manifest: dict[str, Any]
+    errors: list[Document] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return self.manifest["counts"]
+
+
+def clean_corpus(
+    inputs: Sequence[Path | str],
+    out: Path | str,
+    settings: Settings | None = None,
+    progress: ProgressCallback | None = None,
+) -> RunResult:
+    """Clean the documents under `inputs` and write the output contract to `out`.
+
+    `progress(done_bytes, total_bytes)` is called as input files finish.
+    """
+    settings = settings or Settings()
+    started = time.perf_counter()
+    out = Path(out)
+    input_paths = [Path(path) for path in inputs]
+    check_output_dir(out)
+    discovery = discover(input_paths, exclude=[out])
+    timings: Counter[str] = Counter()
+    documents = []
+    for batch, batch_timings in process_files(discovery.files, settings, progress):
+        documents.extend(batch)
+        timings.update(batch_timings)
+    documents = assign_unique_ids(documents)
+    manifest = build_manifest(input_paths, discovery, documents, settings)
+    manifest["timings"] = {stage: round(seconds, 3) for stage, seconds in timings.items()}
+    manifest = write_output(out, documents, [], manifest, started=started)
+    errors = [doc for doc in documents if doc.status == "error"]
+    return RunResult(out=out, manifest=manifest, errors=errors)
+
+
+def process_file(file: InputFile, settings: Settings) -> tuple[list[Document], dict[str, float]]:
+    """Read one input file and run every per-document stage over its documents."""
+    clock = time.perf_counter()
+    documents = list(read_file(file, settings))
+    timings = {"ingest": time.perf_counter() - clock}
+    for name, stage in DOCUMENT_STAGES:
+        clock = time.perf_counter()
+        documents = [stage(doc) for doc in documents]
+        timings[name] = time.perf_counter() - clock
+    return documents, timings
+
+
+def process_files(
+    files: Sequence[InputFile], settings: Settings, progress: ProgressCallback | None = None
+) -> Iterator[tuple[list[Document], dict[str, float]]]:
+    """Yield each file's processed documents in file order, whatever the number of workers."""
+    sizes = [_size(file.path) for file in files]
+    total, done = sum(sizes), 0
+    workers = min(settings.processes, len(files))
+    if workers <= 1:
+        results: Iterator[tuple[list[Document], dict[str, float]]] = (process_file(f, settings) for f in files)
+        for size, result in zip(sizes, results):
+            yield result
+            done += size
+            if progress:
+                progress(done, total)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        chunk = max(1, min(64, len(files) // (workers * 8)))
+        for size, result in zip(sizes, pool.map(process_file, files, [settings] * len(files), chunksize=chunk)):
+            yield result
+            done += size
+            if progress:
+                progress(done, total)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def assign_unique_ids(documents: list[Document]) -> list[Document]:
+    """Sort by id and rename the later holders of a taken id to `<path>#<record>` (or `~N`)."""
+    documents.sort(key=lambda doc: (doc.id, doc.source.path, doc.source.record or 0))
+    taken = {doc.id for doc in documents}
+    seen: set[str] = set()
+    for doc in documents:
+        if doc.id in seen:
+            doc.meta = {**doc.meta, "duplicate_id": doc.id}
+            base = f"{doc.source.path}#{doc.source.record}" if doc.source.record else doc.source.path
+            unique, number = base, 1
+            while unique in taken:
+                number += 1
+                unique = f"{base}~{number}"
+            doc.id = unique
+            taken.add(unique)
+        seen.add(doc.id)
+    documents.sort(key=lambda doc: doc.id)
+    return documents
+
+
+def build_manifest(
+    inputs: Sequence[Path], discovery: Discovery, documents: list[Document], settings: Settings
+) -> dict[str, Any]:
+    """Describe the run: settings, inputs, counts per status and rule, and the errors."""
+    counts = Counter({"kept": 0, "dropped": 0, "error": 0})
+    removed: dict[str, dict[str, int]] = {}
+    fixes: Counter[str] = Counter()
+    digest = hashlib.sha256()
+    for doc in documents:
+        counts[doc.status] += 1
+        digest.update(f"{doc.id}\t{doc.source.sha256}\n".encode("utf-8", "surrogatepass"))
+        for removal in doc.removed:
+            entry = removed.setdefault(removal.rule, {"spans": 0, "chars": 0})
+            entry["spans"] += 1
+            entry["chars"] += removal.end - removal.start
+        fixes.update({fix.rule for fix in doc.fixes})
+    return {
+        "tool": "cleaner",
+        "version": __version__,
+        "settings": settings.to_record(),
+        "rules": {"ids": [], "digest": hashlib.sha256(b"").hexdigest()},
+        "inputs": {
+            "paths": [str(path) for path in inputs],
+            "files": len(discovery.files),
+            "skipped": [{"path": path, "reason": reason} for path, reason in discovery.skipped],
+            "documents": len(documents),
+            "bytes": sum(_size(file.path) for file in discovery.files),
+            "digest": digest.hexdigest(),
+        },
+        "counts": dict(counts),
+        "removed": dict(sorted(removed.items())),
+        "fixes": dict(sorted(fixes.items())),
+        "clusters": {"document": 0, "paragraph": 0},
+        "errors": [
+            {"id": doc.id, "path": doc.source.path, **(doc.reason.to_record() if doc.reason else {})}
+            for doc in documents
+            if doc.status == "error"
+        ],
+    }
