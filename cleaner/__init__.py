@@ -3,7 +3,7 @@
 __version__ = "0.1.0"
 
 from .config import Settings  # noqa: E402
-from .document import Document, Fix, Reason, Removal, Source, rebuild_text  # noqa: E402
+from .document import Document, Fix, Flag, Reason, Removal, Source, rebuild_text  # noqa: E402
 from .errors import CleanerError, ConfigError, DocumentError, InputError, OutputError  # noqa: E402
 from .normalise import normalise, normalise_text  # noqa: E402
 from .pipeline import RunResult, clean_corpus  # noqa: E402
@@ -14,6 +14,7 @@ __all__ = [
     "Document",
     "DocumentError",
     "Fix",
+    "Flag",
     "InputError",
     "OutputError",
     "Reason",

@@ -97,6 +97,29 @@ class Removal:
 
 
 @dataclass(frozen=True)
+class Flag:
+    """A span a rule reports but keeps (a `flag` action): shown by `check` and `explain`."""
+
+    start: int
+    end: int
+    stage: str
+    rule: str
+    name: str
+    detail: str = ""
+
+    def to_record(self, text: str) -> dict[str, Any]:
+        return {
+            "start": self.start,
+            "end": self.end,
+            "text": text[self.start : self.end],
+            "stage": self.stage,
+            "rule": self.rule,
+            "name": self.name,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
 class Fix:
     """One normalisation step that changed the text (ftfy's explanation, whitespace, layout)."""
 
@@ -118,6 +141,7 @@ class Document:
     meta: dict[str, Any] = field(default_factory=dict)
     paragraphs: list[tuple[int, int]] = field(default_factory=list)
     removed: list[Removal] = field(default_factory=list)
+    flags: list[Flag] = field(default_factory=list)
     fixes: list[Fix] = field(default_factory=list)
     lang: str | None = None
     status: Status = "kept"
@@ -178,6 +202,7 @@ class Document:
             "meta": self.meta,
             "fixes": [fix.to_record() for fix in self.fixes],
             "removed": [removal.to_record(self.text, start, end) for start, end, removal in cuts],
+            "flags": [flag.to_record(self.text) for flag in sorted(self.flags, key=lambda f: (f.start, f.rule))],
             "stats": {
                 "chars": len(self.text),
                 "chars_kept": len(cleaned),

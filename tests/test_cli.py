@@ -13,7 +13,7 @@ import pytest
 from conftest import SEEDS
 
 SEED_IDS = sorted(p.stem for p in SEEDS.glob("*.txt"))
-DOC_FIELDS = ["id", "source", "status", "reason", "text", "lang", "meta", "fixes", "removed", "stats"]
+DOC_FIELDS = ["id", "source", "status", "reason", "text", "lang", "meta", "fixes", "removed", "flags", "stats"]
 
 
 def cleaner(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
