@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from . import __version__
 from .config import Settings
+from .dedup import Cluster, deduplicate
 from .document import Document
 from .ingest import Discovery, InputFile, discover, read_file
 from .normalise import normalise
@@ -31,12 +32,29 @@ ProgressCallback = Callable[[int, int], None]
 
 
 @dataclass
+class Corpus:
+    """Every document after all stages, the clusters dedup found, and what the run measured."""
+
+    inputs: list[Path]
+    discovery: Discovery
+    documents: list[Document]
+    clusters: list[Cluster]
+    timings: dict[str, float]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Document]:
+        return [doc for doc in self.documents if doc.status == "error"]
+
+
+@dataclass
 class RunResult:
     """What a run did: the manifest it wrote, and the error records for the caller to report."""
 
     out: Path
     manifest: dict[str, Any]
     errors: list[Document] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -56,20 +74,49 @@ def clean_corpus(
     settings = settings or Settings()
     started = time.perf_counter()
     out = Path(out)
-    input_paths = [Path(path) for path in inputs]
     check_output_dir(out)
-    discovery = discover(input_paths, exclude=[out])
+    corpus = prepare_corpus(inputs, settings, exclude=[out], progress=progress)
+    manifest = build_manifest(corpus, settings)
+    clusters = (cluster.to_record() for cluster in corpus.clusters)
+    manifest = write_output(out, corpus.documents, clusters, manifest, started=started)
+    return RunResult(out=out, manifest=manifest, errors=corpus.errors, warnings=corpus.warnings)
+
+
+def prepare_corpus(
+    inputs: Sequence[Path | str],
+    settings: Settings,
+    exclude: Sequence[Path] = (),
+    progress: ProgressCallback | None = None,
+) -> Corpus:
+    """Read and run every stage over the inputs, without writing anything."""
+    input_paths = [Path(path) for path in inputs]
+    discovery = discover(input_paths, exclude=exclude)
     timings: Counter[str] = Counter()
-    documents = []
+    documents: list[Document] = []
     for batch, batch_timings in process_files(discovery.files, settings, progress):
         documents.extend(batch)
         timings.update(batch_timings)
     documents = assign_unique_ids(documents)
-    manifest = build_manifest(input_paths, discovery, documents, settings)
-    manifest["timings"] = {stage: round(seconds, 3) for stage, seconds in timings.items()}
-    manifest = write_output(out, documents, [], manifest, started=started)
-    errors = [doc for doc in documents if doc.status == "error"]
-    return RunResult(out=out, manifest=manifest, errors=errors)
+    clock = time.perf_counter()
+    clusters = deduplicate(documents, settings)
+    timings["dedup"] = time.perf_counter() - clock
+    corpus = Corpus(input_paths, discovery, documents, clusters, {k: round(v, 3) for k, v in timings.items()})
+    corpus.warnings.extend(_large_cluster_warnings(corpus, settings))
+    return corpus
+
+
+def _large_cluster_warnings(corpus: Corpus, settings: Settings) -> Iterator[str]:
+    """Warn about clusters holding a large share of the corpus: often a template, worth a look."""
+    kept = sum(1 for doc in corpus.documents if doc.status != "error")
+    limit = max(10, settings.max_cluster_share * kept)
+    for cluster in corpus.clusters:
+        size = 1 + len(cluster.members)
+        if size > limit:
+            yield (
+                f"{cluster.level} cluster {cluster.id} has {size} members ({size / max(kept, 1):.1%} of "
+                f"{kept} documents), kept copy {cluster.canonical.doc}; check it is not a shared template "
+                "(raise the threshold or max-cluster-share to silence this)"
+            )
 
 
 def process_file(file: InputFile, settings: Settings) -> tuple[list[Document], dict[str, float]]:
@@ -135,42 +182,46 @@ def assign_unique_ids(documents: list[Document]) -> list[Document]:
     return documents
 
 
-def build_manifest(
-    inputs: Sequence[Path], discovery: Discovery, documents: list[Document], settings: Settings
-) -> dict[str, Any]:
-    """Describe the run: settings, inputs, counts per status and rule, and the errors."""
+def build_manifest(corpus: Corpus, settings: Settings) -> dict[str, Any]:
+    """Describe the run: settings, inputs, counts per status and rule, clusters and errors."""
     counts = Counter({"kept": 0, "dropped": 0, "error": 0})
     removed: dict[str, dict[str, int]] = {}
+    dropped: Counter[str] = Counter()
     fixes: Counter[str] = Counter()
     digest = hashlib.sha256()
-    for doc in documents:
+    for doc in corpus.documents:
         counts[doc.status] += 1
         digest.update(f"{doc.id}\t{doc.source.sha256}\n".encode("utf-8", "surrogatepass"))
         for removal in doc.removed:
             entry = removed.setdefault(removal.rule, {"spans": 0, "chars": 0})
             entry["spans"] += 1
             entry["chars"] += removal.end - removal.start
+        if doc.status == "dropped" and doc.reason:
+            dropped[doc.reason.rule or doc.reason.name] += 1
         fixes.update({fix.rule for fix in doc.fixes})
+    levels = Counter(cluster.level for cluster in corpus.clusters)
     return {
         "tool": "cleaner",
         "version": __version__,
         "settings": settings.to_record(),
         "rules": {"ids": [], "digest": hashlib.sha256(b"").hexdigest()},
         "inputs": {
-            "paths": [str(path) for path in inputs],
-            "files": len(discovery.files),
-            "skipped": [{"path": path, "reason": reason} for path, reason in discovery.skipped],
-            "documents": len(documents),
-            "bytes": sum(_size(file.path) for file in discovery.files),
+            "paths": [str(path) for path in corpus.inputs],
+            "files": len(corpus.discovery.files),
+            "skipped": [{"path": path, "reason": reason} for path, reason in corpus.discovery.skipped],
+            "documents": len(corpus.documents),
+            "bytes": sum(_size(file.path) for file in corpus.discovery.files),
             "digest": digest.hexdigest(),
         },
         "counts": dict(counts),
+        "dropped": dict(sorted(dropped.items())),
         "removed": dict(sorted(removed.items())),
         "fixes": dict(sorted(fixes.items())),
-        "clusters": {"document": 0, "paragraph": 0},
+        "clusters": {"document": levels["document"], "paragraph": levels["paragraph"]},
+        "warnings": corpus.warnings,
         "errors": [
             {"id": doc.id, "path": doc.source.path, **(doc.reason.to_record() if doc.reason else {})}
-            for doc in documents
-            if doc.status == "error"
+            for doc in corpus.errors
         ],
+        "timings": dict(corpus.timings),
     }

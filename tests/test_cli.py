@@ -53,8 +53,9 @@ def test_run_on_the_seeds_writes_the_output_contract(seeds):
     assert manifest["counts"] == {"kept": 5, "dropped": 0, "error": 0}
     assert manifest["inputs"]["files"] == manifest["inputs"]["documents"] == 5
     assert manifest["inputs"]["bytes"] == sum(p.stat().st_size for p in SEEDS.glob("*.txt"))
-    assert set(manifest["timings"]) >= {"ingest", "normalise", "write", "total"}
-    assert (out / "clusters.jsonl").read_text() == ""
+    assert set(manifest["timings"]) >= {"ingest", "normalise", "dedup", "write", "total"}
+    clusters = [json.loads(line) for line in (out / "clusters.jsonl").read_text().splitlines()]
+    assert manifest["clusters"] == {"document": 0, "paragraph": len(clusters)} and clusters
 
 
 def test_both_paragraph_layouts_of_the_seeds_come_out_blank_line_separated(seeds):

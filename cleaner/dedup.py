@@ -1,0 +1,214 @@
+"""Find exact and near-duplicate documents and paragraphs, keep one copy, and say why.
+
+The one global stage. Items (documents, then paragraphs of the kept documents) are visited in
+keep order; each is compared only with the *kept copies* seen so far: first by an exact hash of
+its canonical text, then through MinHash LSH candidates verified by exact Jaccard over the
+shingle hashes. An item that matches is removed and joins the cluster of the kept copy it
+matched; otherwise it becomes a kept copy itself. Because members are verified against the
+kept copy, never against other members, clusters cannot chain unrelated texts together, and
+the result depends only on the documents and the keep policy, never on input order or workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import numpy as np
+from datasketch import MinHashLSH
+
+from .config import Settings, parse_shingling
+from .document import Document, Reason, Removal
+from .minhash import MinHasher, Shingling, canonical, jaccard
+
+DUPLICATE_DOCUMENT = ("DD001", "duplicate-document")
+DUPLICATE_PARAGRAPH = ("DD002", "duplicate-paragraph")
+
+# LSH finds candidates a little below the threshold; verification then applies it exactly.
+_CANDIDATE_MARGIN = 0.15
+
+
+@dataclass(frozen=True)
+class Item:
+    """One document or paragraph as dedup sees it: where it is and its canonical text."""
+
+    doc: str
+    paragraph: int | None
+    text: str
+
+    @property
+    def key(self) -> dict[str, Any]:
+        return {"doc": self.doc} if self.paragraph is None else {"doc": self.doc, "paragraph": self.paragraph}
+
+
+@dataclass
+class Cluster:
+    """A kept copy and the items removed as its duplicates."""
+
+    id: str
+    level: str
+    canonical: Item
+    members: list[tuple[Item, float]] = field(default_factory=list)
+
+    def to_record(self, snippet: int = 200) -> dict[str, Any]:
+        documents = sorted({self.canonical.doc, *(item.doc for item, _ in self.members)})
+        record: dict[str, Any] = {
+            "cluster": self.id,
+            "level": self.level,
+            "size": 1 + len(self.members),
+            "canonical": {**self.canonical.key, "text": _snippet(self.canonical.text, snippet)},
+            "members": [
+                {**item.key, "similarity": round(similarity, 4), "text": _snippet(item.text, snippet)}
+                for item, similarity in self.members
+            ],
+        }
+        if self.level == "paragraph":
+            record["documents"] = documents
+        return record
+
+
+def _snippet(text: str, length: int) -> str:
+    return text if len(text) <= length else text[: length - 1].rstrip() + "…"
+
+
+class NearDuplicateIndex:
+    """Kept copies of one level: exact hashes, LSH over signatures, and shingle sets to verify."""
+
+    def __init__(self, level: str, shingling: Shingling, threshold: float, hasher: MinHasher) -> None:
+        self.level = level
+        self.shingling = shingling
+        self.threshold = threshold
+        self.hasher = hasher
+        self.lsh = MinHashLSH(threshold=max(0.05, threshold - _CANDIDATE_MARGIN), num_perm=hasher.num_perm)
+        self.exact: dict[str, int] = {}
+        self.kept: list[tuple[Item, np.ndarray]] = []
+
+    def match_or_keep(self, item: Item) -> tuple[int, float] | None:
+        """Return (kept copy number, similarity) of the best kept copy this item duplicates, or None;
+        an item that duplicates nothing becomes a kept copy."""
+        digest = hashlib.sha256(canonical(item.text).encode("utf-8", "surrogatepass")).hexdigest()
+        if digest in self.exact:
+            return self.exact[digest], 1.0
+        hashes = self.shingling.hashes(item.text)
+        lean = self.hasher.to_lean(self.hasher.signature(hashes))
+        best: tuple[int, float] | None = None
+        for number in self.lsh.query(lean):
+            similarity = jaccard(hashes, self.kept[number][1])
+            if similarity >= self.threshold and (best is None or (similarity, -number) > (best[1], -best[0])):
+                best = (number, similarity)
+        if best is None:
+            number = len(self.kept)
+            self.kept.append((item, hashes))
+            self.exact[digest] = number
+            self.lsh.insert(number, lean)
+        return best
+
+
+def deduplicate(documents: list[Document], settings: Settings) -> list[Cluster]:
+    """Drop near-duplicate documents and remove near-duplicate paragraphs; return the clusters."""
+    hasher = MinHasher(settings.num_perm, settings.seed)
+    ordered = sorted((doc for doc in documents if doc.status == "kept"), key=keep_order(settings.keep))
+    clusters: list[Cluster] = []
+    if settings.level in ("document", "all"):
+        clusters += _deduplicate_documents(ordered, settings, hasher)
+        ordered = [doc for doc in ordered if doc.status == "kept"]
+    if settings.level in ("paragraph", "all"):
+        clusters += _deduplicate_paragraphs(ordered, settings, hasher)
+    return sorted(clusters, key=lambda c: (c.level != "document", c.canonical.doc, c.canonical.paragraph or 0))
+
+
+def _deduplicate_documents(ordered: list[Document], settings: Settings, hasher: MinHasher) -> list[Cluster]:
+    index = NearDuplicateIndex("document", Shingling(*parse_shingling(settings.document_shingling)), settings.threshold, hasher)
+    clusters: dict[int, Cluster] = {}
+    rule, name = DUPLICATE_DOCUMENT
+    for doc in ordered:
+        item = Item(doc.id, None, doc.cleaned_text())
+        if not item.text:
+            continue
+        found = index.match_or_keep(item)
+        if found is None:
+            continue
+        number, similarity = found
+        kept = index.kept[number][0]
+        cluster = clusters.setdefault(number, Cluster(cluster_id("document", kept), "document", kept))
+        cluster.members.append((item, similarity))
+        doc.drop(
+            Reason(
+                "dedup",
+                rule,
+                name,
+                f"{similarity:.0%} similar to {kept.doc} (cluster {cluster.id})",
+                duplicate_of=kept.doc,
+                similarity=similarity,
+            )
+        )
+    return list(clusters.values())
+
+
+def _deduplicate_paragraphs(ordered: list[Document], settings: Settings, hasher: MinHasher) -> list[Cluster]:
+    index = NearDuplicateIndex("paragraph", Shingling(*parse_shingling(settings.paragraph_shingling)), settings.paragraph_threshold, hasher)
+    clusters: dict[int, Cluster] = {}
+    rule, name = DUPLICATE_PARAGRAPH
+    for doc in ordered:
+        for number, (start, end), text in kept_paragraphs(doc):
+            if len(text.split()) < settings.min_paragraph_words:
+                continue
+            item = Item(doc.id, number, text)
+            found = index.match_or_keep(item)
+            if found is None:
+                continue
+            kept_number, similarity = found
+            kept = index.kept[kept_number][0]
+            cluster = clusters.setdefault(kept_number, Cluster(cluster_id("paragraph", kept), "paragraph", kept))
+            cluster.members.append((item, similarity))
+            where = "earlier in this document" if kept.doc == doc.id else f"in {kept.doc}"
+            doc.remove(
+                Removal(
+                    start,
+                    end,
+                    "dedup",
+                    rule,
+                    name,
+                    f"{similarity:.0%} similar to paragraph {kept.paragraph} {where} (cluster {cluster.id})",
+                    cluster=cluster.id,
+                    duplicate_of=kept.key,
+                    similarity=similarity,
+                )
+            )
+    return list(clusters.values())
+
+
+def kept_paragraphs(doc: Document) -> Iterator[tuple[int, tuple[int, int], str]]:
+    """Yield (index, span, text) of each paragraph with earlier removals taken out of its text."""
+    removals = sorted((r.start, r.end) for r in doc.removed)
+    for number, (start, end) in enumerate(doc.paragraphs):
+        parts, position = [], start
+        for cut_start, cut_end in removals:
+            if cut_end <= position or cut_start >= end:
+                continue
+            parts.append(doc.text[position:cut_start])
+            position = max(position, cut_end)
+        parts.append(doc.text[position:end])
+        text = " ".join(" ".join(parts).split())
+        if text:
+            yield number, (start, end), text
+
+
+def keep_order(policy: str):
+    """Sort key for the keep policy: the first item in this order is the copy that is kept.
+
+    `first` keeps the lowest id; `longest` the longest cleaned text (then lowest id); `earliest`
+    the earliest `meta.date` (documents without a date come last, then lowest id).
+    """
+    if policy == "longest":
+        return lambda doc: (-len(doc.cleaned_text()), doc.id)
+    if policy == "earliest":
+        return lambda doc: (not isinstance(doc.meta.get("date"), str), str(doc.meta.get("date") or ""), doc.id)
+    return lambda doc: doc.id
+
+
+def cluster_id(level: str, kept: Item) -> str:
+    """A stable id from the kept copy's place: same corpus and settings, same ids."""
+    key = f"{level}\0{kept.doc}\0{kept.paragraph}".encode("utf-8", "surrogatepass")
+    return ("D" if level == "document" else "P") + hashlib.sha256(key).hexdigest()[:10]

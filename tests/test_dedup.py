@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from cleaner.config import Settings
+from cleaner.dedup import deduplicate, kept_paragraphs
+from cleaner.document import Document, Removal, Source
+from cleaner.normalise import normalise
+
+BACKGROUND = (
+    "Relations between the two former Soviet republics have been tense since 1991 when the Armenian "
+    "military occupied Upper Karabakh, an internationally recognised territory of Azerbaijan."
+)
+EDITED = (
+    "Relations between the two former Soviet nations have been tense since 1993, when Armenian forces "
+    "occupied Upper Karabakh, an internationally-recognised territory of Azerbaijan."
+)
+TEMPLATE_A = "Shares in Barclays rose 3.2% to 145p on Tuesday after the bank reported profits of £1.2bn for the first half."
+TEMPLATE_B = "Shares in Vodafone fell 1.8% to 98p on Friday after the group reported losses of £0.4bn for the first quarter."
+
+
+def doc(doc_id: str, *paragraphs: str, **meta) -> Document:
+    source = Source(f"{doc_id}.txt", "txt", "0" * 64, 0)
+    return normalise(Document(id=doc_id, source=source, text="\n\n".join(paragraphs), meta=meta))
+
+
+def story(n: int) -> str:
+    rng = random.Random(n)
+    words = "minister city report council water school road price market court police plan".split()
+    return " ".join(rng.choice(words) for _ in range(30)) + f" number {n}."
+
+
+def test_reused_background_paragraph_is_removed_from_later_articles_only():
+    docs = [doc("b", story(1), EDITED), doc("a", BACKGROUND, story(2)), doc("c", story(3), BACKGROUND)]
+    [cluster] = deduplicate(docs, Settings())
+    assert cluster.level == "paragraph" and cluster.canonical.doc == "a"
+    assert [(item.doc, item.paragraph) for item, _ in cluster.members] == [("b", 1), ("c", 1)]
+    assert docs[1].removed == []
+    [removal] = docs[0].removed
+    assert (removal.rule, removal.duplicate_of, removal.cluster) == ("DD002", {"doc": "a", "paragraph": 0}, cluster.id)
+    assert 0.6 <= removal.similarity < 1.0
+    assert docs[0].cleaned_text() == story(1)
+    assert docs[2].removed[0].similarity == 1.0
+    assert cluster.to_record()["documents"] == ["a", "b", "c"]
+
+
+def test_a_paragraph_repeated_inside_one_article_keeps_its_first_occurrence():
+    [article] = docs = [doc("a", BACKGROUND, story(1), EDITED, story(2))]
+    [cluster] = deduplicate(docs, Settings())
+    assert (cluster.canonical.doc, cluster.canonical.paragraph) == ("a", 0)
+    assert [(r.start, r.end) for r in article.removed] == [article.paragraphs[2]]
+    assert "earlier in this document" in article.removed[0].detail
+
+
+def test_same_template_different_facts_is_not_merged():
+    docs = [doc("a", TEMPLATE_A, story(1)), doc("b", TEMPLATE_B, story(2))]
+    assert deduplicate(docs, Settings()) == []
+
+
+def test_near_duplicate_documents_are_dropped_with_the_kept_copy_named():
+    body = [story(n) for n in range(6)]
+    copy = [*body[:5], body[5].replace("number", "No.")]
+    docs = [doc("z-syndicated", *copy), doc("a-original", *body), doc("other", *(story(n) for n in range(10, 16)))]
+    [cluster] = deduplicate(docs, Settings())
+    assert (cluster.level, cluster.canonical.doc) == ("document", "a-original")
+    assert docs[0].status == "dropped" and docs[0].reason.rule == "DD001"
+    assert docs[0].reason.duplicate_of == "a-original" and docs[0].reason.similarity >= 0.8
+    assert docs[1].status == docs[2].status == "kept"
+
+
+def test_exact_duplicates_are_found_whatever_their_quote_and_case_style():
+    docs = [doc("a", "“Enough is enough,” he said. " + story(1)), doc("b", '"ENOUGH is enough," he said. ' + story(1))]
+    [cluster] = deduplicate(docs, Settings())
+    assert cluster.members[0][1] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("keep", "kept"),
+    [("first", "a"), ("longest", "c"), ("earliest", "b")],
+)
+def test_keep_policy_decides_which_copy_survives(keep, kept):
+    docs = [
+        doc("c", *(story(n) for n in range(5)), story(99), date="2020-03-01"),
+        doc("a", *(story(n) for n in range(5)), date="2020-02-01"),
+        doc("b", *(story(n) for n in range(5)), date="2020-01-01"),
+    ]
+    [cluster] = deduplicate(docs, Settings(keep=keep, threshold=0.7))
+    assert cluster.canonical.doc == kept
+    assert {d.id for d in docs if d.status == "kept"} == {kept}
+
+
+def test_members_are_verified_against_the_kept_copy_so_clusters_do_not_chain():
+    # a ~ b and b ~ c, but a !~ c: c must not join a's cluster through b.
+    words = [f"w{i}" for i in range(40)]
+    a = " ".join(words)
+    b = " ".join(words[:30] + [f"x{i}" for i in range(10)])
+    c = " ".join(words[:20] + [f"x{i}" for i in range(10)] + [f"y{i}" for i in range(10)])
+    docs = [doc("a", a), doc("b", b), doc("c", c)]
+    clusters = deduplicate(docs, Settings(level="document", threshold=0.55, document_shingling="word-1"))
+    assert [(cl.canonical.doc, [m.doc for m, _ in cl.members]) for cl in clusters] == [("a", ["b"])]
+    assert docs[2].status == "kept"
+
+
+def test_result_is_independent_of_input_order():
+    def run(order):
+        docs = [doc("a", BACKGROUND, story(1)), doc("b", story(2), EDITED), doc("c", BACKGROUND, story(3))]
+        docs = [docs[i] for i in order]
+        clusters = deduplicate(docs, Settings())
+        return [c.to_record() for c in clusters], sorted((d.id, [r.start for r in d.removed]) for d in docs)
+
+    assert run([0, 1, 2]) == run([2, 1, 0]) == run([1, 2, 0])
+
+
+def test_short_paragraphs_are_left_alone():
+    docs = [doc("a", "Calls for calm", story(1)), doc("b", "Calls for calm", story(2))]
+    assert deduplicate(docs, Settings()) == []
+
+
+def test_kept_paragraphs_leave_out_what_rules_removed():
+    article = doc("a", "READ MORE: elsewhere\nThe real content line.", story(1))
+    article.remove(Removal(0, len("READ MORE: elsewhere"), "rules", "BP001", "read-more"))
+    assert next(kept_paragraphs(article))[2] == "The real content line."
