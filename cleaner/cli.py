@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 from rich import box
@@ -14,9 +14,10 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from . import __version__
-from .config import Settings
+from .config import ProjectConfig, Settings, load_project_config
+from .dupes import OUTPUT_FORMATS, exit_code, find_duplicates, render_github, render_json, render_text
 from .errors import CleanerError
-from .pipeline import RunResult, clean_corpus
+from .pipeline import RunResult, clean_corpus, default_inputs
 
 app = typer.Typer(
     add_completion=False,
@@ -46,36 +47,125 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+# Options shared by the commands that read a corpus. None means "not given": the value then
+# comes from [tool.cleaner], else the library default.
+TextField = Annotated[Optional[str], typer.Option("--text-field", help="JSONL field that holds the text [default: text].")]
+IdField = Annotated[Optional[str], typer.Option("--id-field", help="JSONL field that holds the document id [default: id].")]
+Workers = Annotated[Optional[int], typer.Option("--workers", "-w", min=0, help="Worker processes; 0 means one per core [default: 1].")]
+Threshold = Annotated[
+    Optional[float], typer.Option("--threshold", min=0.01, max=1.0, help="Jaccard similarity for near-duplicate documents [default: 0.8].")
+]
+ParagraphThreshold = Annotated[
+    Optional[float],
+    typer.Option("--paragraph-threshold", min=0.01, max=1.0, help="Jaccard similarity for near-duplicate paragraphs [default: 0.6]."),
+]
+Keep = Annotated[
+    Optional[str], typer.Option("--keep", help="Which copy to keep: first (lowest id), longest, earliest (meta.date) [default: first].")
+]
+Level = Annotated[Optional[str], typer.Option("--level", help="Deduplicate documents, paragraphs or all [default: all].")]
+Isolated = Annotated[bool, typer.Option("--isolated", help="Ignore [tool.cleaner] in pyproject.toml / cleaner.toml.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors and results.")]
+
+
+def _settings(isolated: bool, **flags: object) -> tuple[Settings, ProjectConfig]:
+    """Defaults, then the project's [tool.cleaner], then the flags given on the command line."""
+    project = ProjectConfig() if isolated else load_project_config()
+    return project.settings().updated(**flags), project
+
+
 @app.command()
 def run(
     paths: list[Path] = typer.Argument(
         ..., metavar="IN... OUT", help="Input files or folders (searched recursively), then the output folder."
     ),
-    text_field: str = typer.Option("text", help="JSONL field that holds the text."),
-    id_field: str = typer.Option("id", help="JSONL field that holds the document id."),
-    workers: int = typer.Option(1, "--workers", "-w", min=0, help="Worker processes; 0 means one per core."),
+    text_field: TextField = None,
+    id_field: IdField = None,
+    workers: Workers = None,
+    threshold: Threshold = None,
+    paragraph_threshold: ParagraphThreshold = None,
+    keep: Keep = None,
+    level: Level = None,
     strict: bool = typer.Option(False, help="Exit 1 when any input document could not be read."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+    isolated: Isolated = False,
+    quiet: Quiet = False,
 ) -> None:
-    """Clean a corpus: read IN..., normalise, and write docs.jsonl, text/ and manifest.json to OUT."""
+    """Clean a corpus: read IN..., normalise, deduplicate, and write docs.jsonl, text/, clusters.jsonl and manifest.json to OUT."""
     if len(paths) < 2:
         raise fail("give at least one input and the output folder: cleaner run IN... OUT")
     *inputs, out = paths
-    settings = Settings(text_field=text_field, id_field=id_field, workers=workers, strict=strict)
     bar = _LazyProgress(enabled=not quiet)
     try:
+        settings, _ = _settings(
+            isolated,
+            text_field=text_field,
+            id_field=id_field,
+            workers=workers,
+            threshold=threshold,
+            paragraph_threshold=paragraph_threshold,
+            keep=keep,
+            level=level,
+            strict=strict or None,
+        )
         result = clean_corpus(inputs, out, settings, progress=bar.update)
     except CleanerError as error:
         raise fail(str(error), error.exit_code) from None
     finally:
         bar.stop()
-    for doc in result.errors:
-        reason = doc.reason
-        typer.echo(f"cleaner: warning: {doc.origin or doc.id}: {reason.name}: {reason.detail}", err=True)
+    _report_problems(result.errors, result.warnings)
     if not quiet:
         _print_summary(result)
-    if strict and result.errors:
+    if settings.strict and result.errors:
         raise fail(f"{len(result.errors)} input document(s) could not be read (--strict)", 1)
+
+
+@app.command()
+def dupes(
+    paths: list[Path] = typer.Argument(
+        None, metavar="[IN]...", help="Input files or folders; default: [tool.cleaner] paths, else the last run's inputs."
+    ),
+    threshold: Threshold = None,
+    paragraph_threshold: ParagraphThreshold = None,
+    level: Level = None,
+    keep: Keep = None,
+    output_format: str = typer.Option("text", "--output-format", help="text, json or github (workflow annotations)."),
+    text_field: TextField = None,
+    id_field: IdField = None,
+    workers: Workers = None,
+    isolated: Isolated = False,
+    quiet: Quiet = False,
+) -> None:
+    """Report near-duplicate documents and paragraphs without writing anything; exit 1 when any is found."""
+    if output_format not in OUTPUT_FORMATS:
+        raise fail(f"--output-format must be one of {', '.join(OUTPUT_FORMATS)}, not {output_format!r}")
+    bar = _LazyProgress(enabled=not quiet)
+    try:
+        settings, project = _settings(
+            isolated,
+            threshold=threshold,
+            paragraph_threshold=paragraph_threshold,
+            level=level,
+            keep=keep,
+            text_field=text_field,
+            id_field=id_field,
+            workers=workers,
+        )
+        inputs = paths or default_inputs(project)
+        report = find_duplicates(inputs, settings, progress=bar.update)
+    except CleanerError as error:
+        raise fail(str(error), error.exit_code) from None
+    finally:
+        bar.stop()
+    _report_problems(report.corpus.errors, report.corpus.warnings)
+    render = {"text": render_text, "json": render_json, "github": render_github}[output_format]
+    sys.stdout.write(render(report))
+    raise typer.Exit(exit_code(report))
+
+
+def _report_problems(errors: list, warnings: list[str]) -> None:
+    for doc in errors:
+        typer.echo(f"cleaner: warning: {doc.origin or doc.id}: {doc.reason.name}: {doc.reason.detail}", err=True)
+    for warning in warnings:
+        typer.echo(f"cleaner: warning: {warning}", err=True)
 
 
 def _print_summary(result: RunResult) -> None:

@@ -8,6 +8,7 @@ The engine only schedules; every change to a document happens inside a stage fun
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -16,12 +17,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from . import __version__
-from .config import Settings
+from .config import ProjectConfig, Settings
 from .dedup import Cluster, deduplicate
 from .document import Document
 from .ingest import Discovery, InputFile, discover, read_file
 from .normalise import normalise
-from .write import check_output_dir, write_output
+from .errors import InputError
+from .write import MANIFEST, check_output_dir, is_cleaner_output, write_output
 
 DocumentStage = Callable[[Document], Document]
 
@@ -80,6 +82,19 @@ def clean_corpus(
     clusters = (cluster.to_record() for cluster in corpus.clusters)
     manifest = write_output(out, corpus.documents, clusters, manifest, started=started)
     return RunResult(out=out, manifest=manifest, errors=corpus.errors, warnings=corpus.warnings)
+
+
+def default_inputs(project: ProjectConfig, last_run: Path = Path("out")) -> list[Path]:
+    """The inputs to use when none are given: `[tool.cleaner] paths`, else the last run's inputs."""
+    if project.paths:
+        return project.paths
+    if is_cleaner_output(last_run):
+        manifest = json.loads((last_run / MANIFEST).read_text(encoding="utf-8"))
+        return [Path(path) for path in manifest["inputs"]["paths"]]
+    raise InputError(
+        "no input given: pass a path (cleaner dupes DIR), set paths in [tool.cleaner] of pyproject.toml "
+        f"or cleaner.toml, or run `cleaner run IN {last_run}/` first"
+    )
 
 
 def prepare_corpus(

@@ -1,0 +1,127 @@
+"""`cleaner dupes`: a read-only report of near-duplicate clusters, as text, JSON or annotations."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from .config import Settings
+from .dedup import Cluster, Item
+from .document import Document
+from .minhash import canonical
+from .pipeline import Corpus, ProgressCallback, prepare_corpus
+
+OUTPUT_FORMATS = ("text", "json", "github")
+
+
+@dataclass(frozen=True)
+class DupesReport:
+    """The clusters found in a corpus, with the documents to point into."""
+
+    corpus: Corpus
+
+    @property
+    def clusters(self) -> list[Cluster]:
+        return self.corpus.clusters
+
+    def summary(self) -> dict[str, int]:
+        documents = [c for c in self.clusters if c.level == "document"]
+        paragraphs = [c for c in self.clusters if c.level == "paragraph"]
+        return {
+            "documents": sum(1 for doc in self.corpus.documents if doc.status != "error"),
+            "clusters": len(self.clusters),
+            "document_clusters": len(documents),
+            "paragraph_clusters": len(paragraphs),
+            "duplicate_documents": sum(len(c.members) for c in documents),
+            "duplicate_paragraphs": sum(len(c.members) for c in paragraphs),
+        }
+
+
+def find_duplicates(
+    inputs: Sequence[Path | str], settings: Settings, progress: ProgressCallback | None = None
+) -> DupesReport:
+    """Run every stage over the inputs, write nothing, and return the clusters."""
+    return DupesReport(prepare_corpus(inputs, settings, progress=progress))
+
+
+def render_text(report: DupesReport, width: int = 72) -> str:
+    """A readable listing: one block per cluster, the kept copy first, then what duplicates it."""
+    lines = []
+    for cluster in report.clusters:
+        documents = len({cluster.canonical.doc, *(item.doc for item, _ in cluster.members)})
+        lines.append(f"{cluster.level} cluster {cluster.id}: {1 + len(cluster.members)} copies in {documents} document(s)")
+        lines.append(f"  kept     {_where(cluster.canonical):<34}        {_snippet(cluster.canonical.text, width)}")
+        for item, similarity in cluster.members:
+            lines.append(f"  removed  {_where(item):<34}  {similarity:4.2f}  {_snippet(item.text, width)}")
+        lines.append("")
+    s = report.summary()
+    lines.append(
+        f"{s['clusters']} cluster(s) in {s['documents']} document(s): "
+        f"{s['duplicate_documents']} duplicate document(s), {s['duplicate_paragraphs']} duplicate paragraph(s)"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def render_json(report: DupesReport) -> str:
+    """Stable JSON: `{"summary": {...}, "clusters": [clusters.jsonl records]}`."""
+    payload = {"summary": report.summary(), "clusters": [cluster.to_record() for cluster in report.clusters]}
+    return json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
+
+
+def render_github(report: DupesReport) -> str:
+    """GitHub Actions workflow commands: one warning per removed copy, on its file and line."""
+    documents = {doc.id: doc for doc in report.corpus.documents}
+    lines = []
+    for cluster in report.clusters:
+        rule = "DD001 duplicate-document" if cluster.level == "document" else "DD002 duplicate-paragraph"
+        for item, similarity in cluster.members:
+            path, line = locate(documents[item.doc], item)
+            kept = cluster.canonical
+            message = f"{similarity:.0%} similar to {_where(kept)} (cluster {cluster.id})"
+            lines.append(f"::warning file={_escape(path, True)},line={line},title={rule}::{_escape(message)}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _where(item: Item) -> str:
+    return item.doc if item.paragraph is None else f"{item.doc} ¶{item.paragraph}"
+
+
+def _snippet(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def _escape(value: str, property_value: bool = False) -> str:
+    value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return value.replace(":", "%3A").replace(",", "%2C") if property_value else value
+
+
+def locate(doc: Document, item: Item) -> tuple[str, int]:
+    """Return (file path, 1-based line) where an item starts in its original file.
+
+    JSONL records point at their line; for text files the paragraph's first line is searched in
+    the raw file by its canonical form; anything else points at line 1.
+    """
+    origin = doc.origin or doc.source.path
+    if doc.source.record is not None:
+        return origin.rsplit(":", 1)[0], doc.source.record
+    if item.paragraph is None or doc.source.format != "txt":
+        return origin, 1
+    start, end = doc.paragraphs[item.paragraph]
+    target = canonical(doc.text[start:end].split("\n", 1)[0])
+    try:
+        raw = Path(origin).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return origin, 1
+    for number, line in enumerate(raw.splitlines(), start=1):
+        form = canonical(line)
+        if form and target.startswith(form[:60]) and form.startswith(target[:60]):
+            return origin, number
+    return origin, 1
+
+
+def exit_code(report: DupesReport) -> int:
+    return 1 if report.clusters else 0
+
