@@ -59,6 +59,15 @@ ParagraphThreshold = Annotated[
     Optional[float],
     typer.Option("--paragraph-threshold", min=0.01, max=1.0, help="Jaccard similarity for near-duplicate paragraphs [default: 0.6]."),
 ]
+Containment = Annotated[
+    Optional[float],
+    typer.Option(
+        "--paragraph-containment",
+        min=0.0,
+        max=1.0,
+        help="Also remove a paragraph when this share of it lies inside a kept one; 0 turns it off [default: 0.8].",
+    ),
+]
 Keep = Annotated[
     Optional[str], typer.Option("--keep", help="Which copy to keep: first (lowest id), longest, earliest (meta.date) [default: first].")
 ]
@@ -83,6 +92,7 @@ def run(
     workers: Workers = None,
     threshold: Threshold = None,
     paragraph_threshold: ParagraphThreshold = None,
+    paragraph_containment: Containment = None,
     keep: Keep = None,
     level: Level = None,
     strict: bool = typer.Option(False, help="Exit 1 when any input document could not be read."),
@@ -102,6 +112,7 @@ def run(
             workers=workers,
             threshold=threshold,
             paragraph_threshold=paragraph_threshold,
+            paragraph_containment=paragraph_containment,
             keep=keep,
             level=level,
             strict=strict or None,
@@ -125,6 +136,7 @@ def dupes(
     ),
     threshold: Threshold = None,
     paragraph_threshold: ParagraphThreshold = None,
+    paragraph_containment: Containment = None,
     level: Level = None,
     keep: Keep = None,
     output_format: str = typer.Option("text", "--output-format", help="text, json or github (workflow annotations)."),
@@ -143,6 +155,7 @@ def dupes(
             isolated,
             threshold=threshold,
             paragraph_threshold=paragraph_threshold,
+            paragraph_containment=paragraph_containment,
             level=level,
             keep=keep,
             text_field=text_field,

@@ -35,6 +35,7 @@ class Settings:
     level: str = "all"
     threshold: float = 0.8
     paragraph_threshold: float = 0.6
+    paragraph_containment: float = 0.8
     keep: str = "first"
     num_perm: int = 128
     seed: int = 1
@@ -53,6 +54,8 @@ class Settings:
             raise ConfigError(f"workers must be 0 (all cores) or more, not {self.workers}")
         if not self.text_field:
             raise ConfigError("text-field must not be empty; name the JSON field that holds the text")
+        if not 0.0 <= self.paragraph_containment <= 1.0:
+            raise ConfigError(f"paragraph-containment must be in [0, 1] (0 turns it off), not {self.paragraph_containment!r}")
         for name in ("threshold", "paragraph_threshold", "max_cluster_share"):
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:

@@ -12,6 +12,7 @@ the result depends only on the documents and the keep policy, never on input ord
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -42,6 +43,15 @@ class Item:
         return {"doc": self.doc} if self.paragraph is None else {"doc": self.doc, "paragraph": self.paragraph}
 
 
+@dataclass(frozen=True)
+class Member:
+    """An item removed as a duplicate of a cluster's kept copy, and how similar it was."""
+
+    item: Item
+    similarity: float
+    measure: str = "jaccard"
+
+
 @dataclass
 class Cluster:
     """A kept copy and the items removed as its duplicates."""
@@ -49,18 +59,23 @@ class Cluster:
     id: str
     level: str
     canonical: Item
-    members: list[tuple[Item, float]] = field(default_factory=list)
+    members: list[Member] = field(default_factory=list)
 
     def to_record(self, snippet: int = 200) -> dict[str, Any]:
-        documents = sorted({self.canonical.doc, *(item.doc for item, _ in self.members)})
+        documents = sorted({self.canonical.doc, *(member.item.doc for member in self.members)})
         record: dict[str, Any] = {
             "cluster": self.id,
             "level": self.level,
             "size": 1 + len(self.members),
             "canonical": {**self.canonical.key, "text": _snippet(self.canonical.text, snippet)},
             "members": [
-                {**item.key, "similarity": round(similarity, 4), "text": _snippet(item.text, snippet)}
-                for item, similarity in self.members
+                {
+                    **member.item.key,
+                    "similarity": round(member.similarity, 4),
+                    "measure": member.measure,
+                    "text": _snippet(member.item.text, snippet),
+                }
+                for member in self.members
             ],
         }
         if self.level == "paragraph":
@@ -73,36 +88,83 @@ def _snippet(text: str, length: int) -> str:
 
 
 class NearDuplicateIndex:
-    """Kept copies of one level: exact hashes, LSH over signatures, and shingle sets to verify."""
+    """Kept copies of one level: exact hashes, LSH over signatures, and shingle sets to verify.
 
-    def __init__(self, level: str, shingling: Shingling, threshold: float, hasher: MinHasher) -> None:
-        self.level = level
+    With `containment` set, the sentences of kept copies are indexed too, so that a short item
+    found inside a longer kept copy (a background sentence reused in a longer paragraph) becomes
+    a candidate; it matches when that share of its shingles lies in the kept copy. Only the
+    contained item is ever removed, never the longer one, which may carry new text.
+    """
+
+    def __init__(
+        self, shingling: Shingling, threshold: float, hasher: MinHasher, containment: float | None = None
+    ) -> None:
         self.shingling = shingling
         self.threshold = threshold
+        self.containment = containment
         self.hasher = hasher
         self.lsh = MinHashLSH(threshold=max(0.05, threshold - _CANDIDATE_MARGIN), num_perm=hasher.num_perm)
+        self.sentence_lsh = (
+            MinHashLSH(threshold=max(0.05, min(threshold, containment) - _CANDIDATE_MARGIN), num_perm=hasher.num_perm)
+            if containment
+            else None
+        )
         self.exact: dict[str, int] = {}
         self.kept: list[tuple[Item, np.ndarray]] = []
 
-    def match_or_keep(self, item: Item) -> tuple[int, float] | None:
-        """Return (kept copy number, similarity) of the best kept copy this item duplicates, or None;
-        an item that duplicates nothing becomes a kept copy."""
+    def match_or_keep(self, item: Item) -> tuple[int, float, str] | None:
+        """Return (kept copy number, similarity, measure) of the best kept copy this item
+        duplicates, or None; an item that duplicates nothing becomes a kept copy."""
         digest = hashlib.sha256(canonical(item.text).encode("utf-8", "surrogatepass")).hexdigest()
         if digest in self.exact:
-            return self.exact[digest], 1.0
+            return self.exact[digest], 1.0, "jaccard"
         hashes = self.shingling.hashes(item.text)
         lean = self.hasher.to_lean(self.hasher.signature(hashes))
-        best: tuple[int, float] | None = None
-        for number in self.lsh.query(lean):
-            similarity = jaccard(hashes, self.kept[number][1])
-            if similarity >= self.threshold and (best is None or (similarity, -number) > (best[1], -best[0])):
-                best = (number, similarity)
+        sentences = [self._lean(sentence) for sentence in split_sentences(item.text)] if self.sentence_lsh else []
+        candidates = set(self.lsh.query(lean))
+        for sentence in sentences:
+            candidates.update(number for number, _ in self.sentence_lsh.query(sentence))
+        best: tuple[int, float, str] | None = None
+        for number in sorted(candidates):
+            found = self._verify(hashes, self.kept[number][1])
+            if found and (best is None or found[0] > best[1]):
+                best = (number, *found)
         if best is None:
-            number = len(self.kept)
-            self.kept.append((item, hashes))
-            self.exact[digest] = number
-            self.lsh.insert(number, lean)
+            self._keep(item, hashes, lean, digest, sentences)
         return best
+
+    def _verify(self, hashes: np.ndarray, kept: np.ndarray) -> tuple[float, str] | None:
+        similarity = jaccard(hashes, kept)
+        if similarity >= self.threshold:
+            return similarity, "jaccard"
+        if self.containment and hashes.size:
+            inside = np.intersect1d(hashes, kept, assume_unique=True).size / hashes.size
+            if inside >= self.containment:
+                return inside, "containment"
+        return None
+
+    def _keep(self, item: Item, hashes: np.ndarray, lean, digest: str, sentences: list) -> None:
+        number = len(self.kept)
+        self.kept.append((item, hashes))
+        self.exact[digest] = number
+        self.lsh.insert(number, lean)
+        for position, sentence in enumerate(sentences):
+            self.sentence_lsh.insert((number, position), sentence)
+
+    def _lean(self, text: str):
+        return self.hasher.to_lean(self.hasher.signature(self.shingling.hashes(text)))
+
+
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?…])[\"”’)]*\s+(?=[\"“‘(]?[A-Z0-9À-Þ])")
+
+
+def split_sentences(text: str, min_words: int = 5) -> list[str]:
+    """Split on sentence ends followed by a capital; keep sentences of at least `min_words` words.
+
+    >>> split_sentences("A ceasefire was agreed in 1994. Talks went on for years without a result.")
+    ['A ceasefire was agreed in 1994.', 'Talks went on for years without a result.']
+    """
+    return [s for s in _SENTENCE_BREAK.split(text) if len(s.split()) >= min_words]
 
 
 def deduplicate(documents: list[Document], settings: Settings) -> list[Cluster]:
@@ -119,7 +181,7 @@ def deduplicate(documents: list[Document], settings: Settings) -> list[Cluster]:
 
 
 def _deduplicate_documents(ordered: list[Document], settings: Settings, hasher: MinHasher) -> list[Cluster]:
-    index = NearDuplicateIndex("document", Shingling(*parse_shingling(settings.document_shingling)), settings.threshold, hasher)
+    index = NearDuplicateIndex(Shingling(*parse_shingling(settings.document_shingling)), settings.threshold, hasher)
     clusters: dict[int, Cluster] = {}
     rule, name = DUPLICATE_DOCUMENT
     for doc in ordered:
@@ -129,10 +191,10 @@ def _deduplicate_documents(ordered: list[Document], settings: Settings, hasher: 
         found = index.match_or_keep(item)
         if found is None:
             continue
-        number, similarity = found
+        number, similarity, _ = found
         kept = index.kept[number][0]
         cluster = clusters.setdefault(number, Cluster(cluster_id("document", kept), "document", kept))
-        cluster.members.append((item, similarity))
+        cluster.members.append(Member(item, similarity))
         doc.drop(
             Reason(
                 "dedup",
@@ -147,7 +209,8 @@ def _deduplicate_documents(ordered: list[Document], settings: Settings, hasher: 
 
 
 def _deduplicate_paragraphs(ordered: list[Document], settings: Settings, hasher: MinHasher) -> list[Cluster]:
-    index = NearDuplicateIndex("paragraph", Shingling(*parse_shingling(settings.paragraph_shingling)), settings.paragraph_threshold, hasher)
+    shingling = Shingling(*parse_shingling(settings.paragraph_shingling))
+    index = NearDuplicateIndex(shingling, settings.paragraph_threshold, hasher, settings.paragraph_containment or None)
     clusters: dict[int, Cluster] = {}
     rule, name = DUPLICATE_PARAGRAPH
     for doc in ordered:
@@ -158,11 +221,12 @@ def _deduplicate_paragraphs(ordered: list[Document], settings: Settings, hasher:
             found = index.match_or_keep(item)
             if found is None:
                 continue
-            kept_number, similarity = found
+            kept_number, similarity, measure = found
             kept = index.kept[kept_number][0]
             cluster = clusters.setdefault(kept_number, Cluster(cluster_id("paragraph", kept), "paragraph", kept))
-            cluster.members.append((item, similarity))
+            cluster.members.append(Member(item, similarity, measure))
             where = "earlier in this document" if kept.doc == doc.id else f"in {kept.doc}"
+            how = "similar to" if measure == "jaccard" else "contained in"
             doc.remove(
                 Removal(
                     start,
@@ -170,7 +234,7 @@ def _deduplicate_paragraphs(ordered: list[Document], settings: Settings, hasher:
                     "dedup",
                     rule,
                     name,
-                    f"{similarity:.0%} similar to paragraph {kept.paragraph} {where} (cluster {cluster.id})",
+                    f"{similarity:.0%} {how} paragraph {kept.paragraph} {where} (cluster {cluster.id})",
                     cluster=cluster.id,
                     duplicate_of=kept.key,
                     similarity=similarity,

@@ -50,11 +50,13 @@ def render_text(report: DupesReport, width: int = 72) -> str:
     """A readable listing: one block per cluster, the kept copy first, then what duplicates it."""
     lines = []
     for cluster in report.clusters:
-        documents = len({cluster.canonical.doc, *(item.doc for item, _ in cluster.members)})
+        documents = len({cluster.canonical.doc, *(member.item.doc for member in cluster.members)})
         lines.append(f"{cluster.level} cluster {cluster.id}: {1 + len(cluster.members)} copies in {documents} document(s)")
         lines.append(f"  kept     {_where(cluster.canonical):<34}        {_snippet(cluster.canonical.text, width)}")
-        for item, similarity in cluster.members:
-            lines.append(f"  removed  {_where(item):<34}  {similarity:4.2f}  {_snippet(item.text, width)}")
+        for member in cluster.members:
+            mark = "⊂" if member.measure == "containment" else " "
+            where = _where(member.item)
+            lines.append(f"  removed  {where:<34} {mark}{member.similarity:4.2f}  {_snippet(member.item.text, width)}")
         lines.append("")
     s = report.summary()
     lines.append(
@@ -76,10 +78,10 @@ def render_github(report: DupesReport) -> str:
     lines = []
     for cluster in report.clusters:
         rule = "DD001 duplicate-document" if cluster.level == "document" else "DD002 duplicate-paragraph"
-        for item, similarity in cluster.members:
-            path, line = locate(documents[item.doc], item)
-            kept = cluster.canonical
-            message = f"{similarity:.0%} similar to {_where(kept)} (cluster {cluster.id})"
+        for member in cluster.members:
+            path, line = locate(documents[member.item.doc], member.item)
+            how = "similar to" if member.measure == "jaccard" else "contained in"
+            message = f"{member.similarity:.0%} {how} {_where(cluster.canonical)} (cluster {cluster.id})"
             lines.append(f"::warning file={_escape(path, True)},line={line},title={rule}::{_escape(message)}")
     return "\n".join(lines) + ("\n" if lines else "")
 

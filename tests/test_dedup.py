@@ -36,7 +36,7 @@ def test_reused_background_paragraph_is_removed_from_later_articles_only():
     docs = [doc("b", story(1), EDITED), doc("a", BACKGROUND, story(2)), doc("c", story(3), BACKGROUND)]
     [cluster] = deduplicate(docs, Settings())
     assert cluster.level == "paragraph" and cluster.canonical.doc == "a"
-    assert [(item.doc, item.paragraph) for item, _ in cluster.members] == [("b", 1), ("c", 1)]
+    assert [(m.item.doc, m.item.paragraph) for m in cluster.members] == [("b", 1), ("c", 1)]
     assert docs[1].removed == []
     [removal] = docs[0].removed
     assert (removal.rule, removal.duplicate_of, removal.cluster) == ("DD002", {"doc": "a", "paragraph": 0}, cluster.id)
@@ -73,7 +73,7 @@ def test_near_duplicate_documents_are_dropped_with_the_kept_copy_named():
 def test_exact_duplicates_are_found_whatever_their_quote_and_case_style():
     docs = [doc("a", "“Enough is enough,” he said. " + story(1)), doc("b", '"ENOUGH is enough," he said. ' + story(1))]
     [cluster] = deduplicate(docs, Settings())
-    assert cluster.members[0][1] == 1.0
+    assert cluster.members[0].similarity == 1.0
 
 
 @pytest.mark.parametrize(
@@ -99,7 +99,7 @@ def test_members_are_verified_against_the_kept_copy_so_clusters_do_not_chain():
     c = " ".join(words[:20] + [f"x{i}" for i in range(10)] + [f"y{i}" for i in range(10)])
     docs = [doc("a", a), doc("b", b), doc("c", c)]
     clusters = deduplicate(docs, Settings(level="document", threshold=0.55, document_shingling="word-1"))
-    assert [(cl.canonical.doc, [m.doc for m, _ in cl.members]) for cl in clusters] == [("a", ["b"])]
+    assert [(cl.canonical.doc, [m.item.doc for m in cl.members]) for cl in clusters] == [("a", ["b"])]
     assert docs[2].status == "kept"
 
 
@@ -122,3 +122,25 @@ def test_kept_paragraphs_leave_out_what_rules_removed():
     article = doc("a", "READ MORE: elsewhere\nThe real content line.", story(1))
     article.remove(Removal(0, len("READ MORE: elsewhere"), "rules", "BP001", "read-more"))
     assert next(kept_paragraphs(article))[2] == "The real content line."
+
+
+LONG = (
+    "The Minsk Group of the Organisation for Security and Co-operation in Europe, co-chaired by France, "
+    "Russia and the US, was formed in 1992 to find a peaceful solution to the conflict, but to no avail. "
+    "A ceasefire, however, was agreed upon in 1994 and held for most of the following decades."
+)
+SHORT = "A ceasefire, however, was agreed upon in 1994 and held for most of the following decades."
+
+
+def test_a_short_paragraph_inside_a_longer_kept_one_is_removed_as_contained():
+    docs = [doc("a", LONG, story(1)), doc("b", story(2), SHORT)]
+    [cluster] = deduplicate(docs, Settings())
+    [member] = cluster.members
+    assert (member.item.doc, member.measure) == ("b", "containment") and member.similarity >= 0.8
+    assert "contained in paragraph 0 in a" in docs[1].removed[0].detail
+
+
+def test_a_longer_paragraph_around_a_kept_short_one_is_kept_for_its_new_text():
+    docs = [doc("a", SHORT, story(1)), doc("b", story(2), LONG)]
+    assert deduplicate(docs, Settings()) == []
+    assert deduplicate(docs, Settings(paragraph_containment=0)) == []

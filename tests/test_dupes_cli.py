@@ -60,7 +60,7 @@ def test_json_report_is_stable_and_complete(tmp_path):
     }
     [cluster] = report["clusters"]
     assert cluster["canonical"] == {"doc": "a", "paragraph": 1, "text": BACKGROUND}
-    assert cluster["members"] == [{"doc": "b", "paragraph": 1, "similarity": 0.7092, "text": EDITED}]
+    assert cluster["members"] == [{"doc": "b", "paragraph": 1, "similarity": 0.7092, "measure": "jaccard", "text": EDITED}]
     assert cluster["documents"] == ["a", "b"]
 
 
@@ -73,9 +73,10 @@ def test_github_annotations_point_at_the_duplicate_line(tmp_path):
     )
 
 
-def test_a_higher_threshold_finds_nothing(tmp_path):
+def test_a_higher_threshold_without_containment_finds_nothing(tmp_path):
     corpus(tmp_path)
-    result = cleaner("dupes", "data", "--paragraph-threshold", "0.9", cwd=tmp_path)
+    assert cleaner("dupes", "data", "--paragraph-threshold", "0.9", cwd=tmp_path).returncode == 1
+    result = cleaner("dupes", "data", "--paragraph-threshold", "0.9", "--paragraph-containment", "0", cwd=tmp_path)
     assert result.returncode == 0
 
 
