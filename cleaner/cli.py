@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -17,7 +18,9 @@ from . import __version__
 from .config import ProjectConfig, Settings, load_project_config
 from .dupes import OUTPUT_FORMATS, exit_code, find_duplicates, render_github, render_json, render_text
 from .errors import CleanerError
+from .explain import explanation_json, find_record, render_explanation
 from .pipeline import RunResult, clean_corpus, default_inputs
+from .rules import describe_rule, load_ruleset
 
 app = typer.Typer(
     add_completion=False,
@@ -72,6 +75,14 @@ Keep = Annotated[
     Optional[str], typer.Option("--keep", help="Which copy to keep: first (lowest id), longest, earliest (meta.date) [default: first].")
 ]
 Level = Annotated[Optional[str], typer.Option("--level", help="Deduplicate documents, paragraphs or all [default: all].")]
+RulesDirs = Annotated[
+    Optional[list[Path]], typer.Option("--rules", help="A folder of rule files that add to or override the built-in rules by id (repeatable).")
+]
+Select = Annotated[Optional[str], typer.Option("--select", help="Comma-separated rule ids or prefixes to run (e.g. BP,SM001).")]
+Ignore = Annotated[Optional[str], typer.Option("--ignore", help="Comma-separated rule ids or prefixes to skip.")]
+Lang = Annotated[
+    Optional[str], typer.Option("--lang", help="Comma-separated languages to keep (e.g. en,fr); others are dropped [default: all].")
+]
 Isolated = Annotated[bool, typer.Option("--isolated", help="Ignore [tool.cleaner] in pyproject.toml / cleaner.toml.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors and results.")]
 
@@ -79,6 +90,11 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but er
 def _settings(isolated: bool, **flags: object) -> tuple[Settings, ProjectConfig]:
     """Defaults, then the project's [tool.cleaner], then the flags given on the command line."""
     project = ProjectConfig() if isolated else load_project_config()
+    for name in ("select", "ignore", "lang"):
+        if isinstance(flags.get(name), str):
+            flags[name] = tuple(part.strip() for part in flags[name].split(",") if part.strip())
+    if flags.get("rules") is not None:
+        flags["rules"] = tuple(str(folder) for folder in flags["rules"])
     return project.settings().updated(**flags), project
 
 
@@ -95,6 +111,10 @@ def run(
     paragraph_containment: Containment = None,
     keep: Keep = None,
     level: Level = None,
+    rules: RulesDirs = None,
+    select: Select = None,
+    ignore: Ignore = None,
+    lang: Lang = None,
     strict: bool = typer.Option(False, help="Exit 1 when any input document could not be read."),
     isolated: Isolated = False,
     quiet: Quiet = False,
@@ -115,6 +135,10 @@ def run(
             paragraph_containment=paragraph_containment,
             keep=keep,
             level=level,
+            rules=rules,
+            select=select,
+            ignore=ignore,
+            lang=lang,
             strict=strict or None,
         )
         result = clean_corpus(inputs, out, settings, progress=bar.update)
@@ -140,6 +164,10 @@ def dupes(
     level: Level = None,
     keep: Keep = None,
     output_format: str = typer.Option("text", "--output-format", help="text, json or github (workflow annotations)."),
+    rules: RulesDirs = None,
+    select: Select = None,
+    ignore: Ignore = None,
+    lang: Lang = None,
     text_field: TextField = None,
     id_field: IdField = None,
     workers: Workers = None,
@@ -158,6 +186,10 @@ def dupes(
             paragraph_containment=paragraph_containment,
             level=level,
             keep=keep,
+            rules=rules,
+            select=select,
+            ignore=ignore,
+            lang=lang,
             text_field=text_field,
             id_field=id_field,
             workers=workers,
@@ -172,6 +204,70 @@ def dupes(
     render = {"text": render_text, "json": render_json, "github": render_github}[output_format]
     sys.stdout.write(render(report))
     raise typer.Exit(exit_code(report))
+
+
+rules_app = typer.Typer(help="List and show the rules (built-in and your own).", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("list")
+def rules_list(
+    rules: RulesDirs = None,
+    select: Select = None,
+    ignore: Ignore = None,
+    isolated: Isolated = False,
+) -> None:
+    """List the rules a run would apply: id, name, scope, action and summary."""
+    try:
+        settings, _ = _settings(isolated, rules=rules, select=select, ignore=ignore)
+        ruleset = load_ruleset(settings.rules, settings.select, settings.ignore)
+    except CleanerError as error:
+        raise fail(str(error), error.exit_code) from None
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for column in ("id", "name", "scope", "where", "action", "summary"):
+        table.add_column(column, overflow="fold")
+    for rule in ruleset.rules:
+        where = rule.where if rule.within is None else f"{rule.where} {rule.within}"
+        table.add_row(rule.id, rule.name, rule.scope, where, rule.action, rule.summary)
+    Console(highlight=False, width=max(120, Console().width)).print(table)
+
+
+@rules_app.command("show")
+def rules_show(
+    rule_id: str = typer.Argument(..., metavar="ID", help="The rule id, e.g. BP001."),
+    rules: RulesDirs = None,
+    isolated: Isolated = False,
+) -> None:
+    """Show one rule: its file, pattern and examples."""
+    try:
+        settings, _ = _settings(isolated, rules=rules)
+        ruleset = load_ruleset(settings.rules)
+        rule = ruleset.get(rule_id.upper())
+    except CleanerError as error:
+        raise fail(str(error), error.exit_code) from None
+    except KeyError:
+        raise fail(f"no rule {rule_id!r}; see `cleaner rules list`") from None
+    sys.stdout.write(describe_rule(rule))
+
+
+@app.command()
+def explain(
+    out: Path = typer.Argument(..., help="An output folder written by `cleaner run`."),
+    doc_id: str = typer.Argument(..., metavar="DOC_ID", help="The document id (see docs.jsonl)."),
+    output_format: str = typer.Option("text", "--output-format", help="text or json."),
+    color: Optional[bool] = typer.Option(None, "--color/--no-color", help="Colour the marks [default: when stdout is a terminal]."),
+) -> None:
+    """Show one document with every removed span marked, and the rule and reason for each."""
+    if output_format not in ("text", "json"):
+        raise fail(f"--output-format must be text or json, not {output_format!r}")
+    try:
+        record = find_record(out, doc_id)
+    except CleanerError as error:
+        raise fail(str(error), error.exit_code) from None
+    if output_format == "json":
+        sys.stdout.write(json.dumps(explanation_json(record), ensure_ascii=False, indent=2) + "\n")
+    else:
+        sys.stdout.write(render_explanation(record, color=sys.stdout.isatty() if color is None else color))
 
 
 def _report_problems(errors: list, warnings: list[str]) -> None:

@@ -123,6 +123,8 @@ class ProjectConfig:
             if target is None:
                 raise ConfigError(f"{self.path}: unknown key {key!r} in [tool.cleaner]; known keys: paths, {', '.join(sorted(known))}")
             changes[target.name] = _coerce(value, getattr(base, target.name), f"{self.path}: {key}")
+            if key == "rules":
+                changes["rules"] = tuple(str(self.path.parent / folder) for folder in changes["rules"])
         try:
             return replace(base, **changes)
         except ConfigError as error:

@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -21,14 +22,23 @@ from .config import ProjectConfig, Settings
 from .dedup import Cluster, deduplicate
 from .document import Document
 from .ingest import Discovery, InputFile, discover, read_file
+from .langid import detect_language
 from .normalise import normalise
+from .rules import RuleSet, apply_rules, load_ruleset
 from .errors import InputError
 from .write import MANIFEST, check_output_dir, is_cleaner_output, write_output
 
 DocumentStage = Callable[[Document], Document]
 
-# Per-document stages, in order; each is a plain Document -> Document function.
-DOCUMENT_STAGES: tuple[tuple[str, DocumentStage], ...] = (("normalise", normalise),)
+
+def document_stages(settings: Settings, ruleset: RuleSet) -> tuple[tuple[str, DocumentStage], ...]:
+    """The per-document stages, in order; each a plain Document -> Document function."""
+    keep_langs = frozenset(settings.lang) or None
+    return (
+        ("normalise", normalise),
+        ("rules", partial(apply_rules, ruleset=ruleset)),
+        ("langid", partial(detect_language, keep_langs=keep_langs)),
+    )
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -39,6 +49,7 @@ class Corpus:
 
     inputs: list[Path]
     discovery: Discovery
+    ruleset: RuleSet
     documents: list[Document]
     clusters: list[Cluster]
     timings: dict[str, float]
@@ -105,17 +116,19 @@ def prepare_corpus(
 ) -> Corpus:
     """Read and run every stage over the inputs, without writing anything."""
     input_paths = [Path(path) for path in inputs]
+    ruleset = load_ruleset(settings.rules, settings.select, settings.ignore)
     discovery = discover(input_paths, exclude=exclude)
     timings: Counter[str] = Counter()
     documents: list[Document] = []
-    for batch, batch_timings in process_files(discovery.files, settings, progress):
+    for batch, batch_timings in process_files(discovery.files, settings, ruleset, progress):
         documents.extend(batch)
         timings.update(batch_timings)
     documents = assign_unique_ids(documents)
     clock = time.perf_counter()
     clusters = deduplicate(documents, settings)
     timings["dedup"] = time.perf_counter() - clock
-    corpus = Corpus(input_paths, discovery, documents, clusters, {k: round(v, 3) for k, v in timings.items()})
+    timings_rounded = {stage: round(seconds, 3) for stage, seconds in timings.items()}
+    corpus = Corpus(input_paths, discovery, ruleset, documents, clusters, timings_rounded)
     corpus.warnings.extend(_large_cluster_warnings(corpus, settings))
     return corpus
 
@@ -134,12 +147,12 @@ def _large_cluster_warnings(corpus: Corpus, settings: Settings) -> Iterator[str]
             )
 
 
-def process_file(file: InputFile, settings: Settings) -> tuple[list[Document], dict[str, float]]:
+def process_file(file: InputFile, settings: Settings, ruleset: RuleSet) -> tuple[list[Document], dict[str, float]]:
     """Read one input file and run every per-document stage over its documents."""
     clock = time.perf_counter()
     documents = list(read_file(file, settings))
     timings = {"ingest": time.perf_counter() - clock}
-    for name, stage in DOCUMENT_STAGES:
+    for name, stage in document_stages(settings, ruleset):
         clock = time.perf_counter()
         documents = [stage(doc) for doc in documents]
         timings[name] = time.perf_counter() - clock
@@ -147,14 +160,14 @@ def process_file(file: InputFile, settings: Settings) -> tuple[list[Document], d
 
 
 def process_files(
-    files: Sequence[InputFile], settings: Settings, progress: ProgressCallback | None = None
+    files: Sequence[InputFile], settings: Settings, ruleset: RuleSet, progress: ProgressCallback | None = None
 ) -> Iterator[tuple[list[Document], dict[str, float]]]:
     """Yield each file's processed documents in file order, whatever the number of workers."""
     sizes = [_size(file.path) for file in files]
     total, done = sum(sizes), 0
     workers = min(settings.processes, len(files))
     if workers <= 1:
-        results: Iterator[tuple[list[Document], dict[str, float]]] = (process_file(f, settings) for f in files)
+        results: Iterator[tuple[list[Document], dict[str, float]]] = (process_file(f, settings, ruleset) for f in files)
         for size, result in zip(sizes, results):
             yield result
             done += size
@@ -163,7 +176,7 @@ def process_files(
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
         chunk = max(1, min(64, len(files) // (workers * 8)))
-        for size, result in zip(sizes, pool.map(process_file, files, [settings] * len(files), chunksize=chunk)):
+        for size, result in zip(sizes, pool.map(process_file, files, [settings] * len(files), [ruleset] * len(files), chunksize=chunk)):
             yield result
             done += size
             if progress:
@@ -219,7 +232,7 @@ def build_manifest(corpus: Corpus, settings: Settings) -> dict[str, Any]:
         "tool": "cleaner",
         "version": __version__,
         "settings": settings.to_record(),
-        "rules": {"ids": [], "digest": hashlib.sha256(b"").hexdigest()},
+        "rules": {"ids": list(corpus.ruleset.ids), "digest": corpus.ruleset.digest},
         "inputs": {
             "paths": [str(path) for path in corpus.inputs],
             "files": len(corpus.discovery.files),

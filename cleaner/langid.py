@@ -1,0 +1,104 @@
+"""Find a document's language and remove paragraphs confidently in another one (langdetect).
+
+langdetect samples n-grams at random, so it is nondeterministic unless its seed is pinned: the
+seed is fixed here, once, and every call builds a fresh detector (`detect_langs`) that starts
+from that seed, so a text always gets the same answer whatever was detected before.
+
+Decisions, measured with `bench/langid_accuracy.py` on the Europarl test set (21 languages,
+21,000 sentences); "confident-wrong" is a wrong language at probability >= 0.9, which is what
+would remove a paragraph written in the document's own language:
+
+- A paragraph is judged only from `MIN_PARAGRAPH_CHARS` (50) characters of kept text. Below that
+  langdetect is too often confidently wrong: 4.45% of 20-34-character sentences and 2.36% of
+  35-49-character ones; from 50 characters on it is 0.08% (0.40% for 50-74, 0.04% from 100), all
+  between close languages (Danish as Norwegian, Bulgarian as Macedonian, Dutch as Afrikaans), and
+  no English sentence of 50+ characters (0 of 904).
+- A paragraph is removed only when its most likely language differs from the document's with
+  probability >= `FOREIGN_PROBABILITY` (0.9): from 50 characters, raising it to 0.99 does not
+  lower the confident-wrong rate (0.08% either way), while 0.8 raises it to 0.12%.
+- The document's language is the most likely language of all its kept text.
+"""
+
+from __future__ import annotations
+
+from langdetect import DetectorFactory, detect_langs
+from langdetect.lang_detect_exception import LangDetectException
+
+from .document import Document, Reason, Removal
+
+STAGE = "langid"
+SEED = 0
+MIN_PARAGRAPH_CHARS = 50
+FOREIGN_PROBABILITY = 0.9
+
+FOREIGN_PARAGRAPH = ("LG001", "foreign-paragraph")
+LANGUAGE_NOT_KEPT = ("LG002", "language-not-kept")
+
+DetectorFactory.seed = SEED
+
+
+def language_probabilities(text: str) -> list[tuple[str, float]]:
+    """Return (language, probability) pairs, most likely first; empty when the text has no letters.
+
+    >>> language_probabilities("The ministry said the talks would resume next week in Geneva.")[0][0]
+    'en'
+    """
+    try:
+        return [(guess.lang, guess.prob) for guess in detect_langs(text)]
+    except LangDetectException:
+        return []
+
+
+def detect_language(
+    doc: Document,
+    keep_langs: frozenset[str] | None = None,
+    min_chars: int = MIN_PARAGRAPH_CHARS,
+) -> Document:
+    """Set `doc.lang`, drop the document if its language is not kept, remove foreign paragraphs."""
+    if doc.status != "kept":
+        return doc
+    guesses = language_probabilities(doc.cleaned_text())
+    doc.lang = guesses[0][0] if guesses else None
+    if keep_langs is not None and doc.lang not in keep_langs:
+        doc.drop(Reason(STAGE, *LANGUAGE_NOT_KEPT, _not_kept_detail(guesses, keep_langs)))
+        return doc
+    if doc.lang is None:
+        return doc
+    for start, end in doc.paragraphs:
+        remove_if_foreign(doc, start, end, min_chars)
+    return doc
+
+
+def remove_if_foreign(doc: Document, start: int, end: int, min_chars: int = MIN_PARAGRAPH_CHARS) -> None:
+    """Remove one paragraph when it is confidently in another language than the document's."""
+    kept = _kept_text(doc, start, end)
+    if len(kept) < min_chars:
+        return
+    guesses = language_probabilities(kept)
+    if not guesses:
+        return
+    lang, probability = guesses[0]
+    if lang == doc.lang or probability < FOREIGN_PROBABILITY:
+        return
+    shown = ", ".join(f"{code} {p:.2f}" for code, p in guesses)
+    detail = f"{shown} (document {doc.lang}; removed at >= {FOREIGN_PROBABILITY} from {min_chars} chars)"
+    doc.remove(Removal(start, end, STAGE, *FOREIGN_PARAGRAPH, detail))
+
+
+def _kept_text(doc: Document, start: int, end: int) -> str:
+    """Return the part of a span that no earlier removal took, lines joined by newlines."""
+    removed = sorted((r.start, r.end) for r in doc.removed if r.start < end and start < r.end)
+    parts, position = [], start
+    for cut_start, cut_end in removed:
+        parts.append(doc.text[position:max(position, cut_start)])
+        position = max(position, cut_end)
+    parts.append(doc.text[position:end])
+    return "\n".join(part.strip() for part in parts if part.strip())
+
+
+def _not_kept_detail(guesses: list[tuple[str, float]], keep_langs: frozenset[str]) -> str:
+    wanted = ",".join(sorted(keep_langs))
+    if not guesses:
+        return f"no language detected (no letters); kept languages: {wanted}"
+    lang, probability = guesses[0]
+    return f"language {lang} ({probability:.2f}) is not one of the kept languages: {wanted}"
