@@ -24,7 +24,9 @@ class Settings:
     """Everything that decides what a run reads and writes.
 
     `workers` and `strict` never change the output; the others do, and all are recorded in the
-    manifest. Thresholds are Jaccard similarities of the shingle sets, verified exactly.
+    manifest. Thresholds are Jaccard similarities of the shingle sets, verified exactly;
+    containments are the share of an item's shingles found in a kept copy. The dedup defaults
+    were chosen by measurement (`bench/dedup_shingling.py`, see bench/README-dedup.md).
     """
 
     text_field: str = "text"
@@ -33,13 +35,15 @@ class Settings:
     strict: bool = False
     # dedup
     level: str = "all"
-    threshold: float = 0.8
-    paragraph_threshold: float = 0.6
+    threshold: float = 0.5
+    document_containment: float = 0.9
+    paragraph_threshold: float = 0.5
     paragraph_containment: float = 0.8
+    fact_guard: bool = True
     keep: str = "first"
     num_perm: int = 128
     seed: int = 1
-    document_shingling: str = "word-5"
+    document_shingling: str = "word-3"
     paragraph_shingling: str = "char-5"
     min_paragraph_words: int = 8
     max_cluster_share: float = 0.01
@@ -54,8 +58,9 @@ class Settings:
             raise ConfigError(f"workers must be 0 (all cores) or more, not {self.workers}")
         if not self.text_field:
             raise ConfigError("text-field must not be empty; name the JSON field that holds the text")
-        if not 0.0 <= self.paragraph_containment <= 1.0:
-            raise ConfigError(f"paragraph-containment must be in [0, 1] (0 turns it off), not {self.paragraph_containment!r}")
+        for name in ("document_containment", "paragraph_containment"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{_key(name)} must be in [0, 1] (0 turns it off), not {getattr(self, name)!r}")
         for name in ("threshold", "paragraph_threshold", "max_cluster_share"):
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:

@@ -14,29 +14,58 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from collections import Counter
+from typing import Any, Callable, Iterator
 
 import numpy as np
 from datasketch import MinHashLSH
 
 from .config import Settings, parse_shingling
 from .document import Document, Reason, Removal
+from .facts import fact_difference, facts
 from .minhash import MinHasher, Shingling, canonical, jaccard
 
 DUPLICATE_DOCUMENT = ("DD001", "duplicate-document")
 DUPLICATE_PARAGRAPH = ("DD002", "duplicate-paragraph")
+DOCUMENT_CONTAINMENT_MIN_WORDS = 50
 
 # LSH finds candidates a little below the threshold; verification then applies it exactly.
 _CANDIDATE_MARGIN = 0.15
+_ALL_NOUNS_CAPITALISED = frozenset({"de", "lb"})
+
+FactGuard = Callable[[Counter[str], Counter[str]], bool]
+
+
+def paragraph_facts_differ(a: Counter[str], b: Counter[str]) -> bool:
+    """Paragraphs: each states two or more numbers or names the other lacks (a filled template)."""
+    return fact_difference(a, b) >= 2
+
+
+def document_facts_differ(a: Counter[str], b: Counter[str]) -> bool:
+    """Documents: a third of the facts differ (at least two), or three or more numbers, at least
+    half of the smaller side's numbers, differ on each side. Absolute counts would veto long
+    articles with a few corrected figures."""
+    difference = fact_difference(a, b)
+    if difference >= 2 and difference >= 0.34 * min(sum(a.values()), sum(b.values())):
+        return True
+    numbers_a = Counter({k: v for k, v in a.items() if k.startswith("#")})
+    numbers_b = Counter({k: v for k, v in b.items() if k.startswith("#")})
+    changed = fact_difference(numbers_a, numbers_b)
+    return changed >= 3 and changed >= 0.5 * min(sum(numbers_a.values()), sum(numbers_b.values()))
 
 
 @dataclass(frozen=True)
 class Item:
-    """One document or paragraph as dedup sees it: where it is and its canonical text."""
+    """One document or paragraph as dedup sees it: where it is, its text and its language."""
 
     doc: str
     paragraph: int | None
     text: str
+    lang: str | None = None
+
+    def facts(self) -> Counter[str]:
+        # Names are told by capitals, which German gives to every noun: numbers only there.
+        return facts(self.text, names=self.lang not in _ALL_NOUNS_CAPITALISED)
 
     @property
     def key(self) -> dict[str, Any]:
@@ -97,11 +126,19 @@ class NearDuplicateIndex:
     """
 
     def __init__(
-        self, shingling: Shingling, threshold: float, hasher: MinHasher, containment: float | None = None
+        self,
+        shingling: Shingling,
+        threshold: float,
+        hasher: MinHasher,
+        containment: float | None = None,
+        containment_min_words: int = 0,
+        guard: FactGuard | None = None,
     ) -> None:
         self.shingling = shingling
         self.threshold = threshold
         self.containment = containment
+        self.containment_min_words = containment_min_words
+        self.guard = guard
         self.hasher = hasher
         self.lsh = MinHashLSH(threshold=max(0.05, threshold - _CANDIDATE_MARGIN), num_perm=hasher.num_perm)
         self.sentence_lsh = (
@@ -110,7 +147,7 @@ class NearDuplicateIndex:
             else None
         )
         self.exact: dict[str, int] = {}
-        self.kept: list[tuple[Item, np.ndarray]] = []
+        self.kept: list[tuple[Item, np.ndarray, Counter[str] | None]] = []
 
     def match_or_keep(self, item: Item) -> tuple[int, float, str] | None:
         """Return (kept copy number, similarity, measure) of the best kept copy this item
@@ -124,28 +161,35 @@ class NearDuplicateIndex:
         candidates = set(self.lsh.query(lean))
         for sentence in sentences:
             candidates.update(number for number, _ in self.sentence_lsh.query(sentence))
+        item_facts = item.facts() if self.guard else None
         best: tuple[int, float, str] | None = None
         for number in sorted(candidates):
-            found = self._verify(hashes, self.kept[number][1])
+            found = self._verify(item, hashes, item_facts, self.kept[number])
             if found and (best is None or found[0] > best[1]):
                 best = (number, *found)
         if best is None:
-            self._keep(item, hashes, lean, digest, sentences)
+            self._keep(item, hashes, item_facts, lean, digest, sentences)
         return best
 
-    def _verify(self, hashes: np.ndarray, kept: np.ndarray) -> tuple[float, str] | None:
-        similarity = jaccard(hashes, kept)
+    def _verify(
+        self, item: Item, hashes: np.ndarray, item_facts: Counter[str] | None, kept: tuple[Item, np.ndarray, Counter[str] | None]
+    ) -> tuple[float, str] | None:
+        kept_item, kept_hashes, kept_facts = kept
+        similarity = jaccard(hashes, kept_hashes)
         if similarity >= self.threshold:
-            return similarity, "jaccard"
-        if self.containment and hashes.size:
-            inside = np.intersect1d(hashes, kept, assume_unique=True).size / hashes.size
-            if inside >= self.containment:
-                return inside, "containment"
-        return None
+            found = (similarity, "jaccard")
+        elif self.containment and hashes.size and len(item.text.split()) >= self.containment_min_words:
+            inside = np.intersect1d(hashes, kept_hashes, assume_unique=True).size / hashes.size
+            found = (inside, "containment") if inside >= self.containment else None
+        else:
+            found = None
+        if found and self.guard and self.guard(item_facts, kept_facts):
+            return None
+        return found
 
-    def _keep(self, item: Item, hashes: np.ndarray, lean, digest: str, sentences: list) -> None:
+    def _keep(self, item: Item, hashes: np.ndarray, item_facts, lean, digest: str, sentences: list) -> None:
         number = len(self.kept)
-        self.kept.append((item, hashes))
+        self.kept.append((item, hashes, item_facts))
         self.exact[digest] = number
         self.lsh.insert(number, lean)
         for position, sentence in enumerate(sentences):
@@ -181,11 +225,18 @@ def deduplicate(documents: list[Document], settings: Settings) -> list[Cluster]:
 
 
 def _deduplicate_documents(ordered: list[Document], settings: Settings, hasher: MinHasher) -> list[Cluster]:
-    index = NearDuplicateIndex(Shingling(*parse_shingling(settings.document_shingling)), settings.threshold, hasher)
+    index = NearDuplicateIndex(
+        Shingling(*parse_shingling(settings.document_shingling)),
+        settings.threshold,
+        hasher,
+        containment=settings.document_containment or None,
+        containment_min_words=DOCUMENT_CONTAINMENT_MIN_WORDS,
+        guard=document_facts_differ if settings.fact_guard else None,
+    )
     clusters: dict[int, Cluster] = {}
     rule, name = DUPLICATE_DOCUMENT
     for doc in ordered:
-        item = Item(doc.id, None, doc.cleaned_text())
+        item = Item(doc.id, None, doc.cleaned_text(), doc.lang)
         if not item.text:
             continue
         found = index.match_or_keep(item)
@@ -210,14 +261,21 @@ def _deduplicate_documents(ordered: list[Document], settings: Settings, hasher: 
 
 def _deduplicate_paragraphs(ordered: list[Document], settings: Settings, hasher: MinHasher) -> list[Cluster]:
     shingling = Shingling(*parse_shingling(settings.paragraph_shingling))
-    index = NearDuplicateIndex(shingling, settings.paragraph_threshold, hasher, settings.paragraph_containment or None)
+    index = NearDuplicateIndex(
+        shingling,
+        settings.paragraph_threshold,
+        hasher,
+        containment=settings.paragraph_containment or None,
+        containment_min_words=settings.min_paragraph_words,
+        guard=paragraph_facts_differ if settings.fact_guard else None,
+    )
     clusters: dict[int, Cluster] = {}
     rule, name = DUPLICATE_PARAGRAPH
     for doc in ordered:
         for number, (start, end), text in kept_paragraphs(doc):
             if len(text.split()) < settings.min_paragraph_words:
                 continue
-            item = Item(doc.id, number, text)
+            item = Item(doc.id, number, text, doc.lang)
             found = index.match_or_keep(item)
             if found is None:
                 continue

@@ -144,3 +144,23 @@ def test_a_longer_paragraph_around_a_kept_short_one_is_kept_for_its_new_text():
     docs = [doc("a", SHORT, story(1)), doc("b", story(2), LONG)]
     assert deduplicate(docs, Settings()) == []
     assert deduplicate(docs, Settings(paragraph_containment=0)) == []
+
+
+def test_one_corrected_number_still_matches_but_a_refilled_template_does_not():
+    corrected = BACKGROUND.replace("1991", "1993")
+    docs = [doc("a", BACKGROUND, story(1)), doc("b", story(2), corrected)]
+    assert len(deduplicate(docs, Settings())) == 1
+    refilled = BACKGROUND.replace("1991", "1988").replace("Azerbaijan", "Georgia").replace("Karabakh", "Abkhazia")
+    docs = [doc("a", BACKGROUND, story(1)), doc("b", story(2), refilled)]
+    assert deduplicate(docs, Settings()) == []
+    docs = [doc("a", BACKGROUND, story(1)), doc("b", story(2), refilled)]
+    assert len(deduplicate(docs, Settings(fact_guard=False))) == 1
+
+
+def test_a_document_with_its_figures_replaced_is_not_a_duplicate():
+    report = [f"Sales at the firm rose {n}% in the quarter to {n * 7} million, the company said on Tuesday." for n in (3, 5, 8, 12)]
+    other = [f"Sales at the firm rose {n}% in the quarter to {n * 7} million, the company said on Tuesday." for n in (4, 6, 9, 13)]
+    docs = [doc("a", *report), doc("b", *other)]
+    assert [c.level for c in deduplicate(docs, Settings(level="document"))] == []
+    docs = [doc("a", *report), doc("b", *report[:3], report[3].replace("12%", "11%"))]
+    assert [c.level for c in deduplicate(docs, Settings(level="document"))] == ["document"]

@@ -82,7 +82,7 @@ def test_each_removed_copy_names_its_kept_copy(out):
     assert len(removed) == sum(len(members) for _, members in EXPECTED_CLUSTERS)
     for doc_id, removal in removed:
         assert removal["rule"] == "DD002" and removal["cluster"].startswith("P")
-        assert set(removal["duplicate_of"]) == {"doc", "paragraph"} and 0.6 <= removal["similarity"] <= 1.0
+        assert set(removal["duplicate_of"]) == {"doc", "paragraph"} and 0.5 <= removal["similarity"] <= 1.0
 
 
 @pytest.mark.parametrize("name", ["docs.jsonl", "clusters.jsonl"])
