@@ -15,10 +15,12 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from collections import Counter
+from functools import lru_cache
 from typing import Any, Callable, Iterator
 
 import numpy as np
 from datasketch import MinHashLSH
+from datasketch.lsh import _optimal_param
 
 from .config import Settings, parse_shingling
 from .document import Document, Reason, Removal
@@ -140,12 +142,8 @@ class NearDuplicateIndex:
         self.containment_min_words = containment_min_words
         self.guard = guard
         self.hasher = hasher
-        self.lsh = MinHashLSH(threshold=max(0.05, threshold - _CANDIDATE_MARGIN), num_perm=hasher.num_perm)
-        self.sentence_lsh = (
-            MinHashLSH(threshold=max(0.05, min(threshold, containment) - _CANDIDATE_MARGIN), num_perm=hasher.num_perm)
-            if containment
-            else None
-        )
+        self.lsh = candidate_index(threshold, hasher.num_perm)
+        self.sentence_lsh = candidate_index(min(threshold, containment), hasher.num_perm) if containment else None
         self.exact: dict[str, int] = {}
         self.kept: list[tuple[Item, np.ndarray, Counter[str] | None]] = []
 
@@ -197,6 +195,17 @@ class NearDuplicateIndex:
 
     def _lean(self, text: str):
         return self.hasher.to_lean(self.hasher.signature(self.shingling.hashes(text)))
+
+
+def candidate_index(threshold: float, num_perm: int) -> MinHashLSH:
+    """An LSH index tuned a little below the threshold, so verification sees the near misses."""
+    return MinHashLSH(num_perm=num_perm, params=_bands(max(0.05, threshold - _CANDIDATE_MARGIN), num_perm))
+
+
+@lru_cache(maxsize=None)
+def _bands(threshold: float, num_perm: int) -> tuple[int, int]:
+    """datasketch's own choice of (bands, rows) for a threshold; computing it takes ~10 ms."""
+    return _optimal_param(threshold, num_perm, 0.5, 0.5)
 
 
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?…])[\"”’)]*\s+(?=[\"“‘(]?[A-Z0-9À-Þ])")
