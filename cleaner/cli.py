@@ -56,11 +56,11 @@ TextField = Annotated[Optional[str], typer.Option("--text-field", help="JSONL fi
 IdField = Annotated[Optional[str], typer.Option("--id-field", help="JSONL field that holds the document id [default: id].")]
 Workers = Annotated[Optional[int], typer.Option("--workers", "-w", min=0, help="Worker processes; 0 means one per core [default: 1].")]
 Threshold = Annotated[
-    Optional[float], typer.Option("--threshold", min=0.01, max=1.0, help="Jaccard similarity for near-duplicate documents [default: 0.8].")
+    Optional[float], typer.Option("--threshold", min=0.01, max=1.0, help="Jaccard similarity (word 3-grams) for near-duplicate documents [default: 0.5].")
 ]
 ParagraphThreshold = Annotated[
     Optional[float],
-    typer.Option("--paragraph-threshold", min=0.01, max=1.0, help="Jaccard similarity for near-duplicate paragraphs [default: 0.6]."),
+    typer.Option("--paragraph-threshold", min=0.01, max=1.0, help="Jaccard similarity (character 5-grams) for near-duplicate paragraphs [default: 0.5]."),
 ]
 Containment = Annotated[
     Optional[float],
