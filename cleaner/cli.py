@@ -19,6 +19,10 @@ from .config import ProjectConfig, Settings, load_project_config
 from .dupes import OUTPUT_FORMATS, exit_code, find_duplicates, render_github, render_json, render_text
 from .errors import CleanerError
 from .explain import explanation_json, find_record, render_explanation
+from .gate import OUTPUT_FORMATS as GATE_FORMATS
+from .gate import GateOptions, git_changed_files, run_gate
+from .gate import render as render_gate
+from .gate import write_baseline as gate_write_baseline
 from .pipeline import RunResult, clean_corpus, default_inputs
 from .rules import describe_rule, load_ruleset
 
@@ -204,6 +208,67 @@ def dupes(
     render = {"text": render_text, "json": render_json, "github": render_github}[output_format]
     sys.stdout.write(render(report))
     raise typer.Exit(exit_code(report))
+
+
+@app.command()
+def check(
+    paths: list[Path] = typer.Argument(
+        None, metavar="[IN]...", help="Input files or folders; default: [tool.cleaner] paths, else the last run's inputs."
+    ),
+    select: Select = None,
+    ignore: Ignore = None,
+    output_format: str = typer.Option("text", "--output-format", help="text, json, github, junit or sarif."),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", help="Report and fail only on findings not in this baseline."),
+    write_baseline: Optional[Path] = typer.Option(None, "--write-baseline", help="Record today's findings as the baseline and exit 0."),
+    diff_against: Optional[str] = typer.Option(
+        None, "--diff-against", help="Only report findings in files changed since this git ref (duplicates of the rest still count)."
+    ),
+    changed: Optional[list[Path]] = typer.Option(None, "--changed", help="Only report findings in these files (repeatable)."),
+    max_findings: Optional[int] = typer.Option(None, "--max-findings", min=0, help="Findings allowed before failing [default: 0]."),
+    max_duplicate_rate: Optional[float] = typer.Option(
+        None, "--max-duplicate-rate", min=0.0, max=1.0, help="Share of text that may be duplicate; duplicates then do not count as findings."
+    ),
+    exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even when findings exceed the budget."),
+    threshold: Threshold = None,
+    paragraph_threshold: ParagraphThreshold = None,
+    rules: RulesDirs = None,
+    lang: Lang = None,
+    text_field: TextField = None,
+    id_field: IdField = None,
+    workers: Workers = None,
+    isolated: Isolated = False,
+) -> None:
+    """The data-quality gate: report every finding as path:line:col and exit 1 when over budget."""
+    if output_format not in GATE_FORMATS:
+        raise fail(f"--output-format must be one of {', '.join(GATE_FORMATS)}, not {output_format!r}")
+    try:
+        settings, project = _settings(
+            isolated,
+            select=select,
+            ignore=ignore,
+            threshold=threshold,
+            paragraph_threshold=paragraph_threshold,
+            rules=rules,
+            lang=lang,
+            text_field=text_field,
+            id_field=id_field,
+            workers=workers,
+        )
+        options = GateOptions.from_config(project.values, str(project.path)).updated(
+            select=settings.select, ignore=settings.ignore, max_findings=max_findings, max_duplicate_rate=max_duplicate_rate
+        )
+        inputs = paths or default_inputs(project)
+        changed_files = [*(changed or []), *(git_changed_files(diff_against) if diff_against else [])]
+        verdict, findings_all = run_gate(inputs, settings, options, baseline, changed_files if (changed or diff_against) else None)
+    except CleanerError as error:
+        raise fail(str(error), error.exit_code) from None
+    if write_baseline is not None:
+        gate_write_baseline(write_baseline, findings_all)
+        typer.echo(f"cleaner: wrote {len(findings_all)} finding(s) to baseline {write_baseline}", err=True)
+        raise typer.Exit(0)
+    descriptions = {rule.id: rule.summary for rule in load_ruleset(settings.rules).rules}
+    sys.stdout.write(render_gate(verdict, output_format, descriptions))
+    raise typer.Exit(1 if verdict.failed and not exit_zero else 0)
 
 
 rules_app = typer.Typer(help="List and show the rules (built-in and your own).", no_args_is_help=True)

@@ -16,6 +16,8 @@ from typing import Any, Mapping
 from .errors import ConfigError
 
 LEVELS = ("document", "paragraph", "all")
+# Keys of [tool.cleaner] read by the gate (`cleaner check`), not by the pipeline.
+GATE_KEYS = ("max-findings", "max-duplicate-rate", "budgets", "per-path-ignores")
 KEEP_POLICIES = ("first", "longest", "earliest")
 
 
@@ -122,11 +124,11 @@ class ProjectConfig:
         known = {_key(f.name): f for f in fields(Settings)}
         changes: dict[str, Any] = {}
         for key, value in self.values.items():
-            if key == "paths":
+            if key == "paths" or key in GATE_KEYS:
                 continue
             target = known.get(key)
             if target is None:
-                raise ConfigError(f"{self.path}: unknown key {key!r} in [tool.cleaner]; known keys: paths, {', '.join(sorted(known))}")
+                raise ConfigError(f"{self.path}: unknown key {key!r} in [tool.cleaner]; known keys: paths, {', '.join(sorted([*known, *GATE_KEYS]))}")
             changes[target.name] = _coerce(value, getattr(base, target.name), f"{self.path}: {key}")
             if key == "rules":
                 changes["rules"] = tuple(str(self.path.parent / folder) for folder in changes["rules"])

@@ -220,10 +220,18 @@ def split_sentences(text: str, min_words: int = 5) -> list[str]:
     return [s for s in _SENTENCE_BREAK.split(text) if len(s.split()) >= min_words]
 
 
-def deduplicate(documents: list[Document], settings: Settings) -> list[Cluster]:
-    """Drop near-duplicate documents and remove near-duplicate paragraphs; return the clusters."""
+def deduplicate(
+    documents: list[Document], settings: Settings, established: Callable[[Document], bool] | None = None
+) -> list[Cluster]:
+    """Drop near-duplicate documents and remove near-duplicate paragraphs; return the clusters.
+
+    `established` marks documents whose copies are kept before any other's whatever the keep
+    policy (the files a pull request did not touch, so that its new text is the duplicate).
+    """
     hasher = MinHasher(settings.num_perm, settings.seed)
-    ordered = sorted((doc for doc in documents if doc.status == "kept"), key=keep_order(settings.keep))
+    policy = keep_order(settings.keep)
+    order = policy if established is None else (lambda doc: (not established(doc), policy(doc)))
+    ordered = sorted((doc for doc in documents if doc.status == "kept"), key=order)
     clusters: list[Cluster] = []
     if settings.level in ("document", "all"):
         clusters += _deduplicate_documents(ordered, settings, hasher)

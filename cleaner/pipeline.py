@@ -113,8 +113,12 @@ def prepare_corpus(
     settings: Settings,
     exclude: Sequence[Path] = (),
     progress: ProgressCallback | None = None,
+    established: Callable[[Document], bool] | None = None,
 ) -> Corpus:
-    """Read and run every stage over the inputs, without writing anything."""
+    """Read and run every stage over the inputs, without writing anything.
+
+    `established` is handed to dedup: those documents keep their copies first.
+    """
     input_paths = [Path(path) for path in inputs]
     ruleset = load_ruleset(settings.rules, settings.select, settings.ignore)
     discovery = discover(input_paths, exclude=exclude)
@@ -125,7 +129,7 @@ def prepare_corpus(
         timings.update(batch_timings)
     documents = assign_unique_ids(documents)
     clock = time.perf_counter()
-    clusters = deduplicate(documents, settings)
+    clusters = deduplicate(documents, settings, established)
     timings["dedup"] = time.perf_counter() - clock
     timings_rounded = {stage: round(seconds, 3) for stage, seconds in timings.items()}
     corpus = Corpus(input_paths, discovery, ruleset, documents, clusters, timings_rounded)

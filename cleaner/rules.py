@@ -218,12 +218,19 @@ def _describe(folder: Traversable, entry: Traversable) -> str:
     return str(entry) if isinstance(entry, Path) else f"{folder}/{entry.name}"
 
 
+# Finding codes that are not rule files: normalisation, language, dedup, unreadable input. They
+# may be selected or ignored alongside rules (`--select BP,DD`) and simply match no rule.
+OTHER_CODES = ("NM", "LG", "DD", "IN")
+
+
 def choose_rules(rules: Sequence[Rule], select: Sequence[str], ignore: Sequence[str], preview: bool) -> list[Rule]:
     """Apply `select` and `ignore` (ids or id prefixes) and the preview gate to rules in id order."""
     for option, selectors in (("select", select), ("ignore", ignore)):
         for selector in selectors:
+            if selector.upper().startswith(OTHER_CODES):
+                continue
             if not any(rule.id.startswith(selector.upper()) for rule in rules):
-                prefixes = ", ".join(sorted({rule.id[:2] for rule in rules}))
+                prefixes = ", ".join(sorted({rule.id[:2] for rule in rules} | set(OTHER_CODES)))
                 raise ConfigError(
                     f"{option}: {selector!r} matches no rule; use a rule id or a prefix of one ({prefixes})"
                 )

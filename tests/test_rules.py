@@ -313,7 +313,7 @@ def test_select_narrows_and_ignore_removes_by_prefix():
     assert "BP001" not in load_ruleset(ignore=["BP001"]).ids
     with pytest.raises(ConfigError) as error:
         load_ruleset(select=["QQ"])
-    assert str(error.value) == "select: 'QQ' matches no rule; use a rule id or a prefix of one (BP, MD, SM)"
+    assert str(error.value) == "select: 'QQ' matches no rule; use a rule id or a prefix of one (BP, DD, IN, LG, MD, NM, SM)"
 
 
 def test_preview_rules_run_only_when_asked(tmp_path: Path):
