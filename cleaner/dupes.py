@@ -10,7 +10,7 @@ from typing import Sequence
 from .config import Settings
 from .dedup import Cluster, Item
 from .document import Document
-from .minhash import canonical
+from .lines import line_map
 from .pipeline import Corpus, ProgressCallback, prepare_corpus
 
 OUTPUT_FORMATS = ("text", "json", "github")
@@ -101,27 +101,12 @@ def _escape(value: str, property_value: bool = False) -> str:
 
 
 def locate(doc: Document, item: Item) -> tuple[str, int]:
-    """Return (file path, 1-based line) where an item starts in its original file.
-
-    JSONL records point at their line; for text files the paragraph's first line is searched in
-    the raw file by its canonical form; anything else points at line 1.
-    """
+    """Return (file path, 1-based line) where an item starts in its original file."""
     origin = doc.origin or doc.source.path
-    if doc.source.record is not None:
-        return origin.rsplit(":", 1)[0], doc.source.record
-    if item.paragraph is None or doc.source.format != "txt":
-        return origin, 1
-    start, end = doc.paragraphs[item.paragraph]
-    target = canonical(doc.text[start:end].split("\n", 1)[0])
-    try:
-        raw = Path(origin).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return origin, 1
-    for number, line in enumerate(raw.splitlines(), start=1):
-        form = canonical(line)
-        if form and target.startswith(form[:60]) and form.startswith(target[:60]):
-            return origin, number
-    return origin, 1
+    path = origin.rsplit(":", 1)[0] if doc.source.record is not None else origin
+    if item.paragraph is None:
+        return path, doc.source.record or 1
+    return path, line_map(doc).locate(doc.paragraphs[item.paragraph][0])[0]
 
 
 def exit_code(report: DupesReport) -> int:
