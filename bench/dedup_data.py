@@ -53,6 +53,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from cleaner.facts import COMMON_STARTERS
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data"
 BBC_ARCHIVE = "bbc_fulltext.tar.gz"
@@ -259,23 +261,7 @@ _DASHES = str.maketrans({c: " " for c in "-‐‑‒–—―"})
 
 # Capitalised only because they open a sentence: not names. A generic English list (function
 # words, frequent adverbs and openers), so the guard can ship with the engine unchanged.
-COMMON_STARTERS = frozenset("""
-a about above according across after afterwards again against ago all almost along already also although
-always among an and another any anyone anything anyway are around as asked at back be because been before
-being below besides best between both but by can could currently despite did do does doing don't down
-during each earlier early either else elsewhere even eventually ever every everybody everyone everything
-except far few finally first following for former from further given good great had has have having he
-he's her here hers herself him himself his hopefully how however i i'm if in including indeed initially
-instead into is it it's its itself just last later least less let let's like likely little many maybe
-me meanwhile might more moreover most much must my myself neither never nevertheless new next no nobody
-none nor not nothing now obviously of off often on once one only or other others otherwise our ours out
-over overall perhaps please previously rather really recently same second separately several she she's
-should similarly since so some someone something sometimes soon still such than thank thanks that that's
-the their theirs them themselves then there there's therefore these they they're they've third this those
-though three through thus to today together too two under unfortunately unless unlike until up upon us
-very was we we're we've well were what what's whatever when where whether which while whilst who whoever
-whole whom whose why will with within without would yes yet you your yours yourself
-""".split())
+# COMMON_STARTERS: the engine's own list (cleaner.facts), imported above.
 
 
 def facts(text: str, initial: bool = True) -> collections.Counter:

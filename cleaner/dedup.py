@@ -259,20 +259,10 @@ def _deduplicate_documents(ordered: list[Document], settings: Settings, hasher: 
         found = index.match_or_keep(item)
         if found is None:
             continue
-        number, similarity, _ = found
-        kept = index.kept[number][0]
-        cluster = clusters.setdefault(number, Cluster(cluster_id("document", kept), "document", kept))
-        cluster.members.append(Member(item, similarity))
-        doc.drop(
-            Reason(
-                "dedup",
-                rule,
-                name,
-                f"{similarity:.0%} similar to {kept.doc} (cluster {cluster.id})",
-                duplicate_of=kept.doc,
-                similarity=similarity,
-            )
-        )
+        cluster, member = _join(clusters, "document", index, found, item)
+        kept = cluster.canonical
+        detail = f"{member.similarity:.0%} {_how(member)} {kept.doc} (cluster {cluster.id})"
+        doc.drop(Reason("dedup", rule, name, detail, duplicate_of=kept.doc, similarity=member.similarity))
     return list(clusters.values())
 
 
@@ -296,12 +286,9 @@ def _deduplicate_paragraphs(ordered: list[Document], settings: Settings, hasher:
             found = index.match_or_keep(item)
             if found is None:
                 continue
-            kept_number, similarity, measure = found
-            kept = index.kept[kept_number][0]
-            cluster = clusters.setdefault(kept_number, Cluster(cluster_id("paragraph", kept), "paragraph", kept))
-            cluster.members.append(Member(item, similarity, measure))
+            cluster, member = _join(clusters, "paragraph", index, found, item)
+            kept, similarity = cluster.canonical, member.similarity
             where = "earlier in this document" if kept.doc == doc.id else f"in {kept.doc}"
-            how = "similar to" if measure == "jaccard" else "contained in"
             doc.remove(
                 Removal(
                     start,
@@ -309,13 +296,29 @@ def _deduplicate_paragraphs(ordered: list[Document], settings: Settings, hasher:
                     "dedup",
                     rule,
                     name,
-                    f"{similarity:.0%} {how} paragraph {kept.paragraph} {where} (cluster {cluster.id})",
+                    f"{similarity:.0%} {_how(member)} paragraph {kept.paragraph} {where} (cluster {cluster.id})",
                     cluster=cluster.id,
                     duplicate_of=kept.key,
                     similarity=similarity,
                 )
             )
     return list(clusters.values())
+
+
+def _join(
+    clusters: dict[int, Cluster], level: str, index: NearDuplicateIndex, found: tuple[int, float, str], item: Item
+) -> tuple[Cluster, Member]:
+    """Add an item to the cluster of the kept copy it matched (made on its first member)."""
+    number, similarity, measure = found
+    kept = index.kept[number][0]
+    cluster = clusters.setdefault(number, Cluster(cluster_id(level, kept), level, kept))
+    member = Member(item, similarity, measure)
+    cluster.members.append(member)
+    return cluster, member
+
+
+def _how(member: Member) -> str:
+    return "similar to" if member.measure == "jaccard" else "contained in"
 
 
 def kept_paragraphs(doc: Document) -> Iterator[tuple[int, tuple[int, int], str]]:

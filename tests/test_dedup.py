@@ -8,15 +8,8 @@ from cleaner.config import Settings
 from cleaner.dedup import deduplicate, kept_paragraphs
 from cleaner.document import Document, Removal, Source
 from cleaner.normalise import normalise
+from conftest import BACKGROUND, EDITED
 
-BACKGROUND = (
-    "Relations between the two former Soviet republics have been tense since 1991 when the Armenian "
-    "military occupied Upper Karabakh, an internationally recognised territory of Azerbaijan."
-)
-EDITED = (
-    "Relations between the two former Soviet nations have been tense since 1993, when Armenian forces "
-    "occupied Upper Karabakh, an internationally-recognised territory of Azerbaijan."
-)
 TEMPLATE_A = "Shares in Barclays rose 3.2% to 145p on Tuesday after the bank reported profits of £1.2bn for the first half."
 TEMPLATE_B = "Shares in Vodafone fell 1.8% to 98p on Friday after the group reported losses of £0.4bn for the first quarter."
 

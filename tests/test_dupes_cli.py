@@ -6,16 +6,9 @@ import json
 import textwrap
 from pathlib import Path
 
+from conftest import BACKGROUND, EDITED
 from test_cli import cleaner
 
-BACKGROUND = (
-    "Relations between the two former Soviet republics have been tense since 1991 when the Armenian "
-    "military occupied Upper Karabakh, an internationally recognised territory of Azerbaijan."
-)
-EDITED = (
-    "Relations between the two former Soviet nations have been tense since 1993, when Armenian forces "
-    "occupied Upper Karabakh, an internationally-recognised territory of Azerbaijan."
-)
 
 
 def corpus(root: Path, with_duplicate: bool = True) -> Path:
