@@ -17,9 +17,14 @@ would remove a paragraph written in the document's own language:
   probability >= `FOREIGN_PROBABILITY` (0.9): from 50 characters, raising it to 0.99 does not
   lower the confident-wrong rate (0.08% either way), while 0.8 raises it to 0.12%.
 - The document's language is the most likely language of all its kept text.
+- Only running text is judged: a paragraph where half the words or more are capitalised is a list
+  of names (a team sheet), which langdetect calls German or Italian with certainty; on the 2,225
+  BBC articles this removed 15 such paragraphs before the check, none after.
 """
 
 from __future__ import annotations
+
+import re
 
 from langdetect import DetectorFactory, detect_langs
 from langdetect.lang_detect_exception import LangDetectException
@@ -72,7 +77,7 @@ def detect_language(
 def remove_if_foreign(doc: Document, start: int, end: int, min_chars: int = MIN_PARAGRAPH_CHARS) -> None:
     """Remove one paragraph when it is confidently in another language than the document's."""
     kept = _kept_text(doc, start, end)
-    if len(kept) < min_chars:
+    if len(kept) < min_chars or not looks_like_prose(kept):
         return
     guesses = language_probabilities(kept)
     if not guesses:
@@ -83,6 +88,29 @@ def remove_if_foreign(doc: Document, start: int, end: int, min_chars: int = MIN_
     shown = ", ".join(f"{code} {p:.2f}" for code, p in guesses)
     detail = f"{shown} (document {doc.lang}; removed at >= {FOREIGN_PROBABILITY} from {min_chars} chars)"
     doc.remove(Removal(start, end, STAGE, *FOREIGN_PARAGRAPH, detail))
+
+
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def looks_like_prose(text: str) -> bool:
+    """Tell running text from a list of names (a team sheet, a cast, a list of clubs).
+
+    langdetect is confidently wrong on name lists: BBC sports articles list players whose names
+    it calls German or Italian at probability 1.00. In prose most words are lower-case (even in
+    German, which capitalises nouns, about a third are capitalised); a paragraph where half the
+    words or more start with a capital is not judged.
+
+    >>> looks_like_prose("Esson, Hart, Anderson, Diamond, Byrne (Morrison 75), McNaughton, Winter")
+    False
+    >>> looks_like_prose("Azerbaycan ordusu Ermenistan'a ait tanklar ve zırhlı araçları imha etti.")
+    True
+    """
+    words = _WORD.findall(text)
+    if not words:
+        return False
+    capitalised = sum(1 for word in words if word[0].isupper())
+    return capitalised * 2 < len(words)
 
 
 def _kept_text(doc: Document, start: int, end: int) -> str:
