@@ -25,6 +25,7 @@ from .gate import render as render_gate
 from .gate import write_baseline as gate_write_baseline
 from .pipeline import RunResult, clean_corpus, default_inputs
 from .rules import describe_rule, load_ruleset
+from .verify import verify_output
 
 app = typer.Typer(
     add_completion=False,
@@ -87,6 +88,15 @@ Ignore = Annotated[Optional[str], typer.Option("--ignore", help="Comma-separated
 Lang = Annotated[
     Optional[str], typer.Option("--lang", help="Comma-separated languages to keep (e.g. en,fr); others are dropped [default: all].")
 ]
+MaxFileSize = Annotated[
+    Optional[int],
+    typer.Option("--max-file-size", min=1, help="Refuse text/HTML files and JSON Lines lines over this many bytes [default: 67108864]."),
+]
+EncodingFallback = Annotated[
+    Optional[str],
+    typer.Option("--encoding-fallback", help="Decode files that are not UTF-8 with this encoding (e.g. windows-1252), recorded as NM010 [default: error]."),
+]
+FollowSymlinks = Annotated[bool, typer.Option("--follow-symlinks", help="Read symbolic links that lead out of an input folder.")]
 Isolated = Annotated[bool, typer.Option("--isolated", help="Ignore [tool.cleaner] in pyproject.toml / cleaner.toml.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors and results.")]
 
@@ -119,6 +129,9 @@ def run(
     select: Select = None,
     ignore: Ignore = None,
     lang: Lang = None,
+    max_file_size: MaxFileSize = None,
+    encoding_fallback: EncodingFallback = None,
+    follow_symlinks: FollowSymlinks = False,
     strict: bool = typer.Option(False, help="Exit 1 when any input document could not be read."),
     isolated: Isolated = False,
     quiet: Quiet = False,
@@ -143,6 +156,9 @@ def run(
             select=select,
             ignore=ignore,
             lang=lang,
+            max_file_size=max_file_size,
+            encoding_fallback=encoding_fallback,
+            follow_symlinks=follow_symlinks or None,
             strict=strict or None,
         )
         result = clean_corpus(inputs, out, settings, progress=bar.update)
@@ -175,6 +191,9 @@ def dupes(
     text_field: TextField = None,
     id_field: IdField = None,
     workers: Workers = None,
+    max_file_size: MaxFileSize = None,
+    encoding_fallback: EncodingFallback = None,
+    follow_symlinks: FollowSymlinks = False,
     isolated: Isolated = False,
     quiet: Quiet = False,
 ) -> None:
@@ -197,6 +216,9 @@ def dupes(
             text_field=text_field,
             id_field=id_field,
             workers=workers,
+            max_file_size=max_file_size,
+            encoding_fallback=encoding_fallback,
+            follow_symlinks=follow_symlinks or None,
         )
         inputs = paths or default_inputs(project)
         report = find_duplicates(inputs, settings, progress=bar.update)
@@ -236,6 +258,9 @@ def check(
     text_field: TextField = None,
     id_field: IdField = None,
     workers: Workers = None,
+    max_file_size: MaxFileSize = None,
+    encoding_fallback: EncodingFallback = None,
+    follow_symlinks: FollowSymlinks = False,
     isolated: Isolated = False,
 ) -> None:
     """The data-quality gate: report every finding as path:line:col and exit 1 when over budget."""
@@ -253,6 +278,9 @@ def check(
             text_field=text_field,
             id_field=id_field,
             workers=workers,
+            max_file_size=max_file_size,
+            encoding_fallback=encoding_fallback,
+            follow_symlinks=follow_symlinks or None,
         )
         options = GateOptions.from_config(project.values, str(project.path)).updated(
             select=settings.select, ignore=settings.ignore, max_findings=max_findings, max_duplicate_rate=max_duplicate_rate
@@ -335,9 +363,24 @@ def explain(
         sys.stdout.write(render_explanation(record, color=sys.stdout.isatty() if color is None else color))
 
 
+@app.command()
+def verify(out: Path = typer.Argument(..., metavar="OUT", help="An output folder written by `cleaner run`.")) -> None:
+    """Check an output folder's invariants (records, provenance, text files, clusters, manifest); exit 1 on any problem."""
+    try:
+        problems = verify_output(out)
+    except CleanerError as error:
+        raise fail(str(error), error.exit_code) from None
+    for problem in problems:
+        typer.echo(problem)
+    if problems:
+        raise fail(f"{out} does not keep the output contract ({len(problems)} problem(s) above)", 1)
+    typer.echo(f"{out}: ok")
+
+
 def _report_problems(errors: list, warnings: list[str]) -> None:
     for doc in errors:
-        typer.echo(f"cleaner: warning: {doc.origin or doc.id}: {doc.reason.name}: {doc.reason.detail}", err=True)
+        where = (doc.origin or doc.id).replace("\n", "\\n")
+        typer.echo(f"cleaner: warning: {where}: {doc.reason.name}: {doc.reason.detail}", err=True)
     for warning in warnings:
         typer.echo(f"cleaner: warning: {warning}", err=True)
 

@@ -35,6 +35,10 @@ class Settings:
     id_field: str = "id"
     workers: int = 1
     strict: bool = False
+    # ingest
+    max_file_size: int = 64 * 1024 * 1024
+    follow_symlinks: bool = False
+    encoding_fallback: str = ""
     # dedup
     level: str = "all"
     threshold: float = 0.5
@@ -58,6 +62,12 @@ class Settings:
     def __post_init__(self) -> None:
         if self.workers < 0:
             raise ConfigError(f"workers must be 0 (all cores) or more, not {self.workers}")
+        if self.max_file_size < 1:
+            raise ConfigError(f"max-file-size must be a positive number of bytes, not {self.max_file_size}")
+        if self.encoding_fallback:
+            from .ingest.text import fallback_codec  # ingest imports config: not at module top
+
+            fallback_codec(self.encoding_fallback)
         if not self.text_field:
             raise ConfigError("text-field must not be empty; name the JSON field that holds the text")
         for name in ("document_containment", "paragraph_containment"):

@@ -121,7 +121,7 @@ def prepare_corpus(
     """
     input_paths = [Path(path) for path in inputs]
     ruleset = load_ruleset(settings.rules, settings.select, settings.ignore)
-    discovery = discover(input_paths, exclude=exclude)
+    discovery = discover(input_paths, exclude=exclude, follow_symlinks=settings.follow_symlinks)
     timings: Counter[str] = Counter()
     documents: list[Document] = []
     for batch, batch_timings in process_files(discovery.files, settings, ruleset, progress):

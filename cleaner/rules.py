@@ -35,6 +35,7 @@ import hashlib
 import json
 import tomllib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -181,11 +182,17 @@ def load_ruleset(
     """
     rules: dict[str, Rule] = {}
     if builtin:
-        rules.update((rule.id, rule) for rule in load_rules_dir(builtin_rules_dir()))
+        rules.update((rule.id, rule) for rule in _builtin_rules())
     for folder in extra_dirs:
         rules.update((rule.id, rule) for rule in load_rules_dir(Path(folder)))
     chosen = choose_rules(sorted(rules.values(), key=lambda rule: rule.id), select, ignore, preview)
     return RuleSet(tuple(chosen), timeout)
+
+
+@lru_cache(maxsize=1)
+def _builtin_rules() -> tuple[Rule, ...]:
+    """The built-in rules, loaded and checked once per process (they ship with the package)."""
+    return tuple(load_rules_dir(builtin_rules_dir()))
 
 
 def builtin_rules_dir() -> Traversable:

@@ -23,6 +23,9 @@ DOCS = "docs.jsonl"
 CLUSTERS = "clusters.jsonl"
 TEXT_DIR = "text"
 _MAX_SEGMENT = 200 - len(".txt")
+# A lone surrogate (a file name's undecodable byte, say) cannot be UTF-8; written as a \uXXXX
+# escape it stays valid JSON that reads back to the same string, instead of failing the run.
+ENCODING_ERRORS = "backslashreplace"
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ def _write_documents(staging: Path, documents: Iterable[Document]) -> WriteStats
     text_dir = staging / TEXT_DIR
     text_dir.mkdir()
     kept = chars = size = 0
-    with open(staging / DOCS, "w", encoding="utf-8", newline="\n") as docs:
+    with open(staging / DOCS, "w", encoding="utf-8", errors=ENCODING_ERRORS, newline="\n") as docs:
         for doc in documents:
             record = doc.to_record()
             docs.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
@@ -114,7 +117,7 @@ def _write_documents(staging: Path, documents: Iterable[Document]) -> WriteStats
                 continue
             path = text_dir / text_path(doc.id)
             path.parent.mkdir(parents=True, exist_ok=True)
-            data = (record["text"] + "\n").encode("utf-8")
+            data = (record["text"] + "\n").encode("utf-8", ENCODING_ERRORS)
             path.write_bytes(data)
             kept += 1
             chars += len(record["text"])
@@ -125,7 +128,7 @@ def _write_documents(staging: Path, documents: Iterable[Document]) -> WriteStats
 
 
 def _write_lines(path: Path, lines: Iterable[str]) -> None:
-    with open(path, "w", encoding="utf-8", newline="\n") as handle:
+    with open(path, "w", encoding="utf-8", errors=ENCODING_ERRORS, newline="\n") as handle:
         for line in lines:
             handle.write(line + "\n")
         handle.flush()
@@ -147,22 +150,32 @@ def text_path(doc_id: str) -> str:
 
     Each `/`-separated part keeps letters, digits and ` -_.~,+=@()`; anything else is %-escaped,
     and parts that would be `.`, `..` or empty are escaped whole, so distinct ids give distinct
-    paths. Parts too long for a file name are cut and suffixed with a hash of the whole part.
+    paths. A folder part never ends in `.txt` (its dot is escaped), so no id's folder can be
+    another id's file (`a` and `a.txt/b`). Parts too long for a file name are cut and suffixed
+    with a hash of the whole part.
 
     >>> text_path("news/2020/a b"), text_path("../../etc/passwd"), text_path("/abs")
     ('news/2020/a b.txt', '%2E%2E/%2E%2E/etc/passwd.txt', '%2F/abs.txt')
+    >>> text_path("a"), text_path("a.txt/b")
+    ('a.txt', 'a%2Etxt/b.txt')
     """
-    parts = []
-    for part in doc_id.split("/"):
-        escaped = "".join(ch if _is_safe(ch) else _percent(ch) for ch in part)
-        if escaped in ("", ".", ".."):
-            escaped = "".join(_percent(ch) for ch in part) or "%2F"
-        if len(escaped.encode("utf-8")) > _MAX_SEGMENT:
-            digest = hashlib.sha256(part.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-            head = escaped.encode("utf-8")[: _MAX_SEGMENT - 17].decode("utf-8", "ignore")
-            escaped = f"{head}~{digest}"
-        parts.append(escaped)
-    return "/".join(parts) + ".txt"
+    parts = doc_id.split("/")
+    escaped = [_escape_part(part) for part in parts]
+    for index in range(len(escaped) - 1):
+        if escaped[index].endswith(".txt"):
+            escaped[index] = escaped[index][:-4] + "%2Etxt"
+    return "/".join(escaped) + ".txt"
+
+
+def _escape_part(part: str) -> str:
+    escaped = "".join(ch if _is_safe(ch) else _percent(ch) for ch in part)
+    if escaped in ("", ".", ".."):
+        escaped = "".join(_percent(ch) for ch in part) or "%2F"
+    if len(escaped.encode("utf-8")) > _MAX_SEGMENT:
+        digest = hashlib.sha256(part.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        head = escaped.encode("utf-8")[: _MAX_SEGMENT - 17].decode("utf-8", "ignore")
+        escaped = f"{head}~{digest}"
+    return escaped
 
 
 def _is_safe(ch: str) -> bool:

@@ -163,3 +163,30 @@ def test_library_api_matches_the_cli(seeds):
     cleaner("run", "seeds", "cli-out", cwd=seeds.parent)
     assert result.counts == {"kept": 5, "dropped": 0, "error": 0}
     assert (seeds.parent / "lib-out/docs.jsonl").read_bytes() == (seeds.parent / "cli-out/docs.jsonl").read_bytes()
+
+
+def test_verify_passes_a_fresh_output_and_names_what_breaks_it(seeds):
+    cleaner("run", "seeds", "out", "-q", cwd=seeds.parent)
+    ok = cleaner("verify", "out", cwd=seeds.parent)
+    assert (ok.returncode, ok.stdout) == (0, "out: ok\n")
+    text = seeds.parent / "out/text/000_ec013513393c3d35.txt"
+    text.write_text(text.read_text(encoding="utf-8") + "tampered\n", encoding="utf-8")
+    broken = cleaner("verify", "out", cwd=seeds.parent)
+    assert broken.returncode == 1
+    assert broken.stdout == (
+        "text/000_ec013513393c3d35.txt: differs from the text of '000_ec013513393c3d35' in docs.jsonl:1 (plus a newline)\n"
+    )
+    assert broken.stderr == "cleaner: error: out does not keep the output contract (1 problem(s) above)\n"
+
+
+def test_encoding_fallback_and_size_limit_options(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in/legacy.txt").write_bytes("Caf\xe9 society meets on Tuesday evenings.".encode("cp1252"))
+    (tmp_path / "in/big.txt").write_text("x " * 600, encoding="utf-8")
+    result = cleaner("run", "in", "out", "-q", "--encoding-fallback", "windows-1252", "--max-file-size", "1000", cwd=tmp_path)
+    assert result.returncode == 0
+    docs = {d["id"]: d for d in read_docs(tmp_path / "out")}
+    assert docs["legacy"]["text"] == "Café society meets on Tuesday evenings."
+    assert docs["legacy"]["fixes"][0]["rule"] == "NM010"
+    assert (docs["big"]["status"], docs["big"]["reason"]["name"]) == ("error", "too-large")
+    assert cleaner("run", "in", "out2", "--encoding-fallback", "klingon", cwd=tmp_path).returncode == 2

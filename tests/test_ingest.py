@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import builtins
 import codecs
 import hashlib
+import os
 import gzip
 import json
 from pathlib import Path
@@ -118,13 +120,21 @@ def test_utf8_bom_and_utf16_files_are_decoded(tmp_path):
     assert [doc.text for doc in read_all(tmp_path)] == ["Ünïcode", "Ünïcode wide"]
 
 
+def refuse_to_open(monkeypatch, name: str) -> None:
+    """Make opening files called `name` fail as a file without read permission does (even for root)."""
+    real_open = builtins.open
+
+    def guarded_open(file, *args, **kwargs):
+        if isinstance(file, (str, os.PathLike)) and Path(file).name == name:
+            raise PermissionError(13, "Permission denied", os.fspath(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", guarded_open)
+
+
 def test_an_unreadable_file_is_an_error_record(tmp_path, monkeypatch):
     write(tmp_path / "locked.txt", "secret")
-
-    def refuse(self):
-        raise PermissionError(13, "Permission denied")
-
-    monkeypatch.setattr(Path, "read_bytes", refuse)
+    refuse_to_open(monkeypatch, "locked.txt")
     [doc] = read_all(tmp_path)
     assert (doc.status, doc.reason.name, doc.reason.detail) == ("error", "unreadable", "Permission denied")
 
@@ -141,11 +151,11 @@ def test_html_gives_main_text_and_metadata(tmp_path):
     assert "filedate" not in doc.meta
 
 
-def test_html_without_main_text_is_an_error_record(tmp_path):
+def test_html_without_main_text_or_not_html_is_an_error_record(tmp_path):
     write(tmp_path / "empty.html", "<html><head><title>x</title></head><body><div></div></body></html>")
     write(tmp_path / "notes.htm", "just some words, not a page")
     docs = read_all(tmp_path)
-    assert [(d.status, d.reason.name) for d in docs] == [("error", "no-main-text")] * 2
+    assert [(d.status, d.reason.name) for d in docs] == [("error", "no-main-text"), ("error", "not-html")]
 
 
 def jsonl(*records: object) -> str:

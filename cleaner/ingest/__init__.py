@@ -7,9 +7,12 @@ one broken file cannot stop a run over a million good ones.
 from __future__ import annotations
 
 import hashlib
+import os
+import re
+import stat
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import Iterator, Sequence
+from pathlib import Path
+from typing import BinaryIO, Iterator, Sequence
 
 from ..config import Settings
 from ..document import Document, Reason, Source
@@ -29,6 +32,11 @@ FORMATS = {
     ".ndjson.gz": "jsonl",
     ".json.gz": "jsonl",
 }
+# A file is read whole into memory (HTML must be); bigger ones are refused by their size, before
+# reading. JSON Lines files are streamed, so for them the limit applies to each line.
+MAX_FILE_BYTES = Settings().max_file_size  # the default limit, for messages and tests
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -62,11 +70,13 @@ def format_of(name: str) -> tuple[str, str] | None:
     return None
 
 
-def discover(inputs: Sequence[Path], exclude: Sequence[Path] = ()) -> Discovery:
+def discover(inputs: Sequence[Path], exclude: Sequence[Path] = (), follow_symlinks: bool = False) -> Discovery:
     """List the files under the inputs (directories recursively), in a stable order, with ids.
 
     Hidden files and folders and the excluded paths (the output folder) are passed over; files
-    named directly are read as text when their extension is unknown.
+    named directly are read as text when their extension is unknown. Symbolic links that lead out
+    of their input root are skipped with a reason unless `follow_symlinks`; links to folders
+    inside the root always are (their files are read once, under their own path).
     """
     excluded = [path.resolve() for path in exclude]
     found: list[tuple[str, Path, str]] = []
@@ -75,27 +85,98 @@ def discover(inputs: Sequence[Path], exclude: Sequence[Path] = ()) -> Discovery:
         if not root.exists() and not root.is_symlink():
             raise InputError(f"input {str(root)!r} does not exist; pass a file or a folder of documents")
         if root.is_dir():
-            for path in sorted(root.rglob("*")):
-                relpath = path.relative_to(root).as_posix()
-                if _is_hidden(relpath) or _is_excluded(path, excluded) or path.is_dir():
-                    continue
-                known = format_of(path.name)
-                if known is None:
-                    skipped.append((relpath, "unsupported file type"))
+            for relpath, path, problem in walk(root, excluded, follow_symlinks):
+                known = format_of(path.name) if problem is None else None
+                if problem is None and known is None:
+                    problem = "unsupported file type"
+                if problem is not None:
+                    skipped.append((relpath, problem))
                     continue
                 found.append((relpath, path, known[0]))
         else:
             known = format_of(root.name)
-            found.append((root.name, root, known[0] if known else "txt"))
+            found.append((printable_name(root.name), root, known[0] if known else "txt"))
     return Discovery(files=_assign_ids(found), skipped=sorted(skipped))
 
 
-def _is_hidden(relpath: str) -> bool:
-    return any(part.startswith(".") for part in PurePosixPath(relpath).parts)
+def walk(root: Path, excluded: Sequence[Path] = (), follow_symlinks: bool = False) -> Iterator[tuple[str, Path, str | None]]:
+    """Yield (relpath, path, why it is skipped or None) for every file under `root`, in sorted order.
+
+    Without recursion (any depth of folders), without descending twice into one folder (a
+    symbolic link loop), and without opening anything: a FIFO is reported, never read.
+    """
+    root_real = root.resolve()
+    visited = {root_real}
+    pending: list[tuple[Path, str]] = [(root, "")]
+    while pending:
+        folder, prefix = pending.pop()
+        try:
+            names = sorted(entry.name for entry in os.scandir(folder))
+        except OSError as error:
+            if not prefix:
+                raise InputError(f"input folder {str(root)!r} cannot be read: {error.strerror}; check its permissions") from None
+            yield prefix.rstrip("/"), folder, f"unreadable folder: {error.strerror or error}"
+            continue
+        subfolders = []
+        for name in names:
+            path, relpath = folder / name, prefix + printable_name(name)
+            if name.startswith(".") or _is_excluded(path, excluded):
+                continue
+            mode, problem = _target_mode(path, root_real, follow_symlinks)
+            if problem is not None:
+                yield relpath, path, problem
+            elif stat.S_ISDIR(mode):
+                real = path.resolve()
+                if real in visited:
+                    yield relpath, path, "symbolic link to a folder already read (a loop or a second way in)"
+                else:
+                    visited.add(real)
+                    subfolders.append((path, relpath + "/"))
+            elif stat.S_ISREG(mode):
+                yield relpath, path, None
+            else:
+                yield relpath, path, "not a regular file (a FIFO, socket or device)"
+        pending.extend(reversed(subfolders))
 
 
-def _is_excluded(path: Path, excluded: list[Path]) -> bool:
-    resolved = path.resolve()
+def _target_mode(path: Path, root_real: Path, follow_symlinks: bool) -> tuple[int, str | None]:
+    """Return the file mode of what `path` leads to, or why it is skipped (a link not followed)."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError as error:  # gone since its folder was listed
+        return 0, f"cannot be read: {error.strerror or error}"
+    if not stat.S_ISLNK(mode):
+        return mode, None
+    try:
+        real = path.resolve(strict=True)
+        mode = real.stat().st_mode
+    except RuntimeError:
+        return 0, "symbolic link loop"
+    except OSError:
+        return 0, "broken symbolic link"
+    inside = real == root_real or root_real in real.parents
+    if inside and stat.S_ISDIR(mode):
+        return mode, "symbolic link to a folder inside the input root (its files are read under their own path)"
+    if not inside and not follow_symlinks:
+        return mode, "symbolic link to outside the input root (not followed without --follow-symlinks)"
+    return mode, None
+
+
+def printable_name(name: str) -> str:
+    """Spell the bytes of a file name that are not UTF-8 as %XX, so ids and paths are valid text.
+
+    Python decodes such bytes to lone surrogates, which cannot be written as UTF-8 JSON.
+
+    >>> printable_name(os.fsdecode(b"caf\\xe9 au\\nlait.txt"))
+    'caf%E9 au\\nlait.txt'
+    """
+    return _UNDECODABLE.sub(lambda match: f"%{ord(match.group()) - 0xDC00:02X}", name)
+
+
+def _is_excluded(path: Path, excluded: Sequence[Path]) -> bool:
+    if not excluded:
+        return False
+    resolved = Path(os.path.realpath(path))  # unlike Path.resolve, never raises on a link loop
     return any(resolved == other or other in resolved.parents for other in excluded)
 
 
@@ -123,25 +204,78 @@ def _assign_ids(found: list[tuple[str, Path, str]]) -> list[InputFile]:
 
 
 def read_file(file: InputFile, settings: Settings) -> Iterator[Document]:
-    """Yield the documents of one input file; a file that cannot be read yields one error record."""
+    """Yield the documents of one input file; a file that cannot be read yields one error record.
+
+    A text or HTML file over `settings.max_file_size` bytes is refused by its size before it is
+    read; a JSON Lines file is streamed and each of its lines is held to that size. Bytes that are
+    not UTF-8 are an error unless `settings.encoding_fallback` names the encoding to read them
+    with (recorded as NM010).
+    """
+    max_bytes = settings.max_file_size
+    fallback_encoding = settings.encoding_fallback or None
     if file.format == "jsonl":
-        yield from jsonl.read_records(file, settings)
+        yield from jsonl.read_records(file, settings, max_bytes, fallback_encoding)
         return
     try:
-        data = file.path.read_bytes()
+        with open(file.path, "rb") as handle:
+            data = read_limited(handle, max_bytes)
+    except FileTooLarge as error:
+        source = Source(file.relpath, file.format, error.sha256, error.size)
+        yield Document.failed(file.id, source, Reason("ingest", None, error.reason, error.detail), origin=str(file.path))
+        return
     except OSError as error:
         yield _failed(file, b"", "unreadable", error.strerror or str(error))
         return
     try:
         if file.format == "html":
-            body, meta = html.extract(data)
+            page = html.read_page(data, fallback_encoding)
+            body, meta, fixes = page.text, page.meta, page.fixes
         else:
-            body, meta = text.decode(data), {}
+            decoded = text.decode(data, fallback_encoding)
+            body, meta, fixes = decoded.text, {}, decoded.fixes
     except DocumentError as error:
         yield _failed(file, data, error.reason, error.detail)
         return
     source = Source(file.relpath, file.format, sha256(data), len(data))
-    yield Document(id=file.id, source=source, text=body, meta=meta, origin=str(file.path))
+    yield Document(id=file.id, source=source, text=body, meta=meta, fixes=list(fixes), origin=str(file.path))
+
+
+class FileTooLarge(DocumentError):
+    """A file over the size limit; it carries the size and hash of its bytes for the record."""
+
+    def __init__(self, size: int, digest: str, max_bytes: int) -> None:
+        super().__init__(
+            "too-large",
+            f"the file is {size:,} bytes, over the limit of {max_bytes:,} bytes; "
+            "raise max-file-size to read it, or split it (JSON Lines files are streamed)",
+        )
+        self.size = size
+        self.sha256 = digest
+
+
+def read_limited(handle: BinaryIO, max_bytes: int) -> bytes:
+    """Read a whole file, refusing one over `max_bytes` by its size before reading it into memory.
+
+    A refused file is still hashed, in chunks, so its record identifies the bytes it did not read.
+    """
+    size = os.fstat(handle.fileno()).st_size
+    if size <= max_bytes:
+        data = handle.read(max_bytes + 1)
+        if len(data) <= max_bytes:
+            return data
+        handle.seek(0)  # the file grew after its size was taken
+    digest, size = hash_stream(handle)
+    raise FileTooLarge(size, digest, max_bytes)
+
+
+def hash_stream(handle: BinaryIO) -> tuple[str, int]:
+    """Return the sha256 and the size of what is left to read, reading it in bounded chunks."""
+    hasher = hashlib.sha256()
+    size = 0
+    while chunk := handle.read(_CHUNK):
+        hasher.update(chunk)
+        size += len(chunk)
+    return hasher.hexdigest(), size
 
 
 def _failed(file: InputFile, data: bytes, reason: str, detail: str) -> Document:
