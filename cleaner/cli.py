@@ -24,6 +24,7 @@ from .gate import GateOptions, git_changed_files, run_gate
 from .gate import render as render_gate
 from .gate import write_baseline as gate_write_baseline
 from .pipeline import RunResult, clean_corpus, default_inputs
+from .report import write_report
 from .rules import describe_rule, load_ruleset
 from .verify import verify_output
 
@@ -133,6 +134,7 @@ def run(
     encoding_fallback: EncodingFallback = None,
     follow_symlinks: FollowSymlinks = False,
     strict: bool = typer.Option(False, help="Exit 1 when any input document could not be read."),
+    with_report: bool = typer.Option(False, "--report", help="Also write OUT/report.html, the page `cleaner report` writes."),
     isolated: Isolated = False,
     quiet: Quiet = False,
 ) -> None:
@@ -162,13 +164,14 @@ def run(
             strict=strict or None,
         )
         result = clean_corpus(inputs, out, settings, progress=bar.update)
+        report_path = write_report(out) if with_report else None
     except CleanerError as error:
         raise fail(str(error), error.exit_code) from None
     finally:
         bar.stop()
     _report_problems(result.errors, result.warnings)
     if not quiet:
-        _print_summary(result)
+        _print_summary(result, report_path)
     if settings.strict and result.errors:
         raise fail(f"{len(result.errors)} input document(s) could not be read (--strict)", 1)
 
@@ -364,6 +367,16 @@ def explain(
 
 
 @app.command()
+def report(out: Path = typer.Argument(..., metavar="OUT", help="An output folder written by `cleaner run`.")) -> None:
+    """Write OUT/report.html: one static page showing a reviewer what a run removed, and why."""
+    try:
+        path = write_report(out)
+    except CleanerError as error:
+        raise fail(str(error), error.exit_code) from None
+    typer.echo(str(path))
+
+
+@app.command()
 def verify(out: Path = typer.Argument(..., metavar="OUT", help="An output folder written by `cleaner run`.")) -> None:
     """Check an output folder's invariants (records, provenance, text files, clusters, manifest); exit 1 on any problem."""
     try:
@@ -385,7 +398,7 @@ def _report_problems(errors: list, warnings: list[str]) -> None:
         typer.echo(f"cleaner: warning: {warning}", err=True)
 
 
-def _print_summary(result: RunResult) -> None:
+def _print_summary(result: RunResult, report_path: Path | None = None) -> None:
     manifest = result.manifest
     counts = manifest["counts"]
     table = Table(box=box.SIMPLE, show_header=False, title=f"cleaner run → {result.out}", title_justify="left")
@@ -398,6 +411,8 @@ def _print_summary(result: RunResult) -> None:
     table.add_row("bytes in", f"{manifest['inputs']['bytes']:,}")
     table.add_row("bytes out", f"{manifest['output']['bytes']:,}")
     table.add_row("time", f"{manifest['timings']['total']:.2f} s")
+    if report_path is not None:
+        table.add_row("report", str(report_path))
     Console(highlight=False).print(table)
 
 
