@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -17,6 +14,7 @@ import pytest
 import cleaner
 from browser import WHY_MISSING, find_chromium, load_page, png_byte_variety, png_size
 from cleaner.errors import InputError
+from test_cli import cleaner as run_cleaner
 from cleaner.report import SAMPLES_PER_RULE, SECTIONS, Bar, bar_chart, build_report, write_report
 from conftest import BACKGROUND, EDITED
 
@@ -304,33 +302,23 @@ def test_the_browser_check_sees_console_errors_and_blocked_loads(tmp_path):
     assert any("script" in line for line in run.console)
 
 
-def cleaner_command(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cleaner", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "100", "NO_COLOR": "1"},
-    )
-
-
 def test_cleaner_report_writes_the_page_and_prints_its_path(out, tmp_path):
     shutil.copytree(out, tmp_path / "out")
     (tmp_path / "out" / "report.html").unlink()
-    result = cleaner_command("report", "out", cwd=tmp_path)
+    result = run_cleaner("report", "out", cwd=tmp_path)
     assert (result.returncode, result.stdout, result.stderr) == (0, "out/report.html\n", "")
     assert (tmp_path / "out" / "report.html").read_bytes() == (out / "report.html").read_bytes()
 
 
 def test_cleaner_report_refuses_a_folder_cleaner_did_not_write(tmp_path):
-    result = cleaner_command("report", "corpus", cwd=write_corpus(tmp_path / "corpus").parent)
+    result = run_cleaner("report", "corpus", cwd=write_corpus(tmp_path / "corpus").parent)
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == "cleaner: error: corpus has no manifest.json; pass an output folder written by `cleaner run`\n"
 
 
 def test_run_with_report_writes_the_page_with_the_output(tmp_path):
     write_corpus(tmp_path / "corpus")
-    result = cleaner_command("run", "corpus", "out", "--report", cwd=tmp_path)
+    result = run_cleaner("run", "corpus", "out", "--report", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert re.search(r"^\s+report\s+out/report\.html\s*$", result.stdout, re.MULTILINE)
     assert (tmp_path / "out" / "report.html").read_text(encoding="utf-8") == build_report(tmp_path / "out")
