@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich import box
+from rich import box, filesize
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, TextColumn, TimeRemainingColumn
+from rich.text import Text
 from rich.table import Table
 
 from . import __version__
@@ -20,7 +21,7 @@ from .dupes import OUTPUT_FORMATS, exit_code, find_duplicates, render_github, re
 from .errors import CleanerError
 from .explain import explanation_json, find_record, render_explanation
 from .gate import OUTPUT_FORMATS as GATE_FORMATS
-from .gate import GateOptions, git_changed_files, run_gate
+from .gate import GateOptions, git_changes, run_gate
 from .gate import render as render_gate
 from .gate import write_baseline as gate_write_baseline
 from .pipeline import RunResult, clean_corpus, default_inputs
@@ -60,7 +61,7 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 # comes from [tool.cleaner], else the library default.
 TextField = Annotated[Optional[str], typer.Option("--text-field", help="JSONL field that holds the text [default: text].")]
 IdField = Annotated[Optional[str], typer.Option("--id-field", help="JSONL field that holds the document id [default: id].")]
-Workers = Annotated[Optional[int], typer.Option("--workers", "-w", min=0, help="Worker processes; 0 means one per core [default: 1].")]
+Workers = Annotated[Optional[int], typer.Option("--workers", "-w", min=0, help="Worker processes; 0 means one per core [default: 0].")]
 Threshold = Annotated[
     Optional[float], typer.Option("--threshold", min=0.01, max=1.0, help="Jaccard similarity (word 3-grams) for near-duplicate documents [default: 0.5].")
 ]
@@ -246,7 +247,7 @@ def check(
     baseline: Optional[Path] = typer.Option(None, "--baseline", help="Report and fail only on findings not in this baseline."),
     write_baseline: Optional[Path] = typer.Option(None, "--write-baseline", help="Record today's findings as the baseline and exit 0."),
     diff_against: Optional[str] = typer.Option(
-        None, "--diff-against", help="Only report findings in files changed since this git ref (duplicates of the rest still count)."
+        None, "--diff-against", help="Only report findings on lines added since this git ref (duplicates of the rest still count)."
     ),
     changed: Optional[list[Path]] = typer.Option(None, "--changed", help="Only report findings in these files (repeatable)."),
     max_findings: Optional[int] = typer.Option(None, "--max-findings", min=0, help="Findings allowed before failing [default: 0]."),
@@ -289,8 +290,8 @@ def check(
             select=settings.select, ignore=settings.ignore, max_findings=max_findings, max_duplicate_rate=max_duplicate_rate
         )
         inputs = paths or default_inputs(project)
-        changed_files = [*(changed or []), *(git_changed_files(diff_against) if diff_against else [])]
-        verdict, findings_all = run_gate(inputs, settings, options, baseline, changed_files if (changed or diff_against) else None)
+        changes = {**(git_changes(diff_against) if diff_against else {}), **{path: None for path in changed or []}}
+        verdict, findings_all = run_gate(inputs, settings, options, baseline, changes if (changed or diff_against) else None)
     except CleanerError as error:
         raise fail(str(error), error.exit_code) from None
     if write_baseline is not None:
@@ -417,33 +418,51 @@ def _print_summary(result: RunResult, report_path: Path | None = None) -> None:
 
 
 class _LazyProgress:
-    """A byte progress bar on stderr that appears only after a second, and only on a terminal."""
+    """Progress bars on stderr, one per stage with its rate, shown only on a terminal and only
+    once a run has lasted a second."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled and sys.stderr.isatty()
         self.started = time.monotonic()
         self.progress: Progress | None = None
-        self.task = None
+        self.tasks: dict[str, TaskID] = {}
 
-    def update(self, done: int, total: int) -> None:
+    def update(self, stage: str, done: int, total: int) -> None:
         if not self.enabled or time.monotonic() - self.started < 1.0:
             return
         if self.progress is None:
             self.progress = Progress(
-                TextColumn("cleaning"),
+                TextColumn("{task.description:<16}"),
                 BarColumn(),
-                DownloadColumn(),
+                _AmountColumn(),
+                _RateColumn(),
                 TimeRemainingColumn(),
                 console=Console(stderr=True),
                 transient=True,
             )
             self.progress.start()
-            self.task = self.progress.add_task("cleaning", total=total)
-        self.progress.update(self.task, completed=done)
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(stage, total=total, bytes=stage == "clean")
+        self.progress.update(self.tasks[stage], completed=done, total=total)
 
     def stop(self) -> None:
         if self.progress is not None:
             self.progress.stop()
+
+
+class _AmountColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        if task.fields.get("bytes"):
+            return Text(f"{filesize.decimal(int(task.completed))}/{filesize.decimal(int(task.total or 0))}")
+        return Text(f"{int(task.completed):,}/{int(task.total or 0):,} docs")
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        if speed is None:
+            return Text("")
+        return Text(f"{filesize.decimal(int(speed))}/s" if task.fields.get("bytes") else f"{speed:,.0f} docs/s")
 
 
 def main() -> None:

@@ -19,6 +19,8 @@ LEVELS = ("document", "paragraph", "all")
 # Keys of [tool.cleaner] read by the gate (`cleaner check`), not by the pipeline.
 GATE_KEYS = ("max-findings", "max-duplicate-rate", "budgets", "per-path-ignores")
 KEEP_POLICIES = ("first", "longest", "earliest")
+SHINGLE_HASHES = ("poly64", "sha1")
+LANGID_BACKENDS = ("fasttext", "langdetect")
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ class Settings:
 
     text_field: str = "text"
     id_field: str = "id"
-    workers: int = 1
+    workers: int = 0
     strict: bool = False
     # ingest
     max_file_size: int = 64 * 1024 * 1024
@@ -51,6 +53,8 @@ class Settings:
     seed: int = 1
     document_shingling: str = "word-3"
     paragraph_shingling: str = "char-5"
+    # poly64 is the fast default; sha1 gives datasketch's own sha1_hash32 values (see fastminhash)
+    shingle_hash: str = "poly64"
     min_paragraph_words: int = 8
     max_cluster_share: float = 0.01
     # rules and language
@@ -58,6 +62,7 @@ class Settings:
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     lang: tuple[str, ...] = ()
+    langid_backend: str = "fasttext"
 
     def __post_init__(self) -> None:
         if self.workers < 0:
@@ -83,6 +88,10 @@ class Settings:
             raise ConfigError(f"keep must be one of {', '.join(KEEP_POLICIES)}, not {self.keep!r}")
         if self.num_perm < 16:
             raise ConfigError(f"num-perm must be at least 16, not {self.num_perm}")
+        if self.langid_backend not in LANGID_BACKENDS:
+            raise ConfigError(f"langid-backend must be one of {', '.join(LANGID_BACKENDS)}, not {self.langid_backend!r}")
+        if self.shingle_hash not in SHINGLE_HASHES:
+            raise ConfigError(f"shingle-hash must be one of {', '.join(SHINGLE_HASHES)}, not {self.shingle_hash!r}")
         for name in ("document_shingling", "paragraph_shingling"):
             parse_shingling(getattr(self, name), _key(name))
 

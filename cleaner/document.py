@@ -257,6 +257,8 @@ def cut_spans(text: str, removals: Iterable[Removal]) -> list[tuple[int, int, Re
     ([(6, 12)], 'keep\\n\\nkeep')
     """
     ordered = sorted(removals, key=lambda r: (r.start, r.end))
+    if not ordered:
+        return []
     # Segments in text order: ("R", number, start, end) for removed spans, ("W", start, end) for
     # whitespace, ("K", start, end) for kept non-whitespace.
     segments: list[tuple[Any, ...]] = []

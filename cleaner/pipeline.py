@@ -24,6 +24,7 @@ from .document import Document
 from .ingest import Discovery, InputFile, discover, read_file
 from .langid import detect_language
 from .normalise import normalise
+from .progress import ProgressCallback, reporting
 from .rules import RuleSet, apply_rules, load_ruleset
 from .errors import InputError
 from .write import MANIFEST, check_output_dir, is_cleaner_output, write_output
@@ -37,10 +38,9 @@ def document_stages(settings: Settings, ruleset: RuleSet) -> tuple[tuple[str, Do
     return (
         ("normalise", normalise),
         ("rules", partial(apply_rules, ruleset=ruleset)),
-        ("langid", partial(detect_language, keep_langs=keep_langs)),
+        ("langid", partial(detect_language, keep_langs=keep_langs, backend=settings.langid_backend)),
     )
 
-ProgressCallback = Callable[[int, int], None]
 
 
 @dataclass
@@ -82,7 +82,7 @@ def clean_corpus(
 ) -> RunResult:
     """Clean the documents under `inputs` and write the output contract to `out`.
 
-    `progress(done_bytes, total_bytes)` is called as input files finish.
+    `progress(stage, done, total)` is called as work finishes (see ProgressCallback).
     """
     settings = settings or Settings()
     started = time.perf_counter()
@@ -91,7 +91,8 @@ def clean_corpus(
     corpus = prepare_corpus(inputs, settings, exclude=[out], progress=progress)
     manifest = build_manifest(corpus, settings)
     clusters = (cluster.to_record() for cluster in corpus.clusters)
-    manifest = write_output(out, corpus.documents, clusters, manifest, started=started)
+    documents = reporting(corpus.documents, "write", progress)
+    manifest = write_output(out, documents, clusters, manifest, started=started)
     return RunResult(out=out, manifest=manifest, errors=corpus.errors, warnings=corpus.warnings)
 
 
@@ -129,7 +130,7 @@ def prepare_corpus(
         timings.update(batch_timings)
     documents = assign_unique_ids(documents)
     clock = time.perf_counter()
-    clusters = deduplicate(documents, settings, established)
+    clusters = deduplicate(documents, settings, established, progress=progress)
     timings["dedup"] = time.perf_counter() - clock
     timings_rounded = {stage: round(seconds, 3) for stage, seconds in timings.items()}
     corpus = Corpus(input_paths, discovery, ruleset, documents, clusters, timings_rounded)
@@ -176,7 +177,7 @@ def process_files(
             yield result
             done += size
             if progress:
-                progress(done, total)
+                progress("clean", done, total)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
         chunk = max(1, min(64, len(files) // (workers * 8)))
@@ -184,7 +185,7 @@ def process_files(
             yield result
             done += size
             if progress:
-                progress(done, total)
+                progress("clean", done, total)
 
 
 def _size(path: Path) -> int:
