@@ -24,6 +24,7 @@ from .document import Document
 from .ingest import Discovery, InputFile, discover, read_file
 from .langid import detect_language
 from .normalise import normalise
+from .resume import ResultCache, cache_folder
 from .rules import RuleSet, apply_rules, load_ruleset
 from .errors import InputError
 from .write import MANIFEST, check_output_dir, is_cleaner_output, write_output
@@ -54,6 +55,7 @@ class Corpus:
     clusters: list[Cluster]
     timings: dict[str, float]
     warnings: list[str] = field(default_factory=list)
+    reused_files: int = 0
 
     @property
     def errors(self) -> list[Document]:
@@ -68,6 +70,7 @@ class RunResult:
     manifest: dict[str, Any]
     errors: list[Document] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    reused_files: int = 0
 
     @property
     def counts(self) -> dict[str, int]:
@@ -79,20 +82,24 @@ def clean_corpus(
     out: Path | str,
     settings: Settings | None = None,
     progress: ProgressCallback | None = None,
+    resume: bool = False,
 ) -> RunResult:
     """Clean the documents under `inputs` and write the output contract to `out`.
 
-    `progress(done_bytes, total_bytes)` is called as input files finish.
+    `progress(done_bytes, total_bytes)` is called as input files finish. Each file's results are
+    kept beside OUT until the output is written; `resume` reuses those an interrupted run left.
     """
     settings = settings or Settings()
     started = time.perf_counter()
     out = Path(out)
     check_output_dir(out)
-    corpus = prepare_corpus(inputs, settings, exclude=[out], progress=progress)
+    cache = ResultCache(cache_folder(out), reuse=resume)
+    corpus = prepare_corpus(inputs, settings, exclude=[out], progress=progress, cache=cache)
     manifest = build_manifest(corpus, settings)
     clusters = (cluster.to_record() for cluster in corpus.clusters)
     manifest = write_output(out, corpus.documents, clusters, manifest, started=started)
-    return RunResult(out=out, manifest=manifest, errors=corpus.errors, warnings=corpus.warnings)
+    cache.remove()
+    return RunResult(out=out, manifest=manifest, errors=corpus.errors, warnings=corpus.warnings, reused_files=corpus.reused_files)
 
 
 def default_inputs(project: ProjectConfig, last_run: Path = Path("out")) -> list[Path]:
@@ -114,17 +121,23 @@ def prepare_corpus(
     exclude: Sequence[Path] = (),
     progress: ProgressCallback | None = None,
     established: Callable[[Document], bool] | None = None,
+    cache: ResultCache | None = None,
 ) -> Corpus:
     """Read and run every stage over the inputs, without writing anything.
 
-    `established` is handed to dedup: those documents keep their copies first.
+    `established` is handed to dedup: those documents keep their copies first. With a `cache`,
+    each file's per-document results are stored as they come, and reused where it allows.
     """
     input_paths = [Path(path) for path in inputs]
     ruleset = load_ruleset(settings.rules, settings.select, settings.ignore)
     discovery = discover(input_paths, exclude=exclude, follow_symlinks=settings.follow_symlinks)
     timings: Counter[str] = Counter()
     documents: list[Document] = []
-    for batch, batch_timings in process_files(discovery.files, settings, ruleset, progress):
+    if cache is None:
+        results = process_files(discovery.files, settings, ruleset, progress)
+    else:
+        results = cache.process(discovery.files, settings, ruleset, partial(process_files, settings=settings, ruleset=ruleset, progress=progress))
+    for batch, batch_timings in results:
         documents.extend(batch)
         timings.update(batch_timings)
     documents = assign_unique_ids(documents)
@@ -132,7 +145,7 @@ def prepare_corpus(
     clusters = deduplicate(documents, settings, established)
     timings["dedup"] = time.perf_counter() - clock
     timings_rounded = {stage: round(seconds, 3) for stage, seconds in timings.items()}
-    corpus = Corpus(input_paths, discovery, ruleset, documents, clusters, timings_rounded)
+    corpus = Corpus(input_paths, discovery, ruleset, documents, clusters, timings_rounded, reused_files=cache.reused if cache else 0)
     corpus.warnings.extend(_large_cluster_warnings(corpus, settings))
     return corpus
 
