@@ -133,10 +133,8 @@ def prepare_corpus(
     discovery = discover(input_paths, exclude=exclude, follow_symlinks=settings.follow_symlinks)
     timings: Counter[str] = Counter()
     documents: list[Document] = []
-    if cache is None:
-        results = process_files(discovery.files, settings, ruleset, progress)
-    else:
-        results = cache.process(discovery.files, settings, ruleset, partial(process_files, settings=settings, ruleset=ruleset, progress=progress))
+    run_files = partial(process_files, settings=settings, ruleset=ruleset, progress=progress)
+    results = run_files(discovery.files) if cache is None else cache.process(discovery.files, settings, ruleset, run_files)
     for batch, batch_timings in results:
         documents.extend(batch)
         timings.update(batch_timings)

@@ -57,7 +57,6 @@ class ResultCache:
         self.folder = folder
         self.reuse = reuse
         self.reused = 0
-        self.files = 0
 
     def process(
         self, files: Sequence[InputFile], settings: Settings, ruleset: RuleSet, process: ProcessFiles
@@ -73,7 +72,7 @@ class ResultCache:
         digest = run_digest(settings, ruleset)
         keys = [self._key(file, digest) for file in files]
         cached = [self._load(key) if self.reuse and key else None for key in keys]
-        self.files, self.reused = len(files), sum(documents is not None for documents in cached)
+        self.reused = sum(documents is not None for documents in cached)
         pending = process([file for file, documents in zip(files, cached) if documents is None])
         for key, documents in zip(keys, cached):
             if documents is not None:
