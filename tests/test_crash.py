@@ -100,7 +100,6 @@ PHASES: list[tuple[str, Callable[[Run], bool] | str, str | None]] = [
     ("every file done", lambda run: run.cached() == run.files and not run.staging(), "dedup"),
     ("staging folder begun", lambda run: run.staging(), "write"),
     ("50% of an uninterrupted run", "0.5", None),
-    ("75% of an uninterrupted run", "0.75", None),
 ]
 
 

@@ -222,7 +222,7 @@ def test_document_state_round_trips_exactly_for_every_kind_of_document(tmp_path)
     assert_states_round_trip(corpus)
 
 
-@settings(FUZZ, max_examples=40)
+@settings(FUZZ, max_examples=25)
 @given(corpora())
 def test_document_state_round_trips_exactly_for_messy_documents(corpus):
     with tempfile.TemporaryDirectory() as folder:
