@@ -7,7 +7,8 @@ beside OUT shows the run has reached a stage (per-file results kept, every file 
 staging folder begun). No hook inside cleaner is needed. Afterwards:
 
 - OUT is the previous complete output, byte for byte, or absent (fresh) - never a partial corpus;
-- `cleaner verify` and `cleaner explain` say a run was interrupted where OUT is not complete;
+- `cleaner verify` and `cleaner explain` say a run was interrupted where OUT is not complete, and
+  `cleaner dupes` finds no manifest there to take its inputs from;
 - `cleaner run --resume` then finishes the run, and its output equals an uninterrupted run's.
 
 `PHASES` below lists the moments; run with `-s` to see where each kill landed.
@@ -181,6 +182,13 @@ def assert_previous_output_or_none(out: Path, before: dict[str, bytes] | None) -
     if before is None:
         assert not out.exists()
         assert verify.exit_code == explain.exit_code == 2
+        cwd = Path.cwd()
+        try:  # `cleaner dupes` with no path reads the inputs of ./out's manifest: there is none
+            os.chdir(out.parent)
+            dupes = CliRunner().invoke(app, ["dupes", "--isolated"])
+        finally:
+            os.chdir(cwd)
+        assert dupes.exit_code == 2 and "no input given" in dupes.stderr
         if traces:
             for result in (verify, explain):
                 assert "was interrupted or is still going" in result.stderr
