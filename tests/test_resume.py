@@ -231,10 +231,10 @@ def test_document_state_round_trips_exactly_for_messy_documents(corpus):
 
 def assert_states_round_trip(inputs: list[Path]) -> None:
     """Every document after the per-document stages survives to_state -> JSON -> from_state."""
-    settings = Settings()
-    ruleset = load_ruleset(settings.rules)
+    defaults = Settings()
+    ruleset = load_ruleset(defaults.rules)
     for file in discover(inputs).files:
-        documents, _ = process_file(file, settings, ruleset)
+        documents, _ = process_file(file, defaults, ruleset)
         for doc in documents:
             back = Document.from_state(json.loads(json.dumps(doc.to_state())))
             assert back == doc
