@@ -28,6 +28,7 @@ from .pipeline import RunResult, clean_corpus, default_inputs
 from .report import write_report
 from .rules import describe_rule, load_ruleset
 from .verify import verify_output
+from .write import interrupted_run_note
 
 app = typer.Typer(
     add_completion=False,
@@ -136,6 +137,7 @@ def run(
     follow_symlinks: FollowSymlinks = False,
     strict: bool = typer.Option(False, help="Exit 1 when any input document could not be read."),
     with_report: bool = typer.Option(False, "--report", help="Also write OUT/report.html, the page `cleaner report` writes."),
+    resume: bool = typer.Option(False, "--resume", help="Finish an interrupted run into OUT, reusing the files it had finished (unchanged files, same settings)."),
     isolated: Isolated = False,
     quiet: Quiet = False,
 ) -> None:
@@ -164,13 +166,15 @@ def run(
             follow_symlinks=follow_symlinks or None,
             strict=strict or None,
         )
-        result = clean_corpus(inputs, out, settings, progress=bar.update)
+        result = clean_corpus(inputs, out, settings, progress=bar.update, resume=resume)
         report_path = write_report(out) if with_report else None
     except CleanerError as error:
         raise fail(str(error), error.exit_code) from None
     finally:
         bar.stop()
     _report_problems(result.errors, result.warnings)
+    if resume and not quiet:
+        typer.echo(f"cleaner: resumed: reused {result.reused_files:,} of {result.manifest['inputs']['files']:,} input files", err=True)
     if not quiet:
         _print_summary(result, report_path)
     if settings.strict and result.errors:
@@ -386,6 +390,9 @@ def verify(out: Path = typer.Argument(..., metavar="OUT", help="An output folder
         raise fail(str(error), error.exit_code) from None
     for problem in problems:
         typer.echo(problem)
+    note = interrupted_run_note(out)
+    if note:
+        typer.echo(f"cleaner: note: {note}", err=True)
     if problems:
         raise fail(f"{out} does not keep the output contract ({len(problems)} problem(s) above)", 1)
     typer.echo(f"{out}: ok")

@@ -21,6 +21,8 @@ GATE_KEYS = ("max-findings", "max-duplicate-rate", "budgets", "per-path-ignores"
 KEEP_POLICIES = ("first", "longest", "earliest")
 SHINGLE_HASHES = ("poly64", "sha1")
 LANGID_BACKENDS = ("fasttext", "langdetect")
+# Settings that never change what a run writes: left out of the manifest and of resume's keys.
+OUTPUT_NEUTRAL = ("workers", "strict")
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,13 @@ class Settings:
         return self.workers or os.cpu_count() or 1
 
     def to_record(self) -> dict[str, Any]:
-        return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
+        """The settings that decide the output (`workers` and `strict` never do), as JSON values:
+        what the manifest records, so two runs differing only in those write the same bytes."""
+        return {
+            key: list(value) if isinstance(value, tuple) else value
+            for key, value in asdict(self).items()
+            if key not in OUTPUT_NEUTRAL
+        }
 
     def updated(self, **changes: Any) -> Settings:
         """Return a copy with the given fields changed (None values are ignored)."""

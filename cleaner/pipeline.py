@@ -15,7 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from . import __version__
 from .config import ProjectConfig, Settings
@@ -25,6 +25,7 @@ from .ingest import Discovery, InputFile, discover, read_file
 from .langid import detect_language
 from .normalise import normalise
 from .progress import ProgressCallback, reporting
+from .resume import ResultCache, cache_folder
 from .rules import RuleSet, apply_rules, load_ruleset
 from .errors import InputError
 from .write import MANIFEST, check_output_dir, is_cleaner_output, write_output
@@ -54,6 +55,7 @@ class Corpus:
     clusters: list[Cluster]
     timings: dict[str, float]
     warnings: list[str] = field(default_factory=list)
+    reused_files: int = 0
 
     @property
     def errors(self) -> list[Document]:
@@ -68,6 +70,7 @@ class RunResult:
     manifest: dict[str, Any]
     errors: list[Document] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    reused_files: int = 0
 
     @property
     def counts(self) -> dict[str, int]:
@@ -79,21 +82,26 @@ def clean_corpus(
     out: Path | str,
     settings: Settings | None = None,
     progress: ProgressCallback | None = None,
+    resume: bool = False,
 ) -> RunResult:
     """Clean the documents under `inputs` and write the output contract to `out`.
 
-    `progress(stage, done, total)` is called as work finishes (see ProgressCallback).
+    `progress(stage, done, total)` is called as work finishes (see ProgressCallback). Each
+    file's results are kept beside OUT until the output is written; `resume` reuses those an
+    interrupted run left.
     """
     settings = settings or Settings()
     started = time.perf_counter()
     out = Path(out)
     check_output_dir(out)
-    corpus = prepare_corpus(inputs, settings, exclude=[out], progress=progress)
+    cache = ResultCache(cache_folder(out), reuse=resume)
+    corpus = prepare_corpus(inputs, settings, exclude=[out], progress=progress, cache=cache)
     manifest = build_manifest(corpus, settings)
     clusters = (cluster.to_record() for cluster in corpus.clusters)
     documents = reporting(corpus.documents, "write", progress)
     manifest = write_output(out, documents, clusters, manifest, started=started)
-    return RunResult(out=out, manifest=manifest, errors=corpus.errors, warnings=corpus.warnings)
+    cache.remove()
+    return RunResult(out=out, manifest=manifest, errors=corpus.errors, warnings=corpus.warnings, reused_files=corpus.reused_files)
 
 
 def default_inputs(project: ProjectConfig, last_run: Path = Path("out")) -> list[Path]:
@@ -115,17 +123,21 @@ def prepare_corpus(
     exclude: Sequence[Path] = (),
     progress: ProgressCallback | None = None,
     established: Callable[[Document], bool] | None = None,
+    cache: ResultCache | None = None,
 ) -> Corpus:
     """Read and run every stage over the inputs, without writing anything.
 
-    `established` is handed to dedup: those documents keep their copies first.
+    `established` is handed to dedup: those documents keep their copies first. With a `cache`,
+    each file's per-document results are stored as they come, and reused where it allows.
     """
     input_paths = [Path(path) for path in inputs]
     ruleset = load_ruleset(settings.rules, settings.select, settings.ignore)
     discovery = discover(input_paths, exclude=exclude, follow_symlinks=settings.follow_symlinks)
     timings: Counter[str] = Counter()
     documents: list[Document] = []
-    for batch, batch_timings in process_files(discovery.files, settings, ruleset, progress):
+    run_files = partial(process_files, settings=settings, ruleset=ruleset, progress=progress)
+    results = run_files(discovery.files) if cache is None else cache.process(discovery.files, settings, ruleset, run_files)
+    for batch, batch_timings in results:
         documents.extend(batch)
         timings.update(batch_timings)
     documents = assign_unique_ids(documents)
@@ -133,7 +145,7 @@ def prepare_corpus(
     clusters = deduplicate(documents, settings, established, progress=progress)
     timings["dedup"] = time.perf_counter() - clock
     timings_rounded = {stage: round(seconds, 3) for stage, seconds in timings.items()}
-    corpus = Corpus(input_paths, discovery, ruleset, documents, clusters, timings_rounded)
+    corpus = Corpus(input_paths, discovery, ruleset, documents, clusters, timings_rounded, reused_files=cache.reused if cache else 0)
     corpus.warnings.extend(_large_cluster_warnings(corpus, settings))
     return corpus
 
@@ -169,23 +181,27 @@ def process_files(
 ) -> Iterator[tuple[list[Document], dict[str, float]]]:
     """Yield each file's processed documents in file order, whatever the number of workers."""
     sizes = [_size(file.path) for file in files]
-    total, done = sum(sizes), 0
+    total = sum(sizes)
     workers = min(settings.processes, len(files))
     if workers <= 1:
         results: Iterator[tuple[list[Document], dict[str, float]]] = (process_file(f, settings, ruleset) for f in files)
-        for size, result in zip(sizes, results):
-            yield result
-            done += size
-            if progress:
-                progress("clean", done, total)
+        yield from _told(zip(sizes, results), total, progress)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
         chunk = max(1, min(64, len(files) // (workers * 8)))
-        for size, result in zip(sizes, pool.map(process_file, files, [settings] * len(files), [ruleset] * len(files), chunksize=chunk)):
-            yield result
-            done += size
-            if progress:
-                progress("clean", done, total)
+        results = pool.map(process_file, files, [settings] * len(files), [ruleset] * len(files), chunksize=chunk)
+        yield from _told(zip(sizes, results), total, progress)
+
+
+def _told(sized: Iterable[tuple[int, Any]], total: int, progress: ProgressCallback | None) -> Iterator[Any]:
+    """Yield each result after telling `progress` its bytes are done (before: a caller may stop
+    asking once it has every result)."""
+    done = 0
+    for size, result in sized:
+        done += size
+        if progress:
+            progress("clean", done, total)
+        yield result
 
 
 def _size(path: Path) -> int:
