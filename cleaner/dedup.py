@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from collections import Counter
 from typing import Any, Callable, Iterable, Iterator
 
@@ -25,7 +25,7 @@ from .document import Document, Reason, Removal
 from .facts import fact_difference, facts
 from .fastminhash import Fingerprinter
 from .lsh import BandIndex
-from .minhash import canonical, jaccard
+from .minhash import canonical, shared_count
 from .progress import ProgressCallback, reporting
 
 DUPLICATE_DOCUMENT = ("DD001", "duplicate-document")
@@ -125,6 +125,10 @@ class Kept:
     hashes: np.ndarray
     facts: Counter[str] | None = None
 
+    @cached_property
+    def words(self) -> int:
+        return len(self.item.text.split())
+
     def item_facts(self) -> Counter[str]:
         if self.facts is None:
             self.facts = self.item.facts()
@@ -183,11 +187,13 @@ class NearDuplicateIndex:
 
     def _verify(self, candidate: Kept, kept: Kept) -> tuple[float, str] | None:
         hashes = candidate.hashes
-        similarity = jaccard(hashes, kept.hashes)
+        shared = shared_count(hashes, kept.hashes)
+        union = hashes.size + kept.hashes.size - shared
+        similarity = shared / union if union else 1.0
         if similarity >= self.threshold:
             found = (similarity, "jaccard")
-        elif self.containment and hashes.size and len(candidate.item.text.split()) >= self.containment_min_words:
-            inside = np.intersect1d(hashes, kept.hashes, assume_unique=True).size / hashes.size
+        elif self.containment and hashes.size and candidate.words >= self.containment_min_words:
+            inside = shared / hashes.size
             found = (inside, "containment") if inside >= self.containment else None
         else:
             found = None
