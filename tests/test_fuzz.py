@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import ftfy.bad_codecs  # noqa: F401  (registers "sloppy-windows-1252")
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from cleaner import Settings, clean_corpus, normalise_text, rebuild_text
@@ -155,6 +155,7 @@ def clean(files: dict[str, bytes], folder: Path) -> tuple[Path, list[dict]]:
 
 @FUZZ
 @given(corpora())
+@example(Corpus({"a.txt": "\ufeffÂ€ ä¹’\n".encode("utf-8")}, {("a.txt", None): "\ufeffÂ€ ä¹’\n"}))  # found by hypothesis
 def test_messy_corpora_go_through_the_whole_pipeline_and_keep_every_invariant(corpus):
     with tempfile.TemporaryDirectory() as folder:
         out, docs = clean(corpus.files, Path(folder))
@@ -167,6 +168,10 @@ def test_messy_corpora_go_through_the_whole_pipeline_and_keep_every_invariant(co
         for rule in sorted({fix["rule"] for fix in doc["fixes"]} | {span["rule"] for span in doc["removed"]}):
             event(f"rule {rule}")
         original = corpus.texts.get((doc["source"]["path"], doc["source"]["record"]))
+        if original is not None and doc["source"]["format"] == "txt":
+            # A text file's leading U+FEFF is its byte-order mark, which ingest takes off before
+            # normalising (it can change what ftfy repairs: "\ufeffÂ€ ä¹’" vs "Â€ ä¹’").
+            original = original.removeprefix("\ufeff")
         if original is not None and doc["status"] != "error":
             assert rebuild_text(doc["text"], doc["removed"]) == normalise_text(original)[0]
 
