@@ -19,14 +19,15 @@ LEVELS = ("document", "paragraph", "all")
 # Keys of [tool.cleaner] read by the gate (`cleaner check`), not by the pipeline.
 GATE_KEYS = ("max-findings", "max-duplicate-rate", "budgets", "per-path-ignores")
 KEEP_POLICIES = ("first", "longest", "earliest")
+ENGINES = ("local", "ray")
 
 
 @dataclass(frozen=True)
 class Settings:
     """Everything that decides what a run reads and writes.
 
-    `workers` and `strict` never change the output; the others do, and all are recorded in the
-    manifest. Thresholds are Jaccard similarities of the shingle sets, verified exactly;
+    `workers`, `engine`, `address` and `strict` never change the output; the others do, and all
+    are recorded in the manifest. Thresholds are Jaccard similarities of the shingle sets, verified exactly;
     containments are the share of an item's shingles found in a kept copy. The dedup defaults
     were chosen by measurement (`bench/dedup_shingling.py`, see bench/README-dedup.md).
     """
@@ -35,6 +36,10 @@ class Settings:
     id_field: str = "id"
     workers: int = 1
     strict: bool = False
+    # where the per-file stages run: a local process pool, or a Ray cluster (`address`: auto,
+    # ray://HOST:10001; empty starts a private one on this machine)
+    engine: str = "local"
+    address: str = ""
     # ingest
     max_file_size: int = 64 * 1024 * 1024
     follow_symlinks: bool = False
@@ -62,6 +67,10 @@ class Settings:
     def __post_init__(self) -> None:
         if self.workers < 0:
             raise ConfigError(f"workers must be 0 (all cores) or more, not {self.workers}")
+        if self.engine not in ENGINES:
+            raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
+        if self.address and self.engine != "ray":
+            raise ConfigError(f"address {self.address!r} is for the Ray engine; add --engine ray (or engine = \"ray\")")
         if self.max_file_size < 1:
             raise ConfigError(f"max-file-size must be a positive number of bytes, not {self.max_file_size}")
         if self.encoding_fallback:

@@ -1,8 +1,10 @@
-"""Run the stages over a corpus: per-document stages on a process pool, then the global ones.
+"""Run the stages over a corpus: per-document stages on an engine, then the global ones.
 
     ingest -> normalise -> (rules -> langid -> fingerprint) -> (dedup) -> write
 
-The engine only schedules; every change to a document happens inside a stage function.
+An engine (a local process pool, or Ray for clusters: `cleaner/ray_engine.py`) only schedules
+`process_file` over the input files and hands the results back in file order; every change to a
+document happens inside a stage function.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 from . import __version__
 from .config import ProjectConfig, Settings
@@ -41,6 +43,51 @@ def document_stages(settings: Settings, ruleset: RuleSet) -> tuple[tuple[str, Do
     )
 
 ProgressCallback = Callable[[int, int], None]
+FileResult = tuple[list[Document], dict[str, float]]
+
+
+class Engine(Protocol):
+    """Where the per-file stages run. Used as a context manager around one run."""
+
+    def __enter__(self) -> Engine: ...
+
+    def __exit__(self, *exc_info: object) -> None: ...
+
+    def map_files(self, files: Sequence[InputFile], settings: Settings, ruleset: RuleSet) -> Iterator[FileResult]:
+        """Yield `process_file` of each file, in file order."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """The engine's name and size (`cpus`, `nodes`) for the manifest."""
+        ...
+
+
+class LocalEngine:
+    """This machine's process pool (`settings.processes` workers)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.processes = settings.processes
+
+    def __enter__(self) -> LocalEngine:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        pass
+
+    def map_files(self, files: Sequence[InputFile], settings: Settings, ruleset: RuleSet) -> Iterator[FileResult]:
+        return process_files(files, settings, ruleset)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": "local", "cpus": self.processes, "nodes": 1}
+
+
+def engine_for(settings: Settings) -> Engine:
+    """The engine `settings.engine` names; Ray is imported only here, when asked for."""
+    if settings.engine == "ray":
+        from .ray_engine import RayEngine
+
+        return RayEngine(settings.address or None, num_cpus=settings.processes)
+    return LocalEngine(settings)
 
 
 @dataclass
@@ -53,6 +100,7 @@ class Corpus:
     documents: list[Document]
     clusters: list[Cluster]
     timings: dict[str, float]
+    engine: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -79,16 +127,18 @@ def clean_corpus(
     out: Path | str,
     settings: Settings | None = None,
     progress: ProgressCallback | None = None,
+    engine: Engine | None = None,
 ) -> RunResult:
     """Clean the documents under `inputs` and write the output contract to `out`.
 
-    `progress(done_bytes, total_bytes)` is called as input files finish.
+    `progress(done_bytes, total_bytes)` is called as input files finish. The engine defaults to
+    the one `settings.engine` names.
     """
     settings = settings or Settings()
     started = time.perf_counter()
     out = Path(out)
     check_output_dir(out)
-    corpus = prepare_corpus(inputs, settings, exclude=[out], progress=progress)
+    corpus = prepare_corpus(inputs, settings, exclude=[out], progress=progress, engine=engine)
     manifest = build_manifest(corpus, settings)
     clusters = (cluster.to_record() for cluster in corpus.clusters)
     manifest = write_output(out, corpus.documents, clusters, manifest, started=started)
@@ -114,25 +164,30 @@ def prepare_corpus(
     exclude: Sequence[Path] = (),
     progress: ProgressCallback | None = None,
     established: Callable[[Document], bool] | None = None,
+    engine: Engine | None = None,
 ) -> Corpus:
     """Read and run every stage over the inputs, without writing anything.
 
-    `established` is handed to dedup: those documents keep their copies first.
+    `established` is handed to dedup: those documents keep their copies first. The per-file
+    stages run on `engine` (default: the one `settings.engine` names); dedup runs here.
     """
     input_paths = [Path(path) for path in inputs]
     ruleset = load_ruleset(settings.rules, settings.select, settings.ignore)
     discovery = discover(input_paths, exclude=exclude, follow_symlinks=settings.follow_symlinks)
     timings: Counter[str] = Counter()
     documents: list[Document] = []
-    for batch, batch_timings in process_files(discovery.files, settings, ruleset, progress):
-        documents.extend(batch)
-        timings.update(batch_timings)
+    with engine or engine_for(settings) as running:
+        results = running.map_files(discovery.files, settings, ruleset)
+        for batch, batch_timings in _report_progress(discovery.files, results, progress):
+            documents.extend(batch)
+            timings.update(batch_timings)
+        engine_record = running.describe()
     documents = assign_unique_ids(documents)
     clock = time.perf_counter()
     clusters = deduplicate(documents, settings, established)
     timings["dedup"] = time.perf_counter() - clock
     timings_rounded = {stage: round(seconds, 3) for stage, seconds in timings.items()}
-    corpus = Corpus(input_paths, discovery, ruleset, documents, clusters, timings_rounded)
+    corpus = Corpus(input_paths, discovery, ruleset, documents, clusters, timings_rounded, engine_record)
     corpus.warnings.extend(_large_cluster_warnings(corpus, settings))
     return corpus
 
@@ -163,28 +218,28 @@ def process_file(file: InputFile, settings: Settings, ruleset: RuleSet) -> tuple
     return documents, timings
 
 
-def process_files(
-    files: Sequence[InputFile], settings: Settings, ruleset: RuleSet, progress: ProgressCallback | None = None
-) -> Iterator[tuple[list[Document], dict[str, float]]]:
+def process_files(files: Sequence[InputFile], settings: Settings, ruleset: RuleSet) -> Iterator[FileResult]:
     """Yield each file's processed documents in file order, whatever the number of workers."""
-    sizes = [_size(file.path) for file in files]
-    total, done = sum(sizes), 0
     workers = min(settings.processes, len(files))
     if workers <= 1:
-        results: Iterator[tuple[list[Document], dict[str, float]]] = (process_file(f, settings, ruleset) for f in files)
-        for size, result in zip(sizes, results):
-            yield result
-            done += size
-            if progress:
-                progress(done, total)
+        yield from (process_file(file, settings, ruleset) for file in files)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
         chunk = max(1, min(64, len(files) // (workers * 8)))
-        for size, result in zip(sizes, pool.map(process_file, files, [settings] * len(files), [ruleset] * len(files), chunksize=chunk)):
-            yield result
-            done += size
-            if progress:
-                progress(done, total)
+        yield from pool.map(process_file, files, [settings] * len(files), [ruleset] * len(files), chunksize=chunk)
+
+
+def _report_progress(
+    files: Sequence[InputFile], results: Iterator[FileResult], progress: ProgressCallback | None
+) -> Iterator[FileResult]:
+    """Pass the results through, calling `progress(done_bytes, total_bytes)` after each file."""
+    sizes = [_size(file.path) for file in files]
+    total, done = sum(sizes), 0
+    for result, size in zip(results, sizes):
+        yield result
+        done += size
+        if progress:
+            progress(done, total)
 
 
 def _size(path: Path) -> int:
@@ -236,6 +291,7 @@ def build_manifest(corpus: Corpus, settings: Settings) -> dict[str, Any]:
         "tool": "cleaner",
         "version": __version__,
         "settings": settings.to_record(),
+        "engine": corpus.engine,
         "rules": {"ids": list(corpus.ruleset.ids), "digest": corpus.ruleset.digest},
         "inputs": {
             "paths": [str(path) for path in corpus.inputs],
