@@ -27,9 +27,9 @@ class Settings:
     """Everything that decides what a run reads and writes.
 
     `workers`, `engine`, `address` and `strict` never change the output; the others do, and all
-    are recorded in the manifest. Thresholds are Jaccard similarities of the shingle sets, verified exactly;
-    containments are the share of an item's shingles found in a kept copy. The dedup defaults
-    were chosen by measurement (`bench/dedup_shingling.py`, see bench/README-dedup.md).
+    are recorded in the manifest. Thresholds are Jaccard similarities of the shingle sets,
+    verified exactly; containments are the share of an item's shingles found in a kept copy. The
+    dedup defaults were chosen by measurement (`bench/dedup_shingling.py`, see bench/README-dedup.md).
     """
 
     text_field: str = "text"
