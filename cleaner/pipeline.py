@@ -42,6 +42,7 @@ def document_stages(settings: Settings, ruleset: RuleSet) -> tuple[tuple[str, Do
         ("langid", partial(detect_language, keep_langs=keep_langs)),
     )
 
+
 ProgressCallback = Callable[[int, int], None]
 FileResult = tuple[list[Document], dict[str, float]]
 
@@ -58,7 +59,7 @@ class Engine(Protocol):
         ...
 
     def describe(self) -> dict[str, Any]:
-        """The engine's name and size (`cpus`, `nodes`) for the manifest."""
+        """Return the engine's name and size (`cpus`, `nodes`) for the manifest."""
         ...
 
 
@@ -82,7 +83,7 @@ class LocalEngine:
 
 
 def engine_for(settings: Settings) -> Engine:
-    """The engine `settings.engine` names; Ray is imported only here, when asked for."""
+    """Return the engine `settings.engine` names; Ray is imported only here, when asked for."""
     if settings.engine == "ray":
         from .ray_engine import RayEngine
 
