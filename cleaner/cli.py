@@ -63,6 +63,13 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 TextField = Annotated[Optional[str], typer.Option("--text-field", help="JSONL field that holds the text [default: text].")]
 IdField = Annotated[Optional[str], typer.Option("--id-field", help="JSONL field that holds the document id [default: id].")]
 Workers = Annotated[Optional[int], typer.Option("--workers", "-w", min=0, help="Worker processes; 0 means one per core [default: 0].")]
+EngineName = Annotated[
+    Optional[str], typer.Option("--engine", help="Where the per-file stages run: local (a process pool) or ray [default: local].")
+]
+Address = Annotated[
+    Optional[str],
+    typer.Option("--address", help="The Ray cluster for --engine ray: auto, HOST:6379 or ray://HOST:10001 [default: a private one on this machine]."),
+]
 Threshold = Annotated[
     Optional[float], typer.Option("--threshold", min=0.01, max=1.0, help="Jaccard similarity (word 3-grams) for near-duplicate documents [default: 0.5].")
 ]
@@ -123,6 +130,8 @@ def run(
     text_field: TextField = None,
     id_field: IdField = None,
     workers: Workers = None,
+    engine: EngineName = None,
+    address: Address = None,
     threshold: Threshold = None,
     paragraph_threshold: ParagraphThreshold = None,
     paragraph_containment: Containment = None,
@@ -152,6 +161,8 @@ def run(
             text_field=text_field,
             id_field=id_field,
             workers=workers,
+            engine=engine,
+            address=address,
             threshold=threshold,
             paragraph_threshold=paragraph_threshold,
             paragraph_containment=paragraph_containment,
@@ -199,6 +210,8 @@ def dupes(
     text_field: TextField = None,
     id_field: IdField = None,
     workers: Workers = None,
+    engine: EngineName = None,
+    address: Address = None,
     max_file_size: MaxFileSize = None,
     encoding_fallback: EncodingFallback = None,
     follow_symlinks: FollowSymlinks = False,
@@ -224,6 +237,8 @@ def dupes(
             text_field=text_field,
             id_field=id_field,
             workers=workers,
+            engine=engine,
+            address=address,
             max_file_size=max_file_size,
             encoding_fallback=encoding_fallback,
             follow_symlinks=follow_symlinks or None,
@@ -266,6 +281,8 @@ def check(
     text_field: TextField = None,
     id_field: IdField = None,
     workers: Workers = None,
+    engine: EngineName = None,
+    address: Address = None,
     max_file_size: MaxFileSize = None,
     encoding_fallback: EncodingFallback = None,
     follow_symlinks: FollowSymlinks = False,
@@ -286,6 +303,8 @@ def check(
             text_field=text_field,
             id_field=id_field,
             workers=workers,
+            engine=engine,
+            address=address,
             max_file_size=max_file_size,
             encoding_fallback=encoding_fallback,
             follow_symlinks=follow_symlinks or None,

@@ -22,23 +22,28 @@ KEEP_POLICIES = ("first", "longest", "earliest")
 SHINGLE_HASHES = ("poly64", "sha1")
 LANGID_BACKENDS = ("fasttext", "langdetect")
 # Settings that never change what a run writes: left out of the manifest and of resume's keys.
-OUTPUT_NEUTRAL = ("workers", "strict")
+OUTPUT_NEUTRAL = ("workers", "strict", "engine", "address")
+ENGINES = ("local", "ray")
 
 
 @dataclass(frozen=True)
 class Settings:
     """Everything that decides what a run reads and writes.
 
-    `workers` and `strict` never change the output; the others do, and all are recorded in the
-    manifest. Thresholds are Jaccard similarities of the shingle sets, verified exactly;
-    containments are the share of an item's shingles found in a kept copy. The dedup defaults
-    were chosen by measurement (`bench/dedup_shingling.py`, see bench/README-dedup.md).
+    `workers`, `engine`, `address` and `strict` never change the output; the others do, and all
+    are recorded in the manifest. Thresholds are Jaccard similarities of the shingle sets,
+    verified exactly; containments are the share of an item's shingles found in a kept copy. The
+    dedup defaults were chosen by measurement (`bench/dedup_shingling.py`, see bench/README-dedup.md).
     """
 
     text_field: str = "text"
     id_field: str = "id"
     workers: int = 0
     strict: bool = False
+    # where the per-file stages run: a local process pool, or a Ray cluster (`address`: auto,
+    # ray://HOST:10001; empty starts a private one on this machine)
+    engine: str = "local"
+    address: str = ""
     # ingest
     max_file_size: int = 64 * 1024 * 1024
     follow_symlinks: bool = False
@@ -69,6 +74,10 @@ class Settings:
     def __post_init__(self) -> None:
         if self.workers < 0:
             raise ConfigError(f"workers must be 0 (all cores) or more, not {self.workers}")
+        if self.engine not in ENGINES:
+            raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
+        if self.address and self.engine != "ray":
+            raise ConfigError(f"address {self.address!r} is for the Ray engine; add --engine ray (or engine = \"ray\")")
         if self.max_file_size < 1:
             raise ConfigError(f"max-file-size must be a positive number of bytes, not {self.max_file_size}")
         if self.encoding_fallback:

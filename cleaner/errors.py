@@ -28,3 +28,7 @@ class DocumentError(CleanerError):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+
+
+class EngineError(CleanerError):
+    """The engine cannot run the work: a cluster out of reach, a task lost after its retries."""

@@ -1,8 +1,10 @@
-"""Run the stages over a corpus: per-document stages on a process pool, then the global ones.
+"""Run the stages over a corpus: per-document stages on an engine, then the global ones.
 
     ingest -> normalise -> (rules -> langid -> fingerprint) -> (dedup) -> write
 
-The engine only schedules; every change to a document happens inside a stage function.
+An engine (a local process pool, or Ray for clusters: `cleaner/ray_engine.py`) only schedules
+`process_file` over the input files and hands the results back in file order; every change to a
+document happens inside a stage function.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 from . import __version__
 from .config import ProjectConfig, Settings
@@ -43,6 +45,52 @@ def document_stages(settings: Settings, ruleset: RuleSet) -> tuple[tuple[str, Do
     )
 
 
+FileResult = tuple[list[Document], dict[str, float]]
+
+
+class Engine(Protocol):
+    """Where the per-file stages run. Used as a context manager around one run."""
+
+    def __enter__(self) -> Engine: ...
+
+    def __exit__(self, *exc_info: object) -> None: ...
+
+    def map_files(self, files: Sequence[InputFile], settings: Settings, ruleset: RuleSet) -> Iterator[FileResult]:
+        """Yield `process_file` of each file, in file order."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """Return the engine's name and size (`cpus`, `nodes`) for the manifest."""
+        ...
+
+
+class LocalEngine:
+    """This machine's process pool (`settings.processes` workers)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.processes = settings.processes
+
+    def __enter__(self) -> LocalEngine:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        pass
+
+    def map_files(self, files: Sequence[InputFile], settings: Settings, ruleset: RuleSet) -> Iterator[FileResult]:
+        return process_files(files, settings, ruleset)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": "local", "cpus": self.processes, "nodes": 1}
+
+
+def engine_for(settings: Settings) -> Engine:
+    """Return the engine `settings.engine` names; Ray is imported only here, when asked for."""
+    if settings.engine == "ray":
+        from .ray_engine import RayEngine
+
+        return RayEngine(settings.address or None, num_cpus=settings.processes)
+    return LocalEngine(settings)
+
 
 @dataclass
 class Corpus:
@@ -54,6 +102,7 @@ class Corpus:
     documents: list[Document]
     clusters: list[Cluster]
     timings: dict[str, float]
+    engine: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     reused_files: int = 0
 
@@ -83,19 +132,20 @@ def clean_corpus(
     settings: Settings | None = None,
     progress: ProgressCallback | None = None,
     resume: bool = False,
+    engine: Engine | None = None,
 ) -> RunResult:
     """Clean the documents under `inputs` and write the output contract to `out`.
 
     `progress(stage, done, total)` is called as work finishes (see ProgressCallback). Each
     file's results are kept beside OUT until the output is written; `resume` reuses those an
-    interrupted run left.
+    interrupted run left. The engine defaults to the one `settings.engine` names.
     """
     settings = settings or Settings()
     started = time.perf_counter()
     out = Path(out)
     check_output_dir(out)
     cache = ResultCache(cache_folder(out), reuse=resume)
-    corpus = prepare_corpus(inputs, settings, exclude=[out], progress=progress, cache=cache)
+    corpus = prepare_corpus(inputs, settings, exclude=[out], progress=progress, cache=cache, engine=engine)
     manifest = build_manifest(corpus, settings)
     clusters = (cluster.to_record() for cluster in corpus.clusters)
     documents = reporting(corpus.documents, "write", progress)
@@ -124,28 +174,37 @@ def prepare_corpus(
     progress: ProgressCallback | None = None,
     established: Callable[[Document], bool] | None = None,
     cache: ResultCache | None = None,
+    engine: Engine | None = None,
 ) -> Corpus:
     """Read and run every stage over the inputs, without writing anything.
 
-    `established` is handed to dedup: those documents keep their copies first. With a `cache`,
-    each file's per-document results are stored as they come, and reused where it allows.
+    `established` is handed to dedup: those documents keep their copies first. The per-file
+    stages run on `engine` (default: the one `settings.engine` names); dedup runs here. With a
+    `cache`, each file's per-document results are stored as they come, and reused where it allows.
     """
     input_paths = [Path(path) for path in inputs]
     ruleset = load_ruleset(settings.rules, settings.select, settings.ignore)
     discovery = discover(input_paths, exclude=exclude, follow_symlinks=settings.follow_symlinks)
     timings: Counter[str] = Counter()
     documents: list[Document] = []
-    run_files = partial(process_files, settings=settings, ruleset=ruleset, progress=progress)
-    results = run_files(discovery.files) if cache is None else cache.process(discovery.files, settings, ruleset, run_files)
-    for batch, batch_timings in results:
-        documents.extend(batch)
-        timings.update(batch_timings)
+    with engine or engine_for(settings) as running:
+
+        def run_files(files: Sequence[InputFile]) -> Iterator[FileResult]:
+            return _told(files, running.map_files(files, settings, ruleset), progress)
+
+        results = run_files(discovery.files) if cache is None else cache.process(discovery.files, settings, ruleset, run_files)
+        for batch, batch_timings in results:
+            documents.extend(batch)
+            timings.update(batch_timings)
+        engine_record = running.describe()
     documents = assign_unique_ids(documents)
     clock = time.perf_counter()
     clusters = deduplicate(documents, settings, established, progress=progress)
     timings["dedup"] = time.perf_counter() - clock
     timings_rounded = {stage: round(seconds, 3) for stage, seconds in timings.items()}
-    corpus = Corpus(input_paths, discovery, ruleset, documents, clusters, timings_rounded, reused_files=cache.reused if cache else 0)
+    corpus = Corpus(
+        input_paths, discovery, ruleset, documents, clusters, timings_rounded, engine_record, reused_files=cache.reused if cache else 0
+    )
     corpus.warnings.extend(_large_cluster_warnings(corpus, settings))
     return corpus
 
@@ -176,28 +235,23 @@ def process_file(file: InputFile, settings: Settings, ruleset: RuleSet) -> tuple
     return documents, timings
 
 
-def process_files(
-    files: Sequence[InputFile], settings: Settings, ruleset: RuleSet, progress: ProgressCallback | None = None
-) -> Iterator[tuple[list[Document], dict[str, float]]]:
+def process_files(files: Sequence[InputFile], settings: Settings, ruleset: RuleSet) -> Iterator[FileResult]:
     """Yield each file's processed documents in file order, whatever the number of workers."""
-    sizes = [_size(file.path) for file in files]
-    total = sum(sizes)
     workers = min(settings.processes, len(files))
     if workers <= 1:
-        results: Iterator[tuple[list[Document], dict[str, float]]] = (process_file(f, settings, ruleset) for f in files)
-        yield from _told(zip(sizes, results), total, progress)
+        yield from (process_file(file, settings, ruleset) for file in files)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
         chunk = max(1, min(64, len(files) // (workers * 8)))
-        results = pool.map(process_file, files, [settings] * len(files), [ruleset] * len(files), chunksize=chunk)
-        yield from _told(zip(sizes, results), total, progress)
+        yield from pool.map(process_file, files, [settings] * len(files), [ruleset] * len(files), chunksize=chunk)
 
 
-def _told(sized: Iterable[tuple[int, Any]], total: int, progress: ProgressCallback | None) -> Iterator[Any]:
-    """Yield each result after telling `progress` its bytes are done (before: a caller may stop
-    asking once it has every result)."""
-    done = 0
-    for size, result in sized:
+def _told(files: Sequence[InputFile], results: Iterable[FileResult], progress: ProgressCallback | None) -> Iterator[FileResult]:
+    """Pass the results through, telling `progress` each file's bytes are done before yielding
+    it (a caller may stop asking once it has every result)."""
+    sizes = [_size(file.path) for file in files]
+    total, done = sum(sizes), 0
+    for result, size in zip(results, sizes):
         done += size
         if progress:
             progress("clean", done, total)
@@ -253,6 +307,7 @@ def build_manifest(corpus: Corpus, settings: Settings) -> dict[str, Any]:
         "tool": "cleaner",
         "version": __version__,
         "settings": settings.to_record(),
+        "engine": corpus.engine,
         "rules": {"ids": list(corpus.ruleset.ids), "digest": corpus.ruleset.digest},
         "inputs": {
             "paths": [str(path) for path in corpus.inputs],

@@ -1,0 +1,133 @@
+"""The Ray engine: the local engine's own `process_file`, as Ray tasks over blocks of files.
+
+Imported only for `--engine ray`. It schedules and nothing else: each task runs `process_file`
+(cleaner/pipeline.py) over a block of input files, at most a few blocks per CPU are in flight, and
+the results come back in file order, so the output is the local engine's, byte for byte. A task
+whose worker dies is run again by Ray (`max_retries`); a bad file is an error record, as locally.
+Dedup then runs on the driver over the documents.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections import deque
+from itertools import islice
+from typing import Any, Callable, Iterator, Sequence
+
+from .config import Settings
+from .errors import ConfigError, EngineError
+from .ingest import InputFile
+from .pipeline import FileResult, process_file
+from .rules import RuleSet
+
+try:
+    import ray
+    import ray.exceptions
+except ImportError:
+    raise ConfigError("--engine ray needs Ray, an optional extra: pip install 'cleaner[ray]'") from None
+
+# Blocks per CPU: enough to balance uneven files, few enough that each task amortises its overhead.
+BLOCKS_PER_CPU = 4
+MAX_BLOCK_FILES = 64
+# Blocks submitted ahead of the one being read, per CPU: bounds the results held in the object store.
+IN_FLIGHT_PER_CPU = 2
+# How often Ray runs a task again when its worker or node dies.
+MAX_RETRIES = 3
+
+FileProcessor = Callable[[InputFile, Settings, RuleSet], FileResult]
+
+
+@ray.remote(max_retries=MAX_RETRIES)
+def _process_block(process: FileProcessor, files: list[InputFile], settings: Settings, ruleset: RuleSet) -> list[FileResult]:
+    return [process(file, settings, ruleset) for file in files]
+
+
+class RayEngine:
+    """Run the per-file stages on a Ray cluster: the one at `address`, else the one this process
+    already joined, else a private one on this machine (`num_cpus` CPUs, its own temp folder)
+    that is stopped and removed at the end.
+
+    `process` is what each task runs per file; only tests change it (to kill a worker, say).
+    """
+
+    def __init__(
+        self,
+        address: str | None = None,
+        num_cpus: int | None = None,
+        runtime_env: dict[str, Any] | None = None,
+        process: FileProcessor = process_file,
+    ) -> None:
+        self.address = address
+        self.num_cpus = num_cpus
+        self.runtime_env = runtime_env
+        self.process = process
+        self.started = False
+        self.temp_dir: str | None = None
+        self.cpus = 0
+        self.nodes = 0
+
+    def __enter__(self) -> RayEngine:
+        if not ray.is_initialized():
+            self._connect()
+        self.cpus = int(ray.cluster_resources().get("CPU", 0))
+        self.nodes = sum(1 for node in ray.nodes() if node.get("Alive"))
+        if self.cpus < 1:
+            self.__exit__()
+            raise EngineError("the Ray cluster has no CPUs to run tasks on; add worker nodes or check `ray status`")
+        return self
+
+    def _connect(self) -> None:
+        options: dict[str, Any] = {"logging_level": logging.ERROR, "runtime_env": self.runtime_env}
+        if self.address:
+            try:
+                ray.init(address=self.address, **options)
+            except (ConnectionError, RuntimeError, ValueError) as error:
+                raise EngineError(
+                    f"cannot connect to the Ray cluster at {self.address!r}: {error}; check that it is up (`ray status`), "
+                    "and for a cluster with token authentication set RAY_AUTH_MODE=token and its token here"
+                ) from None
+        else:
+            # A private temp folder per run: a killed cluster's leftovers under the shared default
+            # one have made later starts fail.
+            self.temp_dir = tempfile.mkdtemp(prefix="cleaner-ray-")
+            ray.init(
+                num_cpus=self.num_cpus,
+                include_dashboard=False,
+                _temp_dir=self.temp_dir,
+                _node_ip_address="127.0.0.1",  # a private cluster listens on loopback only
+                **options,
+            )
+        self.started = True
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.started:
+            ray.shutdown()
+            self.started = False
+        if self.temp_dir:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+            self.temp_dir = None
+
+    def map_files(self, files: Sequence[InputFile], settings: Settings, ruleset: RuleSet) -> Iterator[FileResult]:
+        """Yield `process` of each file in file order, a bounded number of blocks in flight."""
+        size = max(1, min(MAX_BLOCK_FILES, -(-len(files) // (self.cpus * BLOCKS_PER_CPU))))
+        blocks = (list(files[start : start + size]) for start in range(0, len(files), size))
+        process, settings_ref, ruleset_ref = (ray.put(value) for value in (self.process, settings, ruleset))
+        tasks = (_process_block.remote(process, block, settings_ref, ruleset_ref) for block in blocks)
+        pending = deque(islice(tasks, max(2, self.cpus * IN_FLIGHT_PER_CPU)))
+        while pending:
+            results = self._get(pending.popleft())
+            pending.extend(islice(tasks, 1))
+            yield from results
+
+    def _get(self, task: ray.ObjectRef) -> list[FileResult]:
+        try:
+            return ray.get(task)
+        except ray.exceptions.RayTaskError:
+            raise  # an exception inside the stages: raised as the local engine would
+        except ray.exceptions.RayError as error:
+            raise EngineError(f"a Ray task was lost after {MAX_RETRIES} retries: {error}") from None
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": "ray", "cpus": self.cpus, "nodes": self.nodes}
