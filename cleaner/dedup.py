@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from collections import Counter
 from functools import lru_cache
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping, Protocol
 
 import numpy as np
 from datasketch import MinHashLSH
@@ -36,6 +36,7 @@ _CANDIDATE_MARGIN = 0.15
 _ALL_NOUNS_CAPITALISED = frozenset({"de", "lb"})
 
 FactGuard = Callable[[Counter[str], Counter[str]], bool]
+KeptCopy = tuple["Item", np.ndarray, "Counter[str] | None"]
 
 
 def paragraph_facts_differ(a: Counter[str], b: Counter[str]) -> bool:
@@ -64,6 +65,8 @@ class Item:
     paragraph: int | None
     text: str
     lang: str | None = None
+    # A kept copy read from a persistent index (cleaner/index.py): `text` is then a snippet.
+    stored: bool = False
 
     def facts(self) -> Counter[str]:
         # Names are told by capitals, which German gives to every noun: numbers only there.
@@ -109,6 +112,8 @@ class Cluster:
                 for member in self.members
             ],
         }
+        if self.canonical.stored:
+            record["canonical"]["stored"] = True
         if self.level == "paragraph":
             record["documents"] = documents
         return record
@@ -118,6 +123,24 @@ def _snippet(text: str, length: int) -> str:
     return text if len(text) <= length else text[: length - 1].rstrip() + "…"
 
 
+class StoredCopies(Protocol):
+    """Kept copies established before this run (a persistent index, cleaner/index.py).
+
+    They are numbered 0..len-1 in their keep order and come before any copy kept in this run,
+    so that matching against them gives what deduplicating old and new together would.
+    """
+
+    def __len__(self) -> int: ...
+
+    def exact(self, digest: str) -> int | None: ...
+
+    def candidates(self, signature: Any, sentences: list[Any]) -> set[int]: ...
+
+    def copy(self, number: int) -> KeptCopy: ...
+
+    def add(self, copy: KeptCopy, signature: Any, digest: str, sentences: list[Any]) -> None: ...
+
+
 class NearDuplicateIndex:
     """Kept copies of one level: exact hashes, LSH over signatures, and shingle sets to verify.
 
@@ -125,6 +148,9 @@ class NearDuplicateIndex:
     found inside a longer kept copy (a background sentence reused in a longer paragraph) becomes
     a candidate; it matches when that share of its shingles lies in the kept copy. Only the
     contained item is ever removed, never the longer one, which may carry new text.
+
+    With `stored`, the copies of a persistent index come first; copies kept here are numbered
+    after them and handed to `stored.add`, which may save them.
     """
 
     def __init__(
@@ -135,6 +161,7 @@ class NearDuplicateIndex:
         containment: float | None = None,
         containment_min_words: int = 0,
         guard: FactGuard | None = None,
+        stored: StoredCopies | None = None,
     ) -> None:
         self.shingling = shingling
         self.threshold = threshold
@@ -145,7 +172,9 @@ class NearDuplicateIndex:
         self.lsh = candidate_index(threshold, hasher.num_perm)
         self.sentence_lsh = candidate_index(min(threshold, containment), hasher.num_perm) if containment else None
         self.exact: dict[str, int] = {}
-        self.kept: list[tuple[Item, np.ndarray, Counter[str] | None]] = []
+        self.kept: list[KeptCopy] = []
+        self.stored = stored
+        self.first = len(stored) if stored is not None else 0
 
     def match_or_keep(self, item: Item) -> tuple[int, float, str] | None:
         """Return (kept copy number, similarity, measure) of the best kept copy this item
@@ -153,24 +182,32 @@ class NearDuplicateIndex:
         digest = hashlib.sha256(canonical(item.text).encode("utf-8", "surrogatepass")).hexdigest()
         if digest in self.exact:
             return self.exact[digest], 1.0, "jaccard"
+        if self.stored is not None and (number := self.stored.exact(digest)) is not None:
+            return number, 1.0, "jaccard"
         hashes = self.shingling.hashes(item.text)
         lean = self.hasher.to_lean(self.hasher.signature(hashes))
         sentences = [self._lean(sentence) for sentence in split_sentences(item.text)] if self.sentence_lsh else []
         candidates = set(self.lsh.query(lean))
         for sentence in sentences:
             candidates.update(number for number, _ in self.sentence_lsh.query(sentence))
+        if self.stored is not None:
+            candidates.update(self.stored.candidates(lean, sentences))
         item_facts = item.facts() if self.guard else None
         best: tuple[int, float, str] | None = None
         for number in sorted(candidates):
-            found = self._verify(item, hashes, item_facts, self.kept[number])
+            found = self._verify(item, hashes, item_facts, self.copy(number))
             if found and (best is None or found[0] > best[1]):
                 best = (number, *found)
         if best is None:
             self._keep(item, hashes, item_facts, lean, digest, sentences)
         return best
 
+    def copy(self, number: int) -> KeptCopy:
+        """The kept copy with this number: (item, shingle hashes, facts)."""
+        return self.stored.copy(number) if number < self.first else self.kept[number - self.first]
+
     def _verify(
-        self, item: Item, hashes: np.ndarray, item_facts: Counter[str] | None, kept: tuple[Item, np.ndarray, Counter[str] | None]
+        self, item: Item, hashes: np.ndarray, item_facts: Counter[str] | None, kept: KeptCopy
     ) -> tuple[float, str] | None:
         kept_item, kept_hashes, kept_facts = kept
         similarity = jaccard(hashes, kept_hashes)
@@ -186,8 +223,10 @@ class NearDuplicateIndex:
         return found
 
     def _keep(self, item: Item, hashes: np.ndarray, item_facts, lean, digest: str, sentences: list) -> None:
-        number = len(self.kept)
+        number = self.first + len(self.kept)
         self.kept.append((item, hashes, item_facts))
+        if self.stored is not None:
+            self.stored.add(self.kept[-1], lean, digest, sentences)
         self.exact[digest] = number
         self.lsh.insert(number, lean)
         for position, sentence in enumerate(sentences):
@@ -221,27 +260,35 @@ def split_sentences(text: str, min_words: int = 5) -> list[str]:
 
 
 def deduplicate(
-    documents: list[Document], settings: Settings, established: Callable[[Document], bool] | None = None
+    documents: list[Document],
+    settings: Settings,
+    established: Callable[[Document], bool] | None = None,
+    stored: Mapping[str, StoredCopies] | None = None,
 ) -> list[Cluster]:
     """Drop near-duplicate documents and remove near-duplicate paragraphs; return the clusters.
 
     `established` marks documents whose copies are kept before any other's whatever the keep
     policy (the files a pull request did not touch, so that its new text is the duplicate).
+    `stored` holds, per level, kept copies from before this run (a persistent index): they
+    come before every document here, established or not.
     """
+    stored = stored or {}
     hasher = MinHasher(settings.num_perm, settings.seed)
     policy = keep_order(settings.keep)
     order = policy if established is None else (lambda doc: (not established(doc), policy(doc)))
     ordered = sorted((doc for doc in documents if doc.status == "kept"), key=order)
     clusters: list[Cluster] = []
     if settings.level in ("document", "all"):
-        clusters += _deduplicate_documents(ordered, settings, hasher)
+        clusters += _deduplicate_documents(ordered, settings, hasher, stored.get("document"))
         ordered = [doc for doc in ordered if doc.status == "kept"]
     if settings.level in ("paragraph", "all"):
-        clusters += _deduplicate_paragraphs(ordered, settings, hasher)
+        clusters += _deduplicate_paragraphs(ordered, settings, hasher, stored.get("paragraph"))
     return sorted(clusters, key=lambda c: (c.level != "document", c.canonical.doc, c.canonical.paragraph or 0))
 
 
-def _deduplicate_documents(ordered: list[Document], settings: Settings, hasher: MinHasher) -> list[Cluster]:
+def _deduplicate_documents(
+    ordered: list[Document], settings: Settings, hasher: MinHasher, stored: StoredCopies | None = None
+) -> list[Cluster]:
     index = NearDuplicateIndex(
         Shingling(*parse_shingling(settings.document_shingling)),
         settings.threshold,
@@ -249,6 +296,7 @@ def _deduplicate_documents(ordered: list[Document], settings: Settings, hasher: 
         containment=settings.document_containment or None,
         containment_min_words=DOCUMENT_CONTAINMENT_MIN_WORDS,
         guard=document_facts_differ if settings.fact_guard else None,
+        stored=stored,
     )
     clusters: dict[int, Cluster] = {}
     rule, name = DUPLICATE_DOCUMENT
@@ -266,7 +314,9 @@ def _deduplicate_documents(ordered: list[Document], settings: Settings, hasher: 
     return list(clusters.values())
 
 
-def _deduplicate_paragraphs(ordered: list[Document], settings: Settings, hasher: MinHasher) -> list[Cluster]:
+def _deduplicate_paragraphs(
+    ordered: list[Document], settings: Settings, hasher: MinHasher, stored: StoredCopies | None = None
+) -> list[Cluster]:
     shingling = Shingling(*parse_shingling(settings.paragraph_shingling))
     index = NearDuplicateIndex(
         shingling,
@@ -275,6 +325,7 @@ def _deduplicate_paragraphs(ordered: list[Document], settings: Settings, hasher:
         containment=settings.paragraph_containment or None,
         containment_min_words=settings.min_paragraph_words,
         guard=paragraph_facts_differ if settings.fact_guard else None,
+        stored=stored,
     )
     clusters: dict[int, Cluster] = {}
     rule, name = DUPLICATE_PARAGRAPH
@@ -310,7 +361,7 @@ def _join(
 ) -> tuple[Cluster, Member]:
     """Add an item to the cluster of the kept copy it matched (made on its first member)."""
     number, similarity, measure = found
-    kept = index.kept[number][0]
+    kept = index.copy(number)[0]
     cluster = clusters.setdefault(number, Cluster(cluster_id(level, kept), level, kept))
     member = Member(item, similarity, measure)
     cluster.members.append(member)

@@ -28,6 +28,7 @@ from .lines import LineMap, line_map
 from .minhash import canonical
 from .normalise import FTFY_CONFIG
 from .config import Settings
+from .index import open_index
 from .pipeline import Corpus, prepare_corpus
 
 BASELINE_VERSION = 1
@@ -109,18 +110,22 @@ def run_gate(
     options: GateOptions,
     baseline: Path | None = None,
     changed: Sequence[Path] | None = None,
+    index: Path | None = None,
 ) -> tuple[Verdict, list[Finding]]:
     """Run every stage read-only and judge the findings; also return all selected findings
     (before baseline and changed-file filtering), which is what a new baseline records.
 
     With `changed`, the other files' documents keep their copies first, so a duplicate that a
     change brings in is reported on the changed file; only changed files' findings count.
+    With `index`, the kept copies stored there come first (read only): text that duplicates
+    them is a finding.
     """
     wanted = {Path(path).resolve() for path in changed} if changed is not None else None
     established = None
     if wanted is not None:
         established = lambda doc: Path(_origin_path(doc)).resolve() not in wanted  # noqa: E731
-    corpus = prepare_corpus(inputs, settings, established=established)
+    with open_index(index, settings) as store:
+        corpus = prepare_corpus(inputs, settings, established=established, index=store)
     findings = select_findings(collect_findings(corpus), options)
     reported = findings if wanted is None else [f for f in findings if Path(f.path).resolve() in wanted]
     gone: list[dict[str, Any]] = []

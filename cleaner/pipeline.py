@@ -26,6 +26,7 @@ from .langid import detect_language
 from .normalise import normalise
 from .rules import RuleSet, apply_rules, load_ruleset
 from .errors import InputError
+from .index import Index, open_index
 from .write import MANIFEST, check_output_dir, is_cleaner_output, write_output
 
 DocumentStage = Callable[[Document], Document]
@@ -79,19 +80,28 @@ def clean_corpus(
     out: Path | str,
     settings: Settings | None = None,
     progress: ProgressCallback | None = None,
+    index: Path | str | None = None,
+    update_index: bool = False,
 ) -> RunResult:
     """Clean the documents under `inputs` and write the output contract to `out`.
 
-    `progress(done_bytes, total_bytes)` is called as input files finish.
+    `progress(done_bytes, total_bytes)` is called as input files finish. With `index`, documents
+    are deduplicated against the kept copies stored there too; with `update_index`, this run's
+    kept copies are added to it (created if missing) once the output is written.
     """
     settings = settings or Settings()
     started = time.perf_counter()
     out = Path(out)
     check_output_dir(out)
-    corpus = prepare_corpus(inputs, settings, exclude=[out], progress=progress)
-    manifest = build_manifest(corpus, settings)
-    clusters = (cluster.to_record() for cluster in corpus.clusters)
-    manifest = write_output(out, corpus.documents, clusters, manifest, started=started)
+    with open_index(index, settings, create=update_index) as store:
+        corpus = prepare_corpus(inputs, settings, exclude=[out], progress=progress, index=store)
+        manifest = build_manifest(corpus, settings)
+        if store is not None:
+            manifest["index"] = {"path": str(store.path), "stored": {name: len(level) for name, level in store.levels.items()}}
+        clusters = (cluster.to_record() for cluster in corpus.clusters)
+        manifest = write_output(out, corpus.documents, clusters, manifest, started=started)
+        if store is not None and update_index:
+            store.save()
     return RunResult(out=out, manifest=manifest, errors=corpus.errors, warnings=corpus.warnings)
 
 
@@ -114,11 +124,30 @@ def prepare_corpus(
     exclude: Sequence[Path] = (),
     progress: ProgressCallback | None = None,
     established: Callable[[Document], bool] | None = None,
+    index: Index | None = None,
 ) -> Corpus:
     """Read and run every stage over the inputs, without writing anything.
 
-    `established` is handed to dedup: those documents keep their copies first.
+    `established` is handed to dedup: those documents keep their copies first. The kept copies
+    of `index` come before all of them (except its copies of documents read again here).
     """
+    corpus = read_corpus(inputs, settings, exclude, progress)
+    clock = time.perf_counter()
+    if index is not None:
+        index.hide(corpus.documents)
+    corpus.clusters = deduplicate(corpus.documents, settings, established, index.levels if index else None)
+    corpus.timings["dedup"] = round(time.perf_counter() - clock, 3)
+    corpus.warnings.extend(_large_cluster_warnings(corpus, settings))
+    return corpus
+
+
+def read_corpus(
+    inputs: Sequence[Path | str],
+    settings: Settings,
+    exclude: Sequence[Path] = (),
+    progress: ProgressCallback | None = None,
+) -> Corpus:
+    """Read the inputs and run the per-document stages (everything but dedup)."""
     input_paths = [Path(path) for path in inputs]
     ruleset = load_ruleset(settings.rules, settings.select, settings.ignore)
     discovery = discover(input_paths, exclude=exclude, follow_symlinks=settings.follow_symlinks)
@@ -128,13 +157,8 @@ def prepare_corpus(
         documents.extend(batch)
         timings.update(batch_timings)
     documents = assign_unique_ids(documents)
-    clock = time.perf_counter()
-    clusters = deduplicate(documents, settings, established)
-    timings["dedup"] = time.perf_counter() - clock
     timings_rounded = {stage: round(seconds, 3) for stage, seconds in timings.items()}
-    corpus = Corpus(input_paths, discovery, ruleset, documents, clusters, timings_rounded)
-    corpus.warnings.extend(_large_cluster_warnings(corpus, settings))
-    return corpus
+    return Corpus(input_paths, discovery, ruleset, documents, [], timings_rounded)
 
 
 def _large_cluster_warnings(corpus: Corpus, settings: Settings) -> Iterator[str]:
@@ -257,3 +281,31 @@ def build_manifest(corpus: Corpus, settings: Settings) -> dict[str, Any]:
         ],
         "timings": dict(corpus.timings),
     }
+
+
+@dataclass
+class IndexRun:
+    """What `cleaner index build` did: the corpus it read and the copies it added per level."""
+
+    corpus: Corpus
+    added: dict[str, int]
+    stored: dict[str, int]
+
+
+def build_index(
+    inputs: Sequence[Path | str], path: Path | str, settings: Settings, progress: ProgressCallback | None = None
+) -> IndexRun:
+    """Add the kept copies of a corpus to the index at `path` (made if missing), in one transaction."""
+    with open_index(path, settings, create=True) as index:
+        corpus = prepare_corpus(inputs, settings, progress=progress, index=index)
+        added = index.save()
+        return IndexRun(corpus, added, {name: len(level) for name, level in index.levels.items()})
+
+
+def query_index(path: Path | str, inputs: Sequence[Path | str], settings: Settings, limit: int = 5) -> list[dict[str, Any]]:
+    """The stored copies nearest to each document (and paragraph) of the inputs, best first.
+
+    The inputs are read with `settings`; similarity uses the index's own match settings.
+    """
+    with Index.open(path) as index:
+        return index.nearest(read_corpus(inputs, settings).documents, limit)

@@ -1,0 +1,436 @@
+"""A persistent index of kept copies, so a new batch is deduplicated against everything before it.
+
+An embedded SQLite database holds, for each dedup level (document, paragraph), the kept copies
+of every run that updated it, in keep order: where each came from (doc id, paragraph number), a
+snippet of its text, the sha256 of its canonical text (exact matches), its sorted shingle hashes
+(uint32, to verify exact Jaccard and containment), its MinHash signature, its facts (for the fact
+guard) and its LSH band keys, and those of its sentences when containment is on. A band key is
+an indexed row, so finding the candidates of a new item is one indexed lookup per band, never a
+scan. Stored copies come before every document of a run, numbered in their keep order, so a run
+against the index decides exactly what deduplicating old and new together would, the old first.
+
+Band keys are 64-bit hashes of a band's rows; a collision adds a candidate that exact
+verification then judges (odds ~2^-64 per lookup), so it cannot remove a non-duplicate.
+
+Writes happen in one transaction per batch (`save`), in WAL mode: a crash or an error in the
+middle leaves the index as it was before the batch. The index records the settings that decide
+matches and refuses to mix in a run with different ones, naming the setting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from . import __version__
+from .config import Settings, parse_shingling
+from .dedup import Item, KeptCopy, candidate_index, kept_paragraphs, split_sentences
+from .document import Document
+from .errors import ConfigError, InputError
+from .minhash import MinHasher, Shingling, canonical, jaccard
+
+FORMAT_VERSION = 1
+LEVELS = ("document", "paragraph")
+SNIPPET = 300
+# The settings that decide what matches what: an index only serves runs that share them.
+MATCH_SETTINGS = (
+    "level",
+    "num_perm",
+    "seed",
+    "document_shingling",
+    "paragraph_shingling",
+    "threshold",
+    "document_containment",
+    "paragraph_threshold",
+    "paragraph_containment",
+    "fact_guard",
+    "min_paragraph_words",
+)
+_BAND_MIX = np.array(
+    [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93, 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53],
+    dtype=np.uint64,
+)
+_MAX_PARAMETERS = 900
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS copies (
+    level TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    doc TEXT NOT NULL,
+    paragraph INTEGER,
+    lang TEXT,
+    snippet TEXT NOT NULL,
+    digest BLOB NOT NULL,
+    hashes BLOB NOT NULL,
+    signature BLOB NOT NULL,
+    facts TEXT,
+    PRIMARY KEY (level, number)
+);
+CREATE INDEX IF NOT EXISTS copies_digest ON copies (level, digest);
+CREATE INDEX IF NOT EXISTS copies_doc ON copies (doc);
+-- space: 0 document, 1 document sentences, 2 paragraph, 3 paragraph sentences
+CREATE TABLE IF NOT EXISTS bands (
+    space INTEGER NOT NULL,
+    key INTEGER NOT NULL,
+    number INTEGER NOT NULL,
+    PRIMARY KEY (space, key, number)
+) WITHOUT ROWID;
+"""
+
+
+def match_settings(settings: Settings) -> dict[str, Any]:
+    """The settings an index records and checks, with the versions that wrote it."""
+    return {"format": FORMAT_VERSION, "cleaner": __version__, **{name: getattr(settings, name) for name in MATCH_SETTINGS}}
+
+
+def band_keys(signatures: np.ndarray, hashranges: Sequence[tuple[int, int]]) -> np.ndarray:
+    """64-bit keys of each band of each signature (rows: signatures, columns: bands).
+
+    Equal keys for equal band values, so a lookup finds what datasketch's `MinHashLSH` would.
+    """
+    signatures = np.atleast_2d(np.asarray(signatures)).astype(np.uint64)
+    keys = np.empty((signatures.shape[0], len(hashranges)), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for band, (start, end) in enumerate(hashranges):
+            rows = signatures[:, start:end]
+            mixed = (rows + np.uint64(1)) * _BAND_MIX[: end - start]
+            key = np.full(rows.shape[0], np.uint64(band) * np.uint64(0x100000001B3), dtype=np.uint64)
+            for column in range(end - start):
+                key = (key ^ mixed[:, column]) * np.uint64(0x100000001B3)
+                key ^= key >> np.uint64(29)
+            keys[:, band] = key
+    return keys.view(np.int64)
+
+
+def _signature(value: Any) -> np.ndarray:
+    """A signature as uint32 values, from a datasketch MinHash or an array."""
+    return np.asarray(getattr(value, "hashvalues", value)).astype(np.uint32)
+
+
+class StoredLevel:
+    """One level's stored kept copies, as `NearDuplicateIndex` sees them (`dedup.StoredCopies`).
+
+    Copies kept during a run are collected by `add` and written by `Index.save`.
+    """
+
+    def __init__(self, connection: sqlite3.Connection, level: str, settings: Settings) -> None:
+        self.connection = connection
+        self.level = level
+        self.space = 2 * LEVELS.index(level)
+        if level == "document":
+            threshold, containment = settings.threshold, settings.document_containment
+        else:
+            threshold, containment = settings.paragraph_threshold, settings.paragraph_containment
+        self.hashranges = candidate_index(threshold, settings.num_perm).hashranges
+        self.sentence_hashranges = (
+            candidate_index(min(threshold, containment), settings.num_perm).hashranges if containment else None
+        )
+        self.end = _end(connection, level)
+        self.hidden: set[int] = set()
+        self.pending: list[tuple[KeptCopy, np.ndarray, str, list[np.ndarray]]] = []
+
+    def __len__(self) -> int:
+        """One past the last stored number: copies kept in this run are numbered from here."""
+        return self.end
+
+    def hide(self, docs: Iterable[str]) -> None:
+        """Pass over the stored copies of these documents: the run holds a newer version of them."""
+        for chunk in _chunks(sorted(set(docs))):
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT number FROM copies WHERE level = ? AND doc IN ({marks})"
+            self.hidden.update(number for (number,) in self.connection.execute(query, (self.level, *chunk)))
+
+    def exact(self, digest: str) -> int | None:
+        row = self.connection.execute(
+            "SELECT number FROM copies WHERE level = ? AND digest = ?", (self.level, bytes.fromhex(digest))
+        ).fetchone()
+        return row[0] if row and row[0] not in self.hidden else None
+
+    def candidates(self, signature: Any, sentences: list[Any]) -> set[int]:
+        """Stored copies sharing a band with the signature, or a sentence band with a sentence."""
+        wanted = [(self.space, int(key)) for key in band_keys(_signature(signature), self.hashranges)[0]]
+        if sentences and self.sentence_hashranges:
+            keys = band_keys(np.stack([_signature(s) for s in sentences]), self.sentence_hashranges)
+            wanted += [(self.space + 1, int(key)) for key in np.unique(keys)]
+        return {number for number in _lookup(self.connection, wanted) if number not in self.hidden}
+
+    def copy(self, number: int) -> KeptCopy:
+        row = self.connection.execute(
+            "SELECT doc, paragraph, lang, snippet, hashes, facts FROM copies WHERE level = ? AND number = ?",
+            (self.level, number),
+        ).fetchone()
+        doc, paragraph, lang, snippet, hashes, facts = row
+        item = Item(doc, paragraph, snippet, lang, stored=True)
+        return item, np.frombuffer(hashes, dtype=np.uint32), None if facts is None else Counter(json.loads(facts))
+
+    def add(self, copy: KeptCopy, signature: Any, digest: str, sentences: list[Any]) -> None:
+        self.pending.append((copy, _signature(signature), digest, [_signature(s) for s in sentences]))
+
+    def delete_hidden(self) -> None:
+        """Delete the copies of documents the run held again (inside a transaction)."""
+        for chunk in _chunks(sorted(self.hidden)):
+            marks = ",".join("?" * len(chunk))
+            self.connection.execute(f"DELETE FROM copies WHERE level = ? AND number IN ({marks})", (self.level, *chunk))
+            self.connection.execute(f"DELETE FROM bands WHERE space IN (?, ?) AND number IN ({marks})", (self.space, self.space + 1, *chunk))
+
+    def write_pending(self) -> int:
+        """Insert the copies kept in this run, numbered after the stored ones (inside a transaction)."""
+        copies, bands = [], []
+        for offset, ((item, hashes, facts), signature, digest, sentences) in enumerate(self.pending):
+            number = self.end + offset
+            copies.append(
+                (
+                    self.level,
+                    number,
+                    item.doc,
+                    item.paragraph,
+                    item.lang,
+                    item.text[:SNIPPET],
+                    bytes.fromhex(digest),
+                    np.asarray(hashes, dtype=np.uint32).tobytes(),
+                    signature.tobytes(),
+                    None if facts is None else json.dumps(dict(sorted(facts.items())), ensure_ascii=False),
+                )
+            )
+            bands += [(self.space, int(key), number) for key in band_keys(signature, self.hashranges)[0]]
+            if sentences and self.sentence_hashranges:
+                keys = np.unique(band_keys(np.stack(sentences), self.sentence_hashranges))
+                bands += [(self.space + 1, int(key), number) for key in keys]
+        self.connection.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", copies)
+        self.connection.executemany("INSERT OR IGNORE INTO bands VALUES (?, ?, ?)", bands)
+        return len(copies)
+
+
+def _end(connection: sqlite3.Connection, level: str) -> int:
+    return connection.execute("SELECT COALESCE(MAX(number) + 1, 0) FROM copies WHERE level = ?", (level,)).fetchone()[0]
+
+
+def _lookup(connection: sqlite3.Connection, wanted: list[tuple[int, int]]) -> set[int]:
+    numbers: set[int] = set()
+    for space in sorted({space for space, _ in wanted}):
+        keys = [key for s, key in wanted if s == space]
+        for chunk in _chunks(keys):
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT number FROM bands WHERE space = ? AND key IN ({marks})"
+            numbers.update(number for (number,) in connection.execute(query, (space, *chunk)))
+    return numbers
+
+
+def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), _MAX_PARAMETERS):
+        yield values[start : start + _MAX_PARAMETERS]
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """What `cleaner index stats` shows."""
+
+    path: str
+    settings: dict[str, Any]
+    copies: dict[str, int]
+    documents: int
+    band_rows: int
+    bytes: int
+    integrity: str
+
+    def to_record(self) -> dict[str, Any]:
+        return {field.name: getattr(self, field.name) for field in fields(self)}
+
+
+class Index:
+    """An open persistent index: the stored copies of each level, and the settings it holds."""
+
+    def __init__(self, path: Path, connection: sqlite3.Connection, settings: Settings) -> None:
+        self.path = path
+        self.connection = connection
+        self.settings = settings
+        self.levels = {level: StoredLevel(connection, level, settings) for level in LEVELS}
+
+    @classmethod
+    def open(cls, path: Path | str, settings: Settings | None = None, create: bool = False) -> Index:
+        """Open the index at `path`, checking it was built with `settings`' match settings.
+
+        With no `settings`, the index's own are used (to read it). With `create`, a missing
+        index is made with `settings`.
+        """
+        path = Path(path)
+        if not path.exists() and not create:
+            raise InputError(f"no index at {path}; build one with `cleaner index build IN {path}` or pass --update-index")
+        if path.is_dir():
+            raise InputError(f"index {path} is a folder; give the path of an index file (e.g. {path}/index.sqlite)")
+        try:
+            connection = sqlite3.connect(path, isolation_level=None)
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.executescript(SCHEMA)
+            stored = dict(connection.execute("SELECT key, value FROM settings").fetchall())
+        except sqlite3.DatabaseError as error:
+            raise InputError(f"{path} is not a cleaner index ({error}); give another path or delete it") from None
+        recorded = {key: json.loads(value) for key, value in stored.items()}
+        if not recorded:
+            if settings is None:
+                raise InputError(f"{path} is an empty index; build it with `cleaner index build IN {path}`")
+            with transaction(connection):
+                connection.executemany(
+                    "INSERT INTO settings VALUES (?, ?)", [(key, json.dumps(value)) for key, value in match_settings(settings).items()]
+                )
+            recorded = match_settings(settings)
+        check_compatible(path, recorded, settings)
+        base = settings or Settings()
+        return cls(path, connection, base.updated(**{name: recorded[name] for name in MATCH_SETTINGS}))
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def hide(self, documents: Iterable[Document]) -> None:
+        """Pass over stored copies of documents this run holds again (it decides them anew)."""
+        ids = [doc.id for doc in documents]
+        for level in self.levels.values():
+            level.hide(ids)
+
+    def save(self) -> dict[str, int]:
+        """Add the copies kept since opening, all or nothing; return how many per level.
+
+        Stored copies of documents the run held again are replaced by what the run kept.
+        """
+        added: dict[str, int] = {}
+        with transaction(self.connection, immediate=True):
+            for name, level in self.levels.items():
+                if _end(self.connection, name) != level.end:
+                    raise InputError(f"index {self.path} changed while this run read it (another writer); run again")
+                level.delete_hidden()
+                added[name] = level.write_pending()
+        for level in self.levels.values():
+            level.end += len(level.pending)
+            level.pending.clear()
+            level.hidden.clear()
+        return added
+
+    def stats(self) -> IndexStats:
+        """Counts per level, settings, size on disk and SQLite's integrity check."""
+        copies = {level: count for level, count in self.connection.execute("SELECT level, COUNT(*) FROM copies GROUP BY level")}
+        documents = self.connection.execute("SELECT COUNT(DISTINCT doc) FROM copies").fetchone()[0]
+        band_rows = self.connection.execute("SELECT COUNT(*) FROM bands").fetchone()[0]
+        integrity = "; ".join(row[0] for row in self.connection.execute("PRAGMA integrity_check"))
+        files = [self.path, self.path.with_name(self.path.name + "-wal")]
+        size = sum(path.stat().st_size for path in files if path.exists())
+        recorded = {key: json.loads(value) for key, value in self.connection.execute("SELECT key, value FROM settings ORDER BY key")}
+        return IndexStats(
+            str(self.path), recorded, {level: copies.get(level, 0) for level in LEVELS}, documents, band_rows, size, integrity
+        )
+
+    def nearest(self, documents: Sequence[Document], limit: int = 5) -> list[dict[str, Any]]:
+        """The stored copies most similar to each document and each of its paragraphs.
+
+        Candidates come from the LSH bands (what dedup would verify); similarity is exact
+        Jaccard over shingles, and containment the share of the query's shingles in the copy.
+        """
+        hasher = MinHasher(self.settings.num_perm, self.settings.seed)
+        shinglings = {
+            "document": Shingling(*parse_shingling(self.settings.document_shingling)),
+            "paragraph": Shingling(*parse_shingling(self.settings.paragraph_shingling)),
+        }
+        results = []
+        for doc in documents:
+            if doc.status == "error":
+                continue
+            items = [Item(doc.id, None, doc.cleaned_text(), doc.lang)]
+            items += [
+                Item(doc.id, number, text, doc.lang)
+                for number, _, text in kept_paragraphs(doc)
+                if len(text.split()) >= self.settings.min_paragraph_words
+            ]
+            matches = []
+            for item in items:
+                level = "document" if item.paragraph is None else "paragraph"
+                found = _nearest(self.levels[level], shinglings[level], hasher, item, limit)
+                if found:
+                    matches.append({**item.key, "level": level, "matches": found})
+            results.append({"doc": doc.id, "found": matches})
+        return results
+
+
+def _nearest(level: StoredLevel, shingling: Shingling, hasher: MinHasher, item: Item, limit: int) -> list[dict[str, Any]]:
+    hashes = shingling.hashes(item.text)
+    signature = hasher.signature(hashes)
+    sentences = [hasher.signature(shingling.hashes(s)) for s in split_sentences(item.text)] if level.sentence_hashranges else []
+    numbers = level.candidates(signature, sentences)
+    exact = level.exact(_digest(item.text))
+    if exact is not None:
+        numbers.add(exact)
+    found = []
+    for number in numbers:
+        stored, stored_hashes, _ = level.copy(number)
+        inside = np.intersect1d(hashes, stored_hashes, assume_unique=True).size / hashes.size if hashes.size else 0.0
+        found.append(
+            {
+                **stored.key,
+                "jaccard": round(jaccard(hashes, stored_hashes), 4),
+                "containment": round(inside, 4),
+                "text": stored.text,
+            }
+        )
+    found.sort(key=lambda match: (-max(match["jaccard"], match["containment"]), match["doc"], match.get("paragraph") or 0))
+    return found[:limit]
+
+
+def _digest(text: str) -> str:
+    """The exact-match key dedup uses: sha256 of the canonical text."""
+    return hashlib.sha256(canonical(text).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def check_compatible(path: Path, recorded: dict[str, Any], settings: Settings | None) -> None:
+    """Refuse an index of another format, or built with other match settings than this run's."""
+    if recorded.get("format") != FORMAT_VERSION:
+        raise ConfigError(
+            f"index {path} has format {recorded.get('format')!r}, this cleaner reads format {FORMAT_VERSION}; "
+            "build a new index with `cleaner index build`"
+        )
+    if settings is None:
+        return
+    for name in MATCH_SETTINGS:
+        if recorded.get(name) != getattr(settings, name):
+            key = name.replace("_", "-")
+            raise ConfigError(
+                f"index {path} was built with {key} = {recorded.get(name)!r} but this run uses {getattr(settings, name)!r}; "
+                f"run with {key} = {recorded.get(name)!r} or build a new index"
+            )
+
+
+@contextmanager
+def transaction(connection: sqlite3.Connection, immediate: bool = False) -> Iterator[None]:
+    """All or nothing: commit when the block ends, roll back when it raises."""
+    connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    try:
+        yield
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
+@contextmanager
+def open_index(path: Path | str | None, settings: Settings, create: bool = False) -> Iterator[Index | None]:
+    """`Index.open` as a context, passing None through (a run without an index)."""
+    if path is None:
+        yield None
+        return
+    index = Index.open(path, settings, create=create)
+    try:
+        yield index
+    finally:
+        index.close()
