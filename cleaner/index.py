@@ -320,9 +320,13 @@ class Index:
             level.hidden.clear()
         return added
 
+    def counts(self) -> dict[str, int]:
+        """How many kept copies each level stores."""
+        found = dict(self.connection.execute("SELECT level, COUNT(*) FROM copies GROUP BY level").fetchall())
+        return {level: found.get(level, 0) for level in LEVELS}
+
     def stats(self) -> IndexStats:
         """Counts per level, settings, size on disk and SQLite's integrity check."""
-        copies = {level: count for level, count in self.connection.execute("SELECT level, COUNT(*) FROM copies GROUP BY level")}
         documents = self.connection.execute("SELECT COUNT(DISTINCT doc) FROM copies").fetchone()[0]
         band_rows = self.connection.execute("SELECT COUNT(*) FROM bands").fetchone()[0]
         integrity = "; ".join(row[0] for row in self.connection.execute("PRAGMA integrity_check"))
@@ -330,7 +334,7 @@ class Index:
         size = sum(path.stat().st_size for path in files if path.exists())
         recorded = {key: json.loads(value) for key, value in self.connection.execute("SELECT key, value FROM settings ORDER BY key")}
         return IndexStats(
-            str(self.path), recorded, {level: copies.get(level, 0) for level in LEVELS}, documents, band_rows, size, integrity
+            str(self.path), recorded, self.counts(), documents, band_rows, size, integrity
         )
 
     def nearest(self, documents: Sequence[Document], limit: int = 5) -> list[dict[str, Any]]:
@@ -434,3 +438,34 @@ def open_index(path: Path | str | None, settings: Settings, create: bool = False
         yield index
     finally:
         index.close()
+
+
+def render_stats(stats: IndexStats) -> str:
+    """`cleaner index stats` as text: counts, size, integrity, then the recorded settings."""
+    lines = [
+        f"index      {stats.path}",
+        *(f"{level + 's':<10} {count:,}" for level, count in stats.copies.items()),
+        f"from       {stats.documents:,} documents",
+        f"band rows  {stats.band_rows:,}",
+        f"size       {stats.bytes:,} bytes",
+        f"integrity  {stats.integrity}",
+        "settings",
+        *(f"  {key.replace('_', '-')} = {json.dumps(value)}" for key, value in stats.settings.items()),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_nearest(results: list[dict[str, Any]], width: int = 60) -> str:
+    """`cleaner index query` as text: each document, then its and its paragraphs' nearest copies."""
+    lines = []
+    for result in results:
+        lines.append(f"{result['doc']}: {'no stored copy shares a band' if not result['found'] else ''}".rstrip())
+        for found in result["found"]:
+            where = "document" if found["level"] == "document" else f"paragraph {found['paragraph']}"
+            lines.append(f"  {where}")
+            for match in found["matches"]:
+                stored = match["doc"] if "paragraph" not in match else f"{match['doc']} ¶{match['paragraph']}"
+                snippet = " ".join(match["text"].split())
+                snippet = snippet if len(snippet) <= width else snippet[: width - 1] + "…"
+                lines.append(f"    {match['jaccard']:.2f} jaccard  {match['containment']:.2f} contained  {stored:<24} {snippet}")
+    return "\n".join(lines) + "\n"

@@ -97,7 +97,7 @@ def clean_corpus(
         corpus = prepare_corpus(inputs, settings, exclude=[out], progress=progress, index=store)
         manifest = build_manifest(corpus, settings)
         if store is not None:
-            manifest["index"] = {"path": str(store.path), "stored": {name: len(level) for name, level in store.levels.items()}}
+            manifest["index"] = {"path": str(store.path), "stored": store.counts(), "updated": update_index}
         clusters = (cluster.to_record() for cluster in corpus.clusters)
         manifest = write_output(out, corpus.documents, clusters, manifest, started=started)
         if store is not None and update_index:
@@ -299,7 +299,7 @@ def build_index(
     with open_index(path, settings, create=True) as index:
         corpus = prepare_corpus(inputs, settings, progress=progress, index=index)
         added = index.save()
-        return IndexRun(corpus, added, {name: len(level) for name, level in index.levels.items()})
+        return IndexRun(corpus, added, index.counts())
 
 
 def query_index(path: Path | str, inputs: Sequence[Path | str], settings: Settings, limit: int = 5) -> list[dict[str, Any]]:
