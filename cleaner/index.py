@@ -265,6 +265,8 @@ class Index:
         path = Path(path)
         if not path.exists() and not create:
             raise InputError(f"no index at {path}; build one with `cleaner index build IN {path}` or pass --update-index")
+        if not path.parent.is_dir():
+            raise InputError(f"cannot make index {path}: folder {path.parent} does not exist")
         if path.is_dir():
             raise InputError(f"index {path} is a folder; give the path of an index file (e.g. {path}/index.sqlite)")
         try:

@@ -124,6 +124,21 @@ def test_a_file_that_is_not_an_index_is_refused(tmp_path):
         Index.open(path, Settings())
     with pytest.raises(InputError, match="no index at"):
         Index.open(tmp_path / "missing.sqlite", Settings())
+    with pytest.raises(InputError, match="folder .* does not exist"):
+        Index.open(tmp_path / "nowhere" / "index.sqlite", Settings(), create=True)
+
+
+def test_a_run_that_read_an_index_another_writer_changed_refuses_to_write(corpus, tmp_path):
+    settings = Settings()
+    path = tmp_path / "index.sqlite"
+    Index.open(path, settings, create=True).close()
+    with Index.open(path, settings) as first, Index.open(path, settings) as second:
+        deduplicate(copy.deepcopy(corpus[:5]), settings, stored=first.levels)
+        deduplicate(copy.deepcopy(corpus[5:10]), settings, stored=second.levels)
+        first.save()
+        with pytest.raises(InputError, match="changed while this run read it"):
+            second.save()
+    assert stored_counts(path)[0]["document"] == 5
 
 
 def stored_counts(path: Path) -> tuple[dict[str, int], str]:
