@@ -58,7 +58,11 @@ _BAND_MIX = np.array(
     [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93, 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53],
     dtype=np.uint64,
 )
+_FNV_PRIME = np.uint64(0x100000001B3)
 _MAX_PARAMETERS = 900
+# Stored copies read per level and kept in memory: background paragraphs are candidates again and again.
+_CACHED_COPIES = 50_000
+_CACHE_KIB = 256 * 1024  # SQLite's page cache: band rows are inserted and read at random keys
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -97,17 +101,17 @@ def band_keys(signatures: np.ndarray, hashranges: Sequence[tuple[int, int]]) -> 
 
     Equal keys for equal band values, so a lookup finds what datasketch's `MinHashLSH` would.
     """
+    bands, width = len(hashranges), hashranges[0][1] - hashranges[0][0]
+    if list(hashranges) != [(band * width, (band + 1) * width) for band in range(bands)]:
+        raise ValueError(f"bands must be consecutive and of equal width, not {hashranges}")
     signatures = np.atleast_2d(np.asarray(signatures)).astype(np.uint64)
-    keys = np.empty((signatures.shape[0], len(hashranges)), dtype=np.uint64)
+    rows = signatures[:, : bands * width].reshape(signatures.shape[0], bands, width)
     with np.errstate(over="ignore"):
-        for band, (start, end) in enumerate(hashranges):
-            rows = signatures[:, start:end]
-            mixed = (rows + np.uint64(1)) * _BAND_MIX[: end - start]
-            key = np.full(rows.shape[0], np.uint64(band) * np.uint64(0x100000001B3), dtype=np.uint64)
-            for column in range(end - start):
-                key = (key ^ mixed[:, column]) * np.uint64(0x100000001B3)
-                key ^= key >> np.uint64(29)
-            keys[:, band] = key
+        mixed = (rows + np.uint64(1)) * _BAND_MIX[:width]
+        keys = np.broadcast_to(np.arange(bands, dtype=np.uint64) * _FNV_PRIME, rows.shape[:2]).copy()
+        for column in range(width):
+            keys = (keys ^ mixed[:, :, column]) * _FNV_PRIME
+            keys ^= keys >> np.uint64(29)
     return keys.view(np.int64)
 
 
@@ -136,6 +140,7 @@ class StoredLevel:
         )
         self.end = _end(connection, level)
         self.hidden: set[int] = set()
+        self.cache: dict[int, KeptCopy] = {}
         self.pending: list[tuple[KeptCopy, np.ndarray, str, list[np.ndarray]]] = []
 
     def __len__(self) -> int:
@@ -161,16 +166,25 @@ class StoredLevel:
         if sentences and self.sentence_hashranges:
             keys = band_keys(np.stack([_signature(s) for s in sentences]), self.sentence_hashranges)
             wanted += [(self.space + 1, int(key)) for key in np.unique(keys)]
-        return {number for number in _lookup(self.connection, wanted) if number not in self.hidden}
+        numbers = {number for number in _lookup(self.connection, wanted) if number not in self.hidden}
+        self._read(sorted(numbers - self.cache.keys()))
+        return numbers
 
     def copy(self, number: int) -> KeptCopy:
-        row = self.connection.execute(
-            "SELECT doc, paragraph, lang, snippet, hashes, facts FROM copies WHERE level = ? AND number = ?",
-            (self.level, number),
-        ).fetchone()
-        doc, paragraph, lang, snippet, hashes, facts = row
-        item = Item(doc, paragraph, snippet, lang, stored=True)
-        return item, np.frombuffer(hashes, dtype=np.uint32), None if facts is None else Counter(json.loads(facts))
+        if number not in self.cache:
+            self._read([number])
+        return self.cache[number]
+
+    def _read(self, numbers: Sequence[int]) -> None:
+        """Read these copies into the cache (emptied first when it would grow past its bound)."""
+        if len(self.cache) + len(numbers) > _CACHED_COPIES:
+            self.cache.clear()
+        for chunk in _chunks(numbers):
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT number, doc, paragraph, lang, snippet, hashes, facts FROM copies WHERE level = ? AND number IN ({marks})"
+            for number, doc, paragraph, lang, snippet, hashes, facts in self.connection.execute(query, (self.level, *chunk)):
+                item = Item(doc, paragraph, snippet, lang, stored=True)
+                self.cache[number] = (item, np.frombuffer(hashes, dtype=np.uint32), None if facts is None else Counter(json.loads(facts)))
 
     def add(self, copy: KeptCopy, signature: Any, digest: str, sentences: list[Any]) -> None:
         self.pending.append((copy, _signature(signature), digest, [_signature(s) for s in sentences]))
@@ -206,7 +220,7 @@ class StoredLevel:
                 keys = np.unique(band_keys(np.stack(sentences), self.sentence_hashranges))
                 bands += [(self.space + 1, int(key), number) for key in keys]
         self.connection.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", copies)
-        self.connection.executemany("INSERT OR IGNORE INTO bands VALUES (?, ?, ?)", bands)
+        self.connection.executemany("INSERT OR IGNORE INTO bands VALUES (?, ?, ?)", sorted(bands))
         return len(copies)
 
 
@@ -272,6 +286,7 @@ class Index:
         try:
             connection = sqlite3.connect(path, isolation_level=None)
             connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
             connection.executescript(SCHEMA)
             stored = dict(connection.execute("SELECT key, value FROM settings").fetchall())
         except sqlite3.DatabaseError as error:
@@ -320,6 +335,7 @@ class Index:
             level.end += len(level.pending)
             level.pending.clear()
             level.hidden.clear()
+            level.cache.clear()
         return added
 
     def counts(self) -> dict[str, int]:
