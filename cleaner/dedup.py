@@ -126,8 +126,8 @@ def _snippet(text: str, length: int) -> str:
 class StoredCopies(Protocol):
     """Kept copies established before this run (a persistent index, cleaner/index.py).
 
-    They are numbered 0..len-1 in their keep order and come before any copy kept in this run,
-    so that matching against them gives what deduplicating old and new together would.
+    They are numbered below `len()` in their keep order and come before any copy kept in this
+    run, so that matching against them gives what deduplicating old and new together would.
     """
 
     def __len__(self) -> int: ...
