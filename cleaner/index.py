@@ -54,10 +54,7 @@ MATCH_SETTINGS = (
     "fact_guard",
     "min_paragraph_words",
 )
-_BAND_MIX = np.array(
-    [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93, 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53],
-    dtype=np.uint64,
-)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _FNV_PRIME = np.uint64(0x100000001B3)
 _MAX_PARAMETERS = 900
 # Stored copies read per level and kept in memory: background paragraphs are candidates again and again.
@@ -107,7 +104,7 @@ def band_keys(signatures: np.ndarray, hashranges: Sequence[tuple[int, int]]) -> 
     signatures = np.atleast_2d(np.asarray(signatures)).astype(np.uint64)
     rows = signatures[:, : bands * width].reshape(signatures.shape[0], bands, width)
     with np.errstate(over="ignore"):
-        mixed = (rows + np.uint64(1)) * _BAND_MIX[:width]
+        mixed = (rows + np.uint64(1)) * ((np.arange(1, width + 1, dtype=np.uint64) * _GOLDEN) | np.uint64(1))
         keys = np.broadcast_to(np.arange(bands, dtype=np.uint64) * _FNV_PRIME, rows.shape[:2]).copy()
         for column in range(width):
             keys = (keys ^ mixed[:, :, column]) * _FNV_PRIME

@@ -12,13 +12,14 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cleaner.config import Settings
-from cleaner.dedup import deduplicate
+from cleaner.dedup import candidate_index, deduplicate
 from cleaner.document import Document, Source
 from cleaner.errors import ConfigError, InputError
-from cleaner.index import Index, StoredLevel
+from cleaner.index import Index, StoredLevel, band_keys
 from cleaner.normalise import normalise
 from conftest import BACKGROUND, EDITED, REPO
 from test_cli import cleaner, read_docs
@@ -87,6 +88,19 @@ def test_established_documents_of_a_run_come_after_the_index(corpus, tmp_path):
     expected = {doc_id: value for doc_id, value in decisions(together).items() if doc_id in {d.id for d in new}}
     assert decisions(fresh) == expected
     assert any(doc.status == "dropped" for doc in fresh)
+
+
+@pytest.mark.parametrize("num_perm", [16, 128, 256])
+def test_band_keys_are_equal_exactly_when_a_band_is(num_perm):
+    rng = np.random.default_rng(0)
+    for threshold in (0.05, 0.35, 0.6, 0.85):
+        hashranges = candidate_index(threshold, num_perm).hashranges
+        signatures = rng.integers(0, 2**32, size=(2, num_perm), dtype=np.uint32)
+        signatures[1, : hashranges[1][1]] = signatures[0, : hashranges[1][1]]  # the first two bands agree
+        keys = band_keys(signatures, hashranges)
+        assert keys.shape == (2, len(hashranges))
+        assert list(keys[0] == keys[1]) == [True, True] + [False] * (len(hashranges) - 2)
+        assert len(set(keys[0])) == len(hashranges), "each band has its own keys"
 
 
 @pytest.mark.parametrize(
