@@ -90,6 +90,23 @@ def test_established_documents_of_a_run_come_after_the_index(corpus, tmp_path):
     assert any(doc.status == "dropped" for doc in fresh)
 
 
+def test_documents_read_again_replace_their_stored_copies_instead_of_matching_them(corpus, tmp_path):
+    settings = Settings()
+    path = tmp_path / "index.sqlite"
+    first = copy.deepcopy(corpus[:20])
+    with Index.open(path, settings, create=True) as index:
+        deduplicate(first, settings, stored=index.levels)
+        index.save()
+    before = stored_counts(path)
+    again = copy.deepcopy(corpus[:20])
+    with Index.open(path, settings) as index:
+        index.hide(again)
+        deduplicate(again, settings, stored=index.levels)
+        index.save()
+    assert decisions(again) == decisions(first)
+    assert stored_counts(path) == before
+
+
 @pytest.mark.parametrize("num_perm", [16, 128, 256])
 def test_band_keys_are_equal_exactly_when_a_band_is(num_perm):
     rng = np.random.default_rng(0)
