@@ -297,7 +297,7 @@ def build_index(
 ) -> IndexRun:
     """Add the kept copies of a corpus to the index at `path` (made if missing), in one transaction."""
     with open_index(path, settings, create=True) as index:
-        corpus = prepare_corpus(inputs, settings, progress=progress, index=index)
+        corpus = prepare_corpus(inputs, settings, exclude=[Path(path)], progress=progress, index=index)
         added = index.save()
         return IndexRun(corpus, added, index.counts())
 
