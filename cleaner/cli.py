@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich import box
+from rich import box, filesize
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, TextColumn, TimeRemainingColumn
+from rich.text import Text
 from rich.table import Table
 
 from . import __version__
@@ -20,7 +21,7 @@ from .dupes import OUTPUT_FORMATS, exit_code, find_duplicates, render_github, re
 from .errors import CleanerError
 from .explain import explanation_json, find_record, render_explanation
 from .gate import OUTPUT_FORMATS as GATE_FORMATS
-from .gate import GateOptions, git_changed_files, run_gate
+from .gate import GateOptions, git_changes, run_gate
 from .gate import render as render_gate
 from .gate import write_baseline as gate_write_baseline
 from .pipeline import RunResult, build_index, clean_corpus, default_inputs, query_index
@@ -28,6 +29,7 @@ from .index import Index, render_nearest, render_stats
 from .report import write_report
 from .rules import describe_rule, load_ruleset
 from .verify import verify_output
+from .write import interrupted_run_note
 
 app = typer.Typer(
     add_completion=False,
@@ -61,7 +63,7 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 # comes from [tool.cleaner], else the library default.
 TextField = Annotated[Optional[str], typer.Option("--text-field", help="JSONL field that holds the text [default: text].")]
 IdField = Annotated[Optional[str], typer.Option("--id-field", help="JSONL field that holds the document id [default: id].")]
-Workers = Annotated[Optional[int], typer.Option("--workers", "-w", min=0, help="Worker processes; 0 means one per core [default: 1].")]
+Workers = Annotated[Optional[int], typer.Option("--workers", "-w", min=0, help="Worker processes; 0 means one per core [default: 0].")]
 Threshold = Annotated[
     Optional[float], typer.Option("--threshold", min=0.01, max=1.0, help="Jaccard similarity (word 3-grams) for near-duplicate documents [default: 0.5].")
 ]
@@ -144,6 +146,7 @@ def run(
     update_index: bool = typer.Option(
         False, "--update-index", help="Add this run's kept copies to the --index (made if missing), in one transaction."
     ),
+    resume: bool = typer.Option(False, "--resume", help="Finish an interrupted run into OUT, reusing the files it had finished (unchanged files, same settings)."),
     isolated: Isolated = False,
     quiet: Quiet = False,
 ) -> None:
@@ -174,13 +177,15 @@ def run(
             follow_symlinks=follow_symlinks or None,
             strict=strict or None,
         )
-        result = clean_corpus(inputs, out, settings, progress=bar.update, index=index, update_index=update_index)
+        result = clean_corpus(inputs, out, settings, progress=bar.update, resume=resume, index=index, update_index=update_index)
         report_path = write_report(out) if with_report else None
     except CleanerError as error:
         raise fail(str(error), error.exit_code) from None
     finally:
         bar.stop()
     _report_problems(result.errors, result.warnings)
+    if resume and not quiet:
+        typer.echo(f"cleaner: resumed: reused {result.reused_files:,} of {result.manifest['inputs']['files']:,} input files", err=True)
     if not quiet:
         _print_summary(result, report_path)
     if settings.strict and result.errors:
@@ -257,7 +262,7 @@ def check(
     baseline: Optional[Path] = typer.Option(None, "--baseline", help="Report and fail only on findings not in this baseline."),
     write_baseline: Optional[Path] = typer.Option(None, "--write-baseline", help="Record today's findings as the baseline and exit 0."),
     diff_against: Optional[str] = typer.Option(
-        None, "--diff-against", help="Only report findings in files changed since this git ref (duplicates of the rest still count)."
+        None, "--diff-against", help="Only report findings on lines added since this git ref (duplicates of the rest still count)."
     ),
     changed: Optional[list[Path]] = typer.Option(None, "--changed", help="Only report findings in these files (repeatable)."),
     max_findings: Optional[int] = typer.Option(None, "--max-findings", min=0, help="Findings allowed before failing [default: 0]."),
@@ -301,9 +306,9 @@ def check(
             select=settings.select, ignore=settings.ignore, max_findings=max_findings, max_duplicate_rate=max_duplicate_rate
         )
         inputs = paths or default_inputs(project)
-        changed_files = [*(changed or []), *(git_changed_files(diff_against) if diff_against else [])]
+        changes = {**(git_changes(diff_against) if diff_against else {}), **{path: None for path in changed or []}}
         verdict, findings_all = run_gate(
-            inputs, settings, options, baseline, changed_files if (changed or diff_against) else None, index=index
+            inputs, settings, options, baseline, changes if (changed or diff_against) else None, index=index
         )
     except CleanerError as error:
         raise fail(str(error), error.exit_code) from None
@@ -499,6 +504,9 @@ def verify(out: Path = typer.Argument(..., metavar="OUT", help="An output folder
         raise fail(str(error), error.exit_code) from None
     for problem in problems:
         typer.echo(problem)
+    note = interrupted_run_note(out)
+    if note:
+        typer.echo(f"cleaner: note: {note}", err=True)
     if problems:
         raise fail(f"{out} does not keep the output contract ({len(problems)} problem(s) above)", 1)
     typer.echo(f"{out}: ok")
@@ -531,33 +539,51 @@ def _print_summary(result: RunResult, report_path: Path | None = None) -> None:
 
 
 class _LazyProgress:
-    """A byte progress bar on stderr that appears only after a second, and only on a terminal."""
+    """Progress bars on stderr, one per stage with its rate, shown only on a terminal and only
+    once a run has lasted a second."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled and sys.stderr.isatty()
         self.started = time.monotonic()
         self.progress: Progress | None = None
-        self.task = None
+        self.tasks: dict[str, TaskID] = {}
 
-    def update(self, done: int, total: int) -> None:
+    def update(self, stage: str, done: int, total: int) -> None:
         if not self.enabled or time.monotonic() - self.started < 1.0:
             return
         if self.progress is None:
             self.progress = Progress(
-                TextColumn("cleaning"),
+                TextColumn("{task.description:<16}"),
                 BarColumn(),
-                DownloadColumn(),
+                _AmountColumn(),
+                _RateColumn(),
                 TimeRemainingColumn(),
                 console=Console(stderr=True),
                 transient=True,
             )
             self.progress.start()
-            self.task = self.progress.add_task("cleaning", total=total)
-        self.progress.update(self.task, completed=done)
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(stage, total=total, bytes=stage == "clean")
+        self.progress.update(self.tasks[stage], completed=done, total=total)
 
     def stop(self) -> None:
         if self.progress is not None:
             self.progress.stop()
+
+
+class _AmountColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        if task.fields.get("bytes"):
+            return Text(f"{filesize.decimal(int(task.completed))}/{filesize.decimal(int(task.total or 0))}")
+        return Text(f"{int(task.completed):,}/{int(task.total or 0):,} docs")
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        if speed is None:
+            return Text("")
+        return Text(f"{filesize.decimal(int(speed))}/s" if task.fields.get("bytes") else f"{speed:,.0f} docs/s")
 
 
 def main() -> None:

@@ -19,6 +19,10 @@ LEVELS = ("document", "paragraph", "all")
 # Keys of [tool.cleaner] read by the gate (`cleaner check`), not by the pipeline.
 GATE_KEYS = ("max-findings", "max-duplicate-rate", "budgets", "per-path-ignores")
 KEEP_POLICIES = ("first", "longest", "earliest")
+SHINGLE_HASHES = ("poly64", "sha1")
+LANGID_BACKENDS = ("fasttext", "langdetect")
+# Settings that never change what a run writes: left out of the manifest and of resume's keys.
+OUTPUT_NEUTRAL = ("workers", "strict")
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,7 @@ class Settings:
 
     text_field: str = "text"
     id_field: str = "id"
-    workers: int = 1
+    workers: int = 0
     strict: bool = False
     # ingest
     max_file_size: int = 64 * 1024 * 1024
@@ -51,6 +55,8 @@ class Settings:
     seed: int = 1
     document_shingling: str = "word-3"
     paragraph_shingling: str = "char-5"
+    # poly64 is the fast default; sha1 gives datasketch's own sha1_hash32 values (see fastminhash)
+    shingle_hash: str = "poly64"
     min_paragraph_words: int = 8
     max_cluster_share: float = 0.01
     # rules and language
@@ -58,6 +64,7 @@ class Settings:
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     lang: tuple[str, ...] = ()
+    langid_backend: str = "fasttext"
 
     def __post_init__(self) -> None:
         if self.workers < 0:
@@ -83,6 +90,10 @@ class Settings:
             raise ConfigError(f"keep must be one of {', '.join(KEEP_POLICIES)}, not {self.keep!r}")
         if self.num_perm < 16:
             raise ConfigError(f"num-perm must be at least 16, not {self.num_perm}")
+        if self.langid_backend not in LANGID_BACKENDS:
+            raise ConfigError(f"langid-backend must be one of {', '.join(LANGID_BACKENDS)}, not {self.langid_backend!r}")
+        if self.shingle_hash not in SHINGLE_HASHES:
+            raise ConfigError(f"shingle-hash must be one of {', '.join(SHINGLE_HASHES)}, not {self.shingle_hash!r}")
         for name in ("document_shingling", "paragraph_shingling"):
             parse_shingling(getattr(self, name), _key(name))
 
@@ -92,7 +103,13 @@ class Settings:
         return self.workers or os.cpu_count() or 1
 
     def to_record(self) -> dict[str, Any]:
-        return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
+        """The settings that decide the output (`workers` and `strict` never do), as JSON values:
+        what the manifest records, so two runs differing only in those write the same bytes."""
+        return {
+            key: list(value) if isinstance(value, tuple) else value
+            for key, value in asdict(self).items()
+            if key not in OUTPUT_NEUTRAL
+        }
 
     def updated(self, **changes: Any) -> Settings:
         """Return a copy with the given fields changed (None values are ignored)."""

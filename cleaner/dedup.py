@@ -14,29 +14,27 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from collections import Counter
-from functools import lru_cache
-from typing import Any, Callable, Iterator, Mapping, Protocol
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
 
 import numpy as np
-from datasketch import MinHashLSH
-from datasketch.lsh import _optimal_param
 
 from .config import Settings, parse_shingling
 from .document import Document, Reason, Removal
 from .facts import fact_difference, facts
-from .minhash import MinHasher, Shingling, canonical, jaccard
+from .fastminhash import Fingerprinter
+from .lsh import BandIndex
+from .minhash import canonical, shared_count
+from .progress import ProgressCallback, reporting
 
 DUPLICATE_DOCUMENT = ("DD001", "duplicate-document")
 DUPLICATE_PARAGRAPH = ("DD002", "duplicate-paragraph")
 DOCUMENT_CONTAINMENT_MIN_WORDS = 50
 
-# LSH finds candidates a little below the threshold; verification then applies it exactly.
-_CANDIDATE_MARGIN = 0.15
 _ALL_NOUNS_CAPITALISED = frozenset({"de", "lb"})
 
 FactGuard = Callable[[Counter[str], Counter[str]], bool]
-KeptCopy = tuple["Item", np.ndarray, "Counter[str] | None"]
 
 
 def paragraph_facts_differ(a: Counter[str], b: Counter[str]) -> bool:
@@ -123,22 +121,41 @@ def _snippet(text: str, length: int) -> str:
     return text if len(text) <= length else text[: length - 1].rstrip() + "…"
 
 
+@dataclass
+class Kept:
+    """A kept copy as the index holds it: the item, its shingle hashes, its facts once asked."""
+
+    item: Item
+    hashes: np.ndarray
+    facts: Counter[str] | None = None
+
+    @cached_property
+    def words(self) -> int:
+        return len(self.item.text.split())
+
+    def item_facts(self) -> Counter[str]:
+        if self.facts is None:
+            self.facts = self.item.facts()
+        return self.facts
+
+
 class StoredCopies(Protocol):
     """Kept copies established before this run (a persistent index, cleaner/index.py).
 
     They are numbered below `len()` in their keep order and come before any copy kept in this
     run, so that matching against them gives what deduplicating old and new together would.
+    Band keys are those of the level's `BandIndex` (and of its sentence index).
     """
 
     def __len__(self) -> int: ...
 
     def exact(self, digest: str) -> int | None: ...
 
-    def candidates(self, signature: Any, sentences: list[Any]) -> set[int]: ...
+    def candidates(self, keys: np.ndarray, sentence_keys: np.ndarray | None) -> set[int]: ...
 
-    def copy(self, number: int) -> KeptCopy: ...
+    def copy(self, number: int) -> Kept: ...
 
-    def add(self, copy: KeptCopy, signature: Any, digest: str, sentences: list[Any]) -> None: ...
+    def add(self, kept: Kept, digest: str, signature: np.ndarray, keys: np.ndarray, sentence_keys: np.ndarray | None) -> None: ...
 
 
 class NearDuplicateIndex:
@@ -155,24 +172,23 @@ class NearDuplicateIndex:
 
     def __init__(
         self,
-        shingling: Shingling,
+        fingerprinter: Fingerprinter,
         threshold: float,
-        hasher: MinHasher,
         containment: float | None = None,
         containment_min_words: int = 0,
         guard: FactGuard | None = None,
         stored: StoredCopies | None = None,
     ) -> None:
-        self.shingling = shingling
+        self.fingerprinter = fingerprinter
         self.threshold = threshold
         self.containment = containment
         self.containment_min_words = containment_min_words
         self.guard = guard
-        self.hasher = hasher
-        self.lsh = candidate_index(threshold, hasher.num_perm)
-        self.sentence_lsh = candidate_index(min(threshold, containment), hasher.num_perm) if containment else None
+        num_perm = fingerprinter.num_perm
+        self.lsh: BandIndex[int] = BandIndex(threshold, num_perm)
+        self.sentence_lsh: BandIndex[int] | None = BandIndex(min(threshold, containment), num_perm) if containment else None
         self.exact: dict[str, int] = {}
-        self.kept: list[KeptCopy] = []
+        self.kept: list[Kept] = []
         self.stored = stored
         self.first = len(stored) if stored is not None else 0
 
@@ -184,67 +200,64 @@ class NearDuplicateIndex:
             return self.exact[digest], 1.0, "jaccard"
         if self.stored is not None and (number := self.stored.exact(digest)) is not None:
             return number, 1.0, "jaccard"
-        hashes = self.shingling.hashes(item.text)
-        lean = self.hasher.to_lean(self.hasher.signature(hashes))
-        sentences = [self._lean(sentence) for sentence in split_sentences(item.text)] if self.sentence_lsh else []
-        candidates = set(self.lsh.query(lean))
-        for sentence in sentences:
-            candidates.update(number for number, _ in self.sentence_lsh.query(sentence))
+        hashes, signature = self.fingerprinter.fingerprint(item.text)
+        keys = self.lsh.keys(signature)
+        candidates = self.lsh.query(keys)
+        sentence_keys = self._sentence_keys(item.text)
+        if sentence_keys is not None:
+            candidates |= self.sentence_lsh.query_many(sentence_keys)
         if self.stored is not None:
-            candidates.update(self.stored.candidates(lean, sentences))
-        item_facts = item.facts() if self.guard else None
+            candidates |= self.stored.candidates(keys, sentence_keys)
+        candidate = Kept(item, hashes)
         best: tuple[int, float, str] | None = None
         for number in sorted(candidates):
-            found = self._verify(item, hashes, item_facts, self.copy(number))
+            found = self._verify(candidate, self.copy(number))
             if found and (best is None or found[0] > best[1]):
                 best = (number, *found)
         if best is None:
-            self._keep(item, hashes, item_facts, lean, digest, sentences)
+            self._keep(candidate, digest, keys, sentence_keys)
+            if self.stored is not None:
+                self.stored.add(candidate, digest, signature, keys, sentence_keys)
         return best
 
-    def copy(self, number: int) -> KeptCopy:
-        """The kept copy with this number: (item, shingle hashes, facts)."""
+    def copy(self, number: int) -> Kept:
+        """The kept copy with this number, stored or kept here."""
         return self.stored.copy(number) if number < self.first else self.kept[number - self.first]
 
-    def _verify(
-        self, item: Item, hashes: np.ndarray, item_facts: Counter[str] | None, kept: KeptCopy
-    ) -> tuple[float, str] | None:
-        kept_item, kept_hashes, kept_facts = kept
-        similarity = jaccard(hashes, kept_hashes)
+    def _verify(self, candidate: Kept, kept: Kept) -> tuple[float, str] | None:
+        hashes = candidate.hashes
+        shared = shared_count(hashes, kept.hashes)
+        union = hashes.size + kept.hashes.size - shared
+        similarity = shared / union if union else 1.0
         if similarity >= self.threshold:
             found = (similarity, "jaccard")
-        elif self.containment and hashes.size and len(item.text.split()) >= self.containment_min_words:
-            inside = np.intersect1d(hashes, kept_hashes, assume_unique=True).size / hashes.size
+        elif self.containment and hashes.size and candidate.words >= self.containment_min_words:
+            inside = shared / hashes.size
             found = (inside, "containment") if inside >= self.containment else None
         else:
             found = None
-        if found and self.guard and self.guard(item_facts, kept_facts):
+        if found and self.guard and self.guard(candidate.item_facts(), kept.item_facts()):
             return None
         return found
 
-    def _keep(self, item: Item, hashes: np.ndarray, item_facts, lean, digest: str, sentences: list) -> None:
+    def _keep(self, kept: Kept, digest: str, keys: np.ndarray, sentence_keys: np.ndarray | None) -> None:
         number = self.first + len(self.kept)
-        self.kept.append((item, hashes, item_facts))
-        if self.stored is not None:
-            self.stored.add(self.kept[-1], lean, digest, sentences)
+        self.kept.append(kept)
         self.exact[digest] = number
-        self.lsh.insert(number, lean)
-        for position, sentence in enumerate(sentences):
-            self.sentence_lsh.insert((number, position), sentence)
+        self.lsh.insert(number, keys)
+        if sentence_keys is not None:
+            for row in sentence_keys:
+                self.sentence_lsh.insert(number, row)
 
-    def _lean(self, text: str):
-        return self.hasher.to_lean(self.hasher.signature(self.shingling.hashes(text)))
-
-
-def candidate_index(threshold: float, num_perm: int) -> MinHashLSH:
-    """An LSH index tuned a little below the threshold, so verification sees the near misses."""
-    return MinHashLSH(num_perm=num_perm, params=_bands(max(0.05, threshold - _CANDIDATE_MARGIN), num_perm))
-
-
-@lru_cache(maxsize=None)
-def _bands(threshold: float, num_perm: int) -> tuple[int, int]:
-    """datasketch's own choice of (bands, rows) for a threshold; computing it takes ~10 ms."""
-    return _optimal_param(threshold, num_perm, 0.5, 0.5)
+    def _sentence_keys(self, text: str) -> np.ndarray | None:
+        """The sentence index's band keys of a text's sentences (one row each), or None."""
+        if self.sentence_lsh is None:
+            return None
+        sentences = split_sentences(text)
+        if not sentences:
+            return None
+        signatures, _ = self.fingerprinter.fingerprints(sentences)
+        return self.sentence_lsh.keys(signatures)
 
 
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?…])[\"”’)]*\s+(?=[\"“‘(]?[A-Z0-9À-Þ])")
@@ -263,36 +276,44 @@ def deduplicate(
     documents: list[Document],
     settings: Settings,
     established: Callable[[Document], bool] | None = None,
+    progress: ProgressCallback | None = None,
     stored: Mapping[str, StoredCopies] | None = None,
 ) -> list[Cluster]:
     """Drop near-duplicate documents and remove near-duplicate paragraphs; return the clusters.
 
     `established` marks documents whose copies are kept before any other's whatever the keep
     policy (the files a pull request did not touch, so that its new text is the duplicate).
-    `stored` holds, per level, kept copies from before this run (a persistent index): they
-    come before every document here, established or not.
+    `progress(stage, done, total)` hears how many documents each level has visited. `stored`
+    holds, per level, kept copies from before this run (a persistent index): they come before
+    every document here, established or not.
     """
     stored = stored or {}
-    hasher = MinHasher(settings.num_perm, settings.seed)
     policy = keep_order(settings.keep)
     order = policy if established is None else (lambda doc: (not established(doc), policy(doc)))
     ordered = sorted((doc for doc in documents if doc.status == "kept"), key=order)
     clusters: list[Cluster] = []
     if settings.level in ("document", "all"):
-        clusters += _deduplicate_documents(ordered, settings, hasher, stored.get("document"))
+        clusters += _deduplicate_documents(reporting(ordered, "dedup documents", progress), settings, stored.get("document"))
         ordered = [doc for doc in ordered if doc.status == "kept"]
     if settings.level in ("paragraph", "all"):
-        clusters += _deduplicate_paragraphs(ordered, settings, hasher, stored.get("paragraph"))
+        clusters += _deduplicate_paragraphs(reporting(ordered, "dedup paragraphs", progress), settings, stored.get("paragraph"))
     return sorted(clusters, key=lambda c: (c.level != "document", c.canonical.doc, c.canonical.paragraph or 0))
 
 
-def _deduplicate_documents(
-    ordered: list[Document], settings: Settings, hasher: MinHasher, stored: StoredCopies | None = None
-) -> list[Cluster]:
+def fingerprinter(settings: Settings, shingling: str) -> Fingerprinter:
+    """The fingerprinter of one level: its shingling, and the run's permutations and hash."""
+    return _fingerprinter(*parse_shingling(shingling), settings.num_perm, settings.seed, settings.shingle_hash)
+
+
+@lru_cache(maxsize=16)
+def _fingerprinter(unit: str, n: int, num_perm: int, seed: int, shingle_hash: str) -> Fingerprinter:
+    return Fingerprinter(unit, n, num_perm, seed, hash=shingle_hash)
+
+
+def _deduplicate_documents(ordered: Iterable[Document], settings: Settings, stored: StoredCopies | None = None) -> list[Cluster]:
     index = NearDuplicateIndex(
-        Shingling(*parse_shingling(settings.document_shingling)),
+        fingerprinter(settings, settings.document_shingling),
         settings.threshold,
-        hasher,
         containment=settings.document_containment or None,
         containment_min_words=DOCUMENT_CONTAINMENT_MIN_WORDS,
         guard=document_facts_differ if settings.fact_guard else None,
@@ -314,14 +335,10 @@ def _deduplicate_documents(
     return list(clusters.values())
 
 
-def _deduplicate_paragraphs(
-    ordered: list[Document], settings: Settings, hasher: MinHasher, stored: StoredCopies | None = None
-) -> list[Cluster]:
-    shingling = Shingling(*parse_shingling(settings.paragraph_shingling))
+def _deduplicate_paragraphs(ordered: Iterable[Document], settings: Settings, stored: StoredCopies | None = None) -> list[Cluster]:
     index = NearDuplicateIndex(
-        shingling,
+        fingerprinter(settings, settings.paragraph_shingling),
         settings.paragraph_threshold,
-        hasher,
         containment=settings.paragraph_containment or None,
         containment_min_words=settings.min_paragraph_words,
         guard=paragraph_facts_differ if settings.fact_guard else None,
@@ -361,7 +378,7 @@ def _join(
 ) -> tuple[Cluster, Member]:
     """Add an item to the cluster of the kept copy it matched (made on its first member)."""
     number, similarity, measure = found
-    kept = index.copy(number)[0]
+    kept = index.copy(number).item
     cluster = clusters.setdefault(number, Cluster(cluster_id(level, kept), level, kept))
     member = Member(item, similarity, measure)
     cluster.members.append(member)

@@ -10,7 +10,7 @@ complete: `rebuild_text(cleaned, removed)` gives back the normalised text, byte 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Iterable, Iterator, Literal
 
 Status = Literal["kept", "dropped", "error"]
@@ -187,6 +187,33 @@ class Document:
     def cleaned_text(self) -> str:
         return cut_text(self.text, cut_spans(self.text, self.removed))
 
+    def to_state(self) -> dict[str, Any]:
+        """Return every field as JSON-ready data, so a run can store a document and pick it up again.
+
+        Unlike `to_record`, which writes the cleaned text and widened spans for readers, the state
+        keeps what the stages work on (normalised text, paragraph and removal spans as recorded).
+        """
+        return asdict(self)
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Document:
+        """Rebuild a document from `to_state` data (read back from JSON): equal to the original."""
+        reason = state["reason"]
+        return cls(
+            id=state["id"],
+            source=Source(**state["source"]),
+            text=state["text"],
+            meta=state["meta"],
+            paragraphs=[(start, end) for start, end in state["paragraphs"]],
+            removed=[Removal(**removal) for removal in state["removed"]],
+            flags=[Flag(**flag) for flag in state["flags"]],
+            fixes=[Fix(**fix) for fix in state["fixes"]],
+            lang=state["lang"],
+            status=state["status"],
+            reason=Reason(**reason) if reason is not None else None,
+            origin=state["origin"],
+        )
+
     def to_record(self) -> dict[str, Any]:
         """Return the `docs.jsonl` object for this document (field order is part of the contract)."""
         cuts = cut_spans(self.text, self.removed)
@@ -257,6 +284,8 @@ def cut_spans(text: str, removals: Iterable[Removal]) -> list[tuple[int, int, Re
     ([(6, 12)], 'keep\\n\\nkeep')
     """
     ordered = sorted(removals, key=lambda r: (r.start, r.end))
+    if not ordered:
+        return []
     # Segments in text order: ("R", number, start, end) for removed spans, ("W", start, end) for
     # whitespace, ("K", start, end) for kept non-whitespace.
     segments: list[tuple[Any, ...]] = []

@@ -14,6 +14,7 @@ from typing import Any
 
 from .document import rebuild_text
 from .errors import InputError
+from .write import interrupted_run_note
 
 RED_STRIKE = "\x1b[9;31m"
 YELLOW_UNDERLINE = "\x1b[4;33m"
@@ -141,7 +142,7 @@ def find_record(out: Path, doc_id: str) -> dict[str, Any]:
     """Return the `docs.jsonl` record of one document in an output folder."""
     docs = Path(out) / "docs.jsonl"
     if not docs.is_file():
-        raise InputError(f"{out} has no docs.jsonl; pass an output folder written by `cleaner run`")
+        raise InputError(interrupted_run_note(Path(out)) or f"{out} has no docs.jsonl; pass an output folder written by `cleaner run`")
     with open(docs, encoding="utf-8") as handle:
         for line in handle:
             record = json.loads(line)

@@ -239,7 +239,7 @@ def poly64_hashes(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.
         prefix[1:] = scaled * powers[:size]
         lengths = (ends - starts).astype(np.int64)
         values = prefix[ends] - prefix[starts] * powers[lengths]
-        return (_fmix64_array(values ^ lengths.astype(np.uint64)) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        return (fmix64_array(values ^ lengths.astype(np.uint64)) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
 
 
 def _powers(base: int, count: int) -> np.ndarray:
@@ -249,7 +249,8 @@ def _powers(base: int, count: int) -> np.ndarray:
         return np.cumprod(powers, dtype=np.uint64)
 
 
-def _fmix64_array(values: np.ndarray) -> np.ndarray:
+def fmix64_array(values: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finaliser (an avalanching bijection), element-wise."""
     with np.errstate(over="ignore"):
         values = values ^ (values >> np.uint64(33))
         values = values * np.uint64(0xFF51AFD7ED558CCD)

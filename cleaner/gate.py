@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 import subprocess
+import sys
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -51,9 +52,21 @@ class Finding:
     doc: str
     fingerprint: str = ""
     text: str = ""
+    # A finding about a whole document (a dropped document, an unreadable record) covers the
+    # file's lines from..to: a change to any of them brings it in.
+    covers: tuple[int, int] | None = None
 
     def to_record(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if k != "text"}
+        return {k: v for k, v in asdict(self).items() if k not in ("text", "covers")}
+
+    def touched_by(self, added: frozenset[int] | None) -> bool:
+        """Whether a change that added these lines (None: the whole file is new) brings it in."""
+        if added is None:
+            return True
+        if self.covers is None:
+            return self.line in added
+        first, last = self.covers
+        return any(first <= line <= last for line in added)
 
 
 @dataclass(frozen=True)
@@ -109,33 +122,44 @@ def run_gate(
     settings: Settings,
     options: GateOptions,
     baseline: Path | None = None,
-    changed: Sequence[Path] | None = None,
+    changed: Mapping[Path, frozenset[int] | None] | None = None,
     index: Path | None = None,
 ) -> tuple[Verdict, list[Finding]]:
     """Run every stage read-only and judge the findings; also return all selected findings
-    (before baseline and changed-file filtering), which is what a new baseline records.
+    (before baseline and change filtering), which is what a new baseline records.
 
-    With `changed`, the other files' documents keep their copies first, so a duplicate that a
-    change brings in is reported on the changed file; only changed files' findings count.
+    `changed` maps each changed file to the lines the change added (None: the whole file). The
+    other files' documents keep their copies first, so a duplicate that a change brings in is
+    reported on the changed file; only findings on added lines (or about a document holding
+    one) count.
     With `index`, the kept copies stored there come first (read only): text that duplicates
     them is a finding.
     """
-    wanted = {Path(path).resolve() for path in changed} if changed is not None else None
+    wanted = {Path(path).resolve(): lines for path, lines in changed.items()} if changed is not None else None
     established = None
     if wanted is not None:
         established = lambda doc: Path(_origin_path(doc)).resolve() not in wanted  # noqa: E731
     with open_index(index, settings) as store:
         corpus = prepare_corpus(inputs, settings, established=established, index=store)
     findings = select_findings(collect_findings(corpus), options)
-    reported = findings if wanted is None else [f for f in findings if Path(f.path).resolve() in wanted]
+    reported = findings if wanted is None else [f for f in findings if _in_change(f, wanted)]
     gone: list[dict[str, Any]] = []
     if baseline is not None:
         reported, gone = apply_baseline(reported, read_baseline(baseline))
     return judge(reported, corpus, options, gone), findings
 
 
-def git_changed_files(ref: str) -> list[Path]:
-    """Files added or modified since `ref` (committed, staged, unstaged or untracked)."""
+def _in_change(finding: Finding, changed: Mapping[Path, frozenset[int] | None]) -> bool:
+    path = Path(finding.path).resolve()
+    return path in changed and finding.touched_by(changed[path])
+
+
+_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@", re.MULTILINE)
+
+
+def git_changes(ref: str) -> dict[Path, frozenset[int] | None]:
+    """The lines added since `ref` in each changed file (committed, staged or unstaged); None
+    for a file that is new (added, or untracked) as a whole."""
     def git(*args: str) -> list[str]:
         try:
             result = subprocess.run(["git", *args], capture_output=True, text=True, check=True)
@@ -146,8 +170,16 @@ def git_changed_files(ref: str) -> list[Path]:
         return [line for line in result.stdout.splitlines() if line]
 
     root = Path(git("rev-parse", "--show-toplevel")[0])
-    names = git("diff", "--name-only", "--diff-filter=ACMR", ref) + git("ls-files", "--others", "--exclude-standard")
-    return [root / name for name in names]
+    changes: dict[Path, frozenset[int] | None] = {}
+    for name in git("diff", "--name-only", "--diff-filter=A", ref) + git("ls-files", "--others", "--exclude-standard"):
+        changes[root / name] = None
+    for name in git("diff", "--name-only", "--diff-filter=CMR", ref):
+        patch = "\n".join(git("diff", "--unified=0", "--no-color", "--no-ext-diff", ref, "--", name))
+        added = set()
+        for start, count in _HUNK.findall(patch):
+            added.update(range(int(start), int(start) + int(count or 1)))
+        changes[root / name] = frozenset(added)
+    return changes
 
 
 def _origin_path(doc: Document) -> str:
@@ -203,8 +235,16 @@ def _document_findings(doc: Document, path: str) -> list[Finding]:
     found.extend(_normalisation_findings(doc, path, lines))
     if doc.status == "dropped" and doc.reason is not None:
         reason = doc.reason
-        found.append(Finding(path, 1, 1, reason.rule or reason.name, reason.name, reason.detail, doc.id, text=doc.text[:200]))
+        line = doc.source.record or 1
+        found.append(
+            Finding(path, line, 1, reason.rule or reason.name, reason.name, reason.detail, doc.id, text=doc.text[:200], covers=_covers(doc))
+        )
     return found
+
+
+def _covers(doc: Document) -> tuple[int, int]:
+    """The file lines a document spans: its own line for a JSONL record, else the whole file."""
+    return (doc.source.record, doc.source.record) if doc.source.record else (1, sys.maxsize)
 
 
 def _rule_detail(detail: str) -> str:
@@ -226,7 +266,8 @@ def _normalisation_findings(doc: Document, path: str, lines: LineMap) -> list[Fi
     wanted = {fix.rule: fix for fix in doc.fixes if fix.rule in _NORMALISATION_FINDINGS}
     if not wanted or doc.origin is None or doc.source.format != "txt":
         return [
-            Finding(path, 1, 1, fix.rule, fix.name, fix.detail, doc.id, text=fix.detail) for fix in wanted.values()
+            Finding(path, doc.source.record or 1, 1, fix.rule, fix.name, fix.detail, doc.id, text=fix.detail, covers=_covers(doc))
+            for fix in wanted.values()
         ]
     found = []
     raw_lines = _raw_lines(doc)
@@ -242,7 +283,9 @@ def _normalisation_findings(doc: Document, path: str, lines: LineMap) -> list[Fi
             continue
         message = f"{steps}: {json.dumps(raw.strip()[:60], ensure_ascii=False)} becomes {json.dumps(fixed.text.strip()[:60], ensure_ascii=False)}"
         found.append(Finding(path, number, 1, rule, wanted[rule].name, message, doc.id, text=raw.strip()))
-    return found or [Finding(path, 1, 1, fix.rule, fix.name, fix.detail, doc.id, text=fix.detail) for fix in wanted.values()]
+    return found or [
+        Finding(path, 1, 1, fix.rule, fix.name, fix.detail, doc.id, text=fix.detail, covers=_covers(doc)) for fix in wanted.values()
+    ]
 
 
 def _step_rule(explanation: list) -> str:
@@ -267,7 +310,7 @@ def _error_finding(doc: Document, path: str) -> Finding:
     line = int(match.group(1)) if (match := _DETAIL_LINE.search(reason.detail)) else (doc.source.record or 1)
     rule = "NM010" if reason.name in _INVALID_BYTES else "IN001"
     name = "invalid-bytes" if rule == "NM010" else "unreadable-input"
-    return Finding(path, line, 1, rule, name, f"{reason.name}: {reason.detail}", doc.id, text=reason.name)
+    return Finding(path, line, 1, rule, name, f"{reason.name}: {reason.detail}", doc.id, text=reason.name, covers=_covers(doc))
 
 
 def _fingerprint(findings: list[Finding]) -> list[Finding]:

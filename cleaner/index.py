@@ -9,8 +9,8 @@ an indexed row, so finding the candidates of a new item is one indexed lookup pe
 scan. Stored copies come before every document of a run, numbered in their keep order, so a run
 against the index decides exactly what deduplicating old and new together would, the old first.
 
-Band keys are 64-bit hashes of a band's rows; a collision adds a candidate that exact
-verification then judges (odds ~2^-64 per lookup), so it cannot remove a non-duplicate.
+Band keys are those of dedup's `BandIndex` (64-bit hashes of a band's rows); a collision adds
+a candidate that exact verification then judges, so it cannot remove a non-duplicate.
 
 Writes happen in one transaction per batch (`save`), in WAL mode: a crash or an error in the
 middle leaves the index as it was before the batch. The index records the settings that decide
@@ -31,11 +31,13 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from . import __version__
-from .config import Settings, parse_shingling
-from .dedup import Item, KeptCopy, candidate_index, kept_paragraphs, split_sentences
+from .config import Settings
+from .dedup import Item, Kept, fingerprinter, kept_paragraphs, split_sentences
 from .document import Document
 from .errors import ConfigError, InputError
-from .minhash import MinHasher, Shingling, canonical, jaccard
+from .fastminhash import Fingerprinter
+from .lsh import BandIndex
+from .minhash import canonical, jaccard
 
 FORMAT_VERSION = 1
 LEVELS = ("document", "paragraph")
@@ -45,6 +47,7 @@ MATCH_SETTINGS = (
     "level",
     "num_perm",
     "seed",
+    "shingle_hash",
     "document_shingling",
     "paragraph_shingling",
     "threshold",
@@ -54,8 +57,6 @@ MATCH_SETTINGS = (
     "fact_guard",
     "min_paragraph_words",
 )
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_FNV_PRIME = np.uint64(0x100000001B3)
 _MAX_PARAMETERS = 900
 # Stored copies read per level and kept in memory: background paragraphs are candidates again and again.
 _CACHED_COPIES = 50_000
@@ -93,30 +94,6 @@ def match_settings(settings: Settings) -> dict[str, Any]:
     return {"format": FORMAT_VERSION, "cleaner": __version__, **{name: getattr(settings, name) for name in MATCH_SETTINGS}}
 
 
-def band_keys(signatures: np.ndarray, hashranges: Sequence[tuple[int, int]]) -> np.ndarray:
-    """64-bit keys of each band of each signature (rows: signatures, columns: bands).
-
-    Equal keys for equal band values, so a lookup finds what datasketch's `MinHashLSH` would.
-    """
-    bands, width = len(hashranges), hashranges[0][1] - hashranges[0][0]
-    if list(hashranges) != [(band * width, (band + 1) * width) for band in range(bands)]:
-        raise ValueError(f"bands must be consecutive and of equal width, not {hashranges}")
-    signatures = np.atleast_2d(np.asarray(signatures)).astype(np.uint64)
-    rows = signatures[:, : bands * width].reshape(signatures.shape[0], bands, width)
-    with np.errstate(over="ignore"):
-        mixed = (rows + np.uint64(1)) * ((np.arange(1, width + 1, dtype=np.uint64) * _GOLDEN) | np.uint64(1))
-        keys = np.broadcast_to(np.arange(bands, dtype=np.uint64) * _FNV_PRIME, rows.shape[:2]).copy()
-        for column in range(width):
-            keys = (keys ^ mixed[:, :, column]) * _FNV_PRIME
-            keys ^= keys >> np.uint64(29)
-    return keys.view(np.int64)
-
-
-def _signature(value: Any) -> np.ndarray:
-    """A signature as uint32 values, from a datasketch MinHash or an array."""
-    return np.asarray(getattr(value, "hashvalues", value)).astype(np.uint32)
-
-
 class StoredLevel:
     """One level's stored kept copies, as `NearDuplicateIndex` sees them (`dedup.StoredCopies`).
 
@@ -131,14 +108,14 @@ class StoredLevel:
             threshold, containment = settings.threshold, settings.document_containment
         else:
             threshold, containment = settings.paragraph_threshold, settings.paragraph_containment
-        self.hashranges = candidate_index(threshold, settings.num_perm).hashranges
-        self.sentence_hashranges = (
-            candidate_index(min(threshold, containment), settings.num_perm).hashranges if containment else None
-        )
+        self.fact_guard = settings.fact_guard
+        # Only their `keys` are used (by `Index.nearest`): the buckets live in the database.
+        self.bands: BandIndex[int] = BandIndex(threshold, settings.num_perm)
+        self.sentence_bands: BandIndex[int] | None = BandIndex(min(threshold, containment), settings.num_perm) if containment else None
         self.end = _end(connection, level)
         self.hidden: set[int] = set()
-        self.cache: dict[int, KeptCopy] = {}
-        self.pending: list[tuple[KeptCopy, np.ndarray, str, list[np.ndarray]]] = []
+        self.cache: dict[int, Kept] = {}
+        self.pending: list[tuple[Kept, str, np.ndarray, np.ndarray, np.ndarray | None]] = []
 
     def __len__(self) -> int:
         """One past the last stored number: copies kept in this run are numbered from here."""
@@ -157,17 +134,16 @@ class StoredLevel:
         ).fetchone()
         return row[0] if row and row[0] not in self.hidden else None
 
-    def candidates(self, signature: Any, sentences: list[Any]) -> set[int]:
-        """Stored copies sharing a band with the signature, or a sentence band with a sentence."""
-        wanted = [(self.space, int(key)) for key in band_keys(_signature(signature), self.hashranges)[0]]
-        if sentences and self.sentence_hashranges:
-            keys = band_keys(np.stack([_signature(s) for s in sentences]), self.sentence_hashranges)
-            wanted += [(self.space + 1, int(key)) for key in np.unique(keys)]
+    def candidates(self, keys: np.ndarray, sentence_keys: np.ndarray | None) -> set[int]:
+        """Stored copies sharing a band key with the item, or a sentence band key with a sentence."""
+        wanted = [(self.space, key) for key in _signed(keys)]
+        if sentence_keys is not None:
+            wanted += [(self.space + 1, key) for key in _signed(np.unique(sentence_keys))]
         numbers = {number for number in _lookup(self.connection, wanted) if number not in self.hidden}
         self._read(sorted(numbers - self.cache.keys()))
         return numbers
 
-    def copy(self, number: int) -> KeptCopy:
+    def copy(self, number: int) -> Kept:
         if number not in self.cache:
             self._read([number])
         return self.cache[number]
@@ -181,10 +157,12 @@ class StoredLevel:
             query = f"SELECT number, doc, paragraph, lang, snippet, hashes, facts FROM copies WHERE level = ? AND number IN ({marks})"
             for number, doc, paragraph, lang, snippet, hashes, facts in self.connection.execute(query, (self.level, *chunk)):
                 item = Item(doc, paragraph, snippet, lang, stored=True)
-                self.cache[number] = (item, np.frombuffer(hashes, dtype=np.uint32), None if facts is None else Counter(json.loads(facts)))
+                self.cache[number] = Kept(item, np.frombuffer(hashes, dtype=np.uint32), None if facts is None else Counter(json.loads(facts)))
 
-    def add(self, copy: KeptCopy, signature: Any, digest: str, sentences: list[Any]) -> None:
-        self.pending.append((copy, _signature(signature), digest, [_signature(s) for s in sentences]))
+    def add(self, kept: Kept, digest: str, signature: np.ndarray, keys: np.ndarray, sentence_keys: np.ndarray | None) -> None:
+        if self.fact_guard:
+            kept.item_facts()  # facts come from the full text, which the index does not hold
+        self.pending.append((kept, digest, signature, keys, sentence_keys))
 
     def delete_hidden(self) -> None:
         """Delete the copies of documents the run held again (inside a transaction)."""
@@ -196,8 +174,9 @@ class StoredLevel:
     def write_pending(self) -> int:
         """Insert the copies kept in this run, numbered after the stored ones (inside a transaction)."""
         copies, bands = [], []
-        for offset, ((item, hashes, facts), signature, digest, sentences) in enumerate(self.pending):
+        for offset, (kept, digest, signature, keys, sentence_keys) in enumerate(self.pending):
             number = self.end + offset
+            item, facts = kept.item, kept.facts
             copies.append(
                 (
                     self.level,
@@ -207,18 +186,22 @@ class StoredLevel:
                     item.lang,
                     item.text[:SNIPPET],
                     bytes.fromhex(digest),
-                    np.asarray(hashes, dtype=np.uint32).tobytes(),
-                    signature.tobytes(),
+                    np.asarray(kept.hashes, dtype=np.uint32).tobytes(),
+                    np.asarray(signature, dtype=np.uint32).tobytes(),
                     None if facts is None else json.dumps(dict(sorted(facts.items())), ensure_ascii=False),
                 )
             )
-            bands += [(self.space, int(key), number) for key in band_keys(signature, self.hashranges)[0]]
-            if sentences and self.sentence_hashranges:
-                keys = np.unique(band_keys(np.stack(sentences), self.sentence_hashranges))
-                bands += [(self.space + 1, int(key), number) for key in keys]
+            bands += [(self.space, key, number) for key in _signed(keys)]
+            if sentence_keys is not None:
+                bands += [(self.space + 1, key, number) for key in _signed(np.unique(sentence_keys))]
         self.connection.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", copies)
         self.connection.executemany("INSERT OR IGNORE INTO bands VALUES (?, ?, ?)", sorted(bands))
         return len(copies)
+
+
+def _signed(keys: np.ndarray) -> list[int]:
+    """Band keys (uint64) as SQLite integers (int64, same bits)."""
+    return np.ascontiguousarray(keys, dtype=np.uint64).view(np.int64).ravel().tolist()
 
 
 def _end(connection: sqlite3.Connection, level: str) -> int:
@@ -358,10 +341,9 @@ class Index:
         Candidates come from the LSH bands (what dedup would verify); similarity is exact
         Jaccard over shingles, and containment the share of the query's shingles in the copy.
         """
-        hasher = MinHasher(self.settings.num_perm, self.settings.seed)
-        shinglings = {
-            "document": Shingling(*parse_shingling(self.settings.document_shingling)),
-            "paragraph": Shingling(*parse_shingling(self.settings.paragraph_shingling)),
+        fingerprinters = {
+            "document": fingerprinter(self.settings, self.settings.document_shingling),
+            "paragraph": fingerprinter(self.settings, self.settings.paragraph_shingling),
         }
         results = []
         for doc in documents:
@@ -376,24 +358,27 @@ class Index:
             matches = []
             for item in items:
                 level = "document" if item.paragraph is None else "paragraph"
-                found = _nearest(self.levels[level], shinglings[level], hasher, item, limit)
+                found = _nearest(self.levels[level], fingerprinters[level], item, limit)
                 if found:
                     matches.append({**item.key, "level": level, "matches": found})
             results.append({"doc": doc.id, "found": matches})
         return results
 
 
-def _nearest(level: StoredLevel, shingling: Shingling, hasher: MinHasher, item: Item, limit: int) -> list[dict[str, Any]]:
-    hashes = shingling.hashes(item.text)
-    signature = hasher.signature(hashes)
-    sentences = [hasher.signature(shingling.hashes(s)) for s in split_sentences(item.text)] if level.sentence_hashranges else []
-    numbers = level.candidates(signature, sentences)
+def _nearest(level: StoredLevel, fingerprints: Fingerprinter, item: Item, limit: int) -> list[dict[str, Any]]:
+    hashes, signature = fingerprints.fingerprint(item.text)
+    sentences = split_sentences(item.text)
+    sentence_keys = None
+    if level.sentence_bands is not None and sentences:
+        sentence_keys = level.sentence_bands.keys(fingerprints.fingerprints(sentences)[0])
+    numbers = level.candidates(level.bands.keys(signature), sentence_keys)
     exact = level.exact(_digest(item.text))
     if exact is not None:
         numbers.add(exact)
     found = []
     for number in numbers:
-        stored, stored_hashes, _ = level.copy(number)
+        copy = level.copy(number)
+        stored, stored_hashes = copy.item, copy.hashes
         inside = np.intersect1d(hashes, stored_hashes, assume_unique=True).size / hashes.size if hashes.size else 0.0
         found.append(
             {

@@ -15,7 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from . import __version__
 from .config import ProjectConfig, Settings
@@ -24,6 +24,8 @@ from .document import Document
 from .ingest import Discovery, InputFile, discover, read_file
 from .langid import detect_language
 from .normalise import normalise
+from .progress import ProgressCallback, reporting
+from .resume import ResultCache, cache_folder
 from .rules import RuleSet, apply_rules, load_ruleset
 from .errors import InputError
 from .index import Index, open_index
@@ -38,10 +40,9 @@ def document_stages(settings: Settings, ruleset: RuleSet) -> tuple[tuple[str, Do
     return (
         ("normalise", normalise),
         ("rules", partial(apply_rules, ruleset=ruleset)),
-        ("langid", partial(detect_language, keep_langs=keep_langs)),
+        ("langid", partial(detect_language, keep_langs=keep_langs, backend=settings.langid_backend)),
     )
 
-ProgressCallback = Callable[[int, int], None]
 
 
 @dataclass
@@ -55,6 +56,7 @@ class Corpus:
     clusters: list[Cluster]
     timings: dict[str, float]
     warnings: list[str] = field(default_factory=list)
+    reused_files: int = 0
 
     @property
     def errors(self) -> list[Document]:
@@ -69,6 +71,7 @@ class RunResult:
     manifest: dict[str, Any]
     errors: list[Document] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    reused_files: int = 0
 
     @property
     def counts(self) -> dict[str, int]:
@@ -80,29 +83,35 @@ def clean_corpus(
     out: Path | str,
     settings: Settings | None = None,
     progress: ProgressCallback | None = None,
+    resume: bool = False,
     index: Path | str | None = None,
     update_index: bool = False,
 ) -> RunResult:
     """Clean the documents under `inputs` and write the output contract to `out`.
 
-    `progress(done_bytes, total_bytes)` is called as input files finish. With `index`, documents
-    are deduplicated against the kept copies stored there too; with `update_index`, this run's
-    kept copies are added to it (created if missing) once the output is written.
+    `progress(stage, done, total)` is called as work finishes (see ProgressCallback). Each
+    file's results are kept beside OUT until the output is written; `resume` reuses those an
+    interrupted run left. With `index`, documents are deduplicated against the kept copies
+    stored there too; with `update_index`, this run's kept copies are added to it (created if
+    missing) once the output is written.
     """
     settings = settings or Settings()
     started = time.perf_counter()
     out = Path(out)
     check_output_dir(out)
+    cache = ResultCache(cache_folder(out), reuse=resume)
     with open_index(index, settings, create=update_index) as store:
-        corpus = prepare_corpus(inputs, settings, exclude=[out], progress=progress, index=store)
+        corpus = prepare_corpus(inputs, settings, exclude=[out], progress=progress, cache=cache, index=store)
         manifest = build_manifest(corpus, settings)
         if store is not None:
             manifest["index"] = {"path": str(store.path), "stored": store.counts(), "updated": update_index}
         clusters = (cluster.to_record() for cluster in corpus.clusters)
-        manifest = write_output(out, corpus.documents, clusters, manifest, started=started)
+        documents = reporting(corpus.documents, "write", progress)
+        manifest = write_output(out, documents, clusters, manifest, started=started)
         if store is not None and update_index:
             store.save()
-    return RunResult(out=out, manifest=manifest, errors=corpus.errors, warnings=corpus.warnings)
+    cache.remove()
+    return RunResult(out=out, manifest=manifest, errors=corpus.errors, warnings=corpus.warnings, reused_files=corpus.reused_files)
 
 
 def default_inputs(project: ProjectConfig, last_run: Path = Path("out")) -> list[Path]:
@@ -124,18 +133,20 @@ def prepare_corpus(
     exclude: Sequence[Path] = (),
     progress: ProgressCallback | None = None,
     established: Callable[[Document], bool] | None = None,
+    cache: ResultCache | None = None,
     index: Index | None = None,
 ) -> Corpus:
     """Read and run every stage over the inputs, without writing anything.
 
-    `established` is handed to dedup: those documents keep their copies first. The kept copies
-    of `index` come before all of them (except its copies of documents read again here).
+    `established` is handed to dedup: those documents keep their copies first. With a `cache`,
+    each file's per-document results are stored as they come, and reused where it allows. The
+    kept copies of `index` come before all documents (except its copies of documents read again).
     """
-    corpus = read_corpus(inputs, settings, exclude, progress)
+    corpus = read_corpus(inputs, settings, exclude, progress, cache)
     clock = time.perf_counter()
     if index is not None:
         index.hide(corpus.documents)
-    corpus.clusters = deduplicate(corpus.documents, settings, established, index.levels if index else None)
+    corpus.clusters = deduplicate(corpus.documents, settings, established, progress=progress, stored=index.levels if index else None)
     corpus.timings["dedup"] = round(time.perf_counter() - clock, 3)
     corpus.warnings.extend(_large_cluster_warnings(corpus, settings))
     return corpus
@@ -146,6 +157,7 @@ def read_corpus(
     settings: Settings,
     exclude: Sequence[Path] = (),
     progress: ProgressCallback | None = None,
+    cache: ResultCache | None = None,
 ) -> Corpus:
     """Read the inputs and run the per-document stages (everything but dedup)."""
     input_paths = [Path(path) for path in inputs]
@@ -153,12 +165,14 @@ def read_corpus(
     discovery = discover(input_paths, exclude=exclude, follow_symlinks=settings.follow_symlinks)
     timings: Counter[str] = Counter()
     documents: list[Document] = []
-    for batch, batch_timings in process_files(discovery.files, settings, ruleset, progress):
+    run_files = partial(process_files, settings=settings, ruleset=ruleset, progress=progress)
+    results = run_files(discovery.files) if cache is None else cache.process(discovery.files, settings, ruleset, run_files)
+    for batch, batch_timings in results:
         documents.extend(batch)
         timings.update(batch_timings)
     documents = assign_unique_ids(documents)
     timings_rounded = {stage: round(seconds, 3) for stage, seconds in timings.items()}
-    return Corpus(input_paths, discovery, ruleset, documents, [], timings_rounded)
+    return Corpus(input_paths, discovery, ruleset, documents, [], timings_rounded, reused_files=cache.reused if cache else 0)
 
 
 def _large_cluster_warnings(corpus: Corpus, settings: Settings) -> Iterator[str]:
@@ -192,23 +206,27 @@ def process_files(
 ) -> Iterator[tuple[list[Document], dict[str, float]]]:
     """Yield each file's processed documents in file order, whatever the number of workers."""
     sizes = [_size(file.path) for file in files]
-    total, done = sum(sizes), 0
+    total = sum(sizes)
     workers = min(settings.processes, len(files))
     if workers <= 1:
         results: Iterator[tuple[list[Document], dict[str, float]]] = (process_file(f, settings, ruleset) for f in files)
-        for size, result in zip(sizes, results):
-            yield result
-            done += size
-            if progress:
-                progress(done, total)
+        yield from _told(zip(sizes, results), total, progress)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
         chunk = max(1, min(64, len(files) // (workers * 8)))
-        for size, result in zip(sizes, pool.map(process_file, files, [settings] * len(files), [ruleset] * len(files), chunksize=chunk)):
-            yield result
-            done += size
-            if progress:
-                progress(done, total)
+        results = pool.map(process_file, files, [settings] * len(files), [ruleset] * len(files), chunksize=chunk)
+        yield from _told(zip(sizes, results), total, progress)
+
+
+def _told(sized: Iterable[tuple[int, Any]], total: int, progress: ProgressCallback | None) -> Iterator[Any]:
+    """Yield each result after telling `progress` its bytes are done (before: a caller may stop
+    asking once it has every result)."""
+    done = 0
+    for size, result in sized:
+        done += size
+        if progress:
+            progress("clean", done, total)
+        yield result
 
 
 def _size(path: Path) -> int:

@@ -69,8 +69,8 @@ REGEX_FLAGS = {
     "verbose": regex.VERBOSE,
 }
 RULE_KEYS = (
-    "id", "name", "summary", "kind", "scope", "where", "within", "pattern", "flags", "previous",
-    "action", "status", "examples",
+    "id", "name", "summary", "kind", "scope", "where", "within", "pattern", "flags", "requires",
+    "previous", "action", "status", "examples",
 )
 REQUIRED_KEYS = ("id", "name", "summary", "scope", "where", "action", "status")
 EXAMPLE_KEYS = ("hit", "ok", "text", "cleaned", "meta")
@@ -120,6 +120,14 @@ class Rule:
     status: str
     examples: tuple[Example, ...] = ()
     path: str = field(default="", compare=False)
+    requires: tuple[str, ...] = ()
+
+    def may_match(self, text: str) -> bool:
+        """The cheap prefilter: False when the text holds none of the `requires` strings."""
+        if not self.requires:
+            return True
+        folded = text.casefold()
+        return any(literal in folded for literal in self.requires)
 
     def canonical(self) -> dict[str, Any]:
         """Return what decides this rule's output, for the rule set's digest."""
@@ -134,6 +142,7 @@ class Rule:
             "flags": list(self.flags),
             "previous": self.previous.pattern if self.previous else None,
             "action": self.action,
+            "requires": list(self.requires),
         }
 
 
@@ -288,6 +297,8 @@ def parse_rule(source: str, path: str) -> Rule:
     previous = _pattern(data, "previous", compile_flags, "line", path) if "previous" in data else None
     if pattern is not None and action == "extract" and not pattern.groupindex:
         raise ConfigError(f"{path}: key 'pattern' has no named group; an extract rule puts (?P<key>...) groups into meta")
+    examples = _examples(data, action, path)
+    requires = _requires(data, kind, scope, examples, path)
     return Rule(
         id=rule_id,
         name=name,
@@ -301,9 +312,25 @@ def parse_rule(source: str, path: str) -> Rule:
         previous=previous,
         action=action,
         status=status,
-        examples=_examples(data, action, path),
+        examples=examples,
         path=path,
+        requires=requires,
     )
+
+
+def _requires(data: dict[str, Any], kind: str, scope: str, examples: tuple[Example, ...], path: str) -> tuple[str, ...]:
+    """Strings of which a unit must hold one (case-insensitively) for the pattern to be tried;
+    a prefilter for patterns that are slow on long lines. Every hit example must hold one."""
+    value = data.get("requires", [])
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise ConfigError(f"{path}: key 'requires' must be a list of non-empty strings, not {value!r}")
+    if value and (kind != "pattern" or scope == "document"):
+        raise ConfigError(f"{path}: key 'requires' only goes with a pattern rule of scope line or paragraph")
+    folded = tuple(item.casefold() for item in value)
+    for example in examples:
+        if folded and example.expect == "hit" and not example.document and not any(item in example.text.casefold() for item in folded):
+            raise ConfigError(f"{path}: key 'requires': hit example {example.text!r} holds none of {value!r}")
+    return folded
 
 
 def _string(data: dict[str, Any], key: str, path: str) -> str:
@@ -565,8 +592,11 @@ def _apply_to_units(doc: Document, rule: Rule, timeout: float) -> None:
     units = list(_units(doc, rule.scope))
     for position in _candidates(doc, units, rule):
         start, end = units[position]
+        unit = doc.text[start:end]
+        if not rule.may_match(unit):
+            continue
         try:
-            match = rule.pattern.fullmatch(doc.text[start:end], timeout=timeout)
+            match = rule.pattern.fullmatch(unit, timeout=timeout)
         except TimeoutError:
             _report_timeout(doc, rule, start, end, timeout)
             return

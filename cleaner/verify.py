@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 
 from .document import rebuild_text, split_paragraphs
 from .errors import OutputError
-from .write import CLUSTERS, DOCS, ENCODING_ERRORS, MANIFEST, TEXT_DIR, text_path
+from .write import CLUSTERS, DOCS, ENCODING_ERRORS, MANIFEST, TEXT_DIR, interrupted_run_note, text_path
 
 STATUSES = ("kept", "dropped", "error")
 LEVELS = ("document", "paragraph")
@@ -58,7 +58,8 @@ def verify_output(out: Path) -> list[str]:
     """
     out = Path(out)
     if not out.is_dir():
-        raise OutputError(f"{str(out)!r} is not a folder; pass the OUT folder of a `cleaner run`")
+        note = interrupted_run_note(out)
+        raise OutputError(note or f"{str(out)!r} is not a folder; pass the OUT folder of a `cleaner run`")
     problems: list[str] = []
     manifest = _read_manifest(out, problems)
     docs = _read_jsonl(out / DOCS, problems)

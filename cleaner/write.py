@@ -6,6 +6,7 @@ last, is on disk; a crash leaves either the previous complete OUT or none, never
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -70,6 +71,19 @@ def recover_interrupted(out: Path) -> None:
             previous.rename(out)
         else:
             shutil.rmtree(previous, ignore_errors=True)
+
+
+def interrupted_run_note(out: Path) -> str:
+    """Say what an unfinished run left beside OUT (staging folder, moved-away OUT, result cache); empty when none."""
+    parent = out.parent if str(out.parent) else Path(".")
+    traces = sorted(path.name for path in parent.glob(f".{glob.escape(out.name)}.cleaner-*"))
+    if not traces:
+        return ""
+    return (
+        f"a run writing {str(out)!r} was interrupted or is still going (it left {', '.join(traces)}); "
+        f"{'the folder holds the last complete output' if is_cleaner_output(out) else 'no complete output is there'}: "
+        f"finish it with `cleaner run IN... {out} --resume`"
+    )
 
 
 def write_output(

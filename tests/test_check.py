@@ -7,7 +7,6 @@ import re
 import subprocess
 import textwrap
 from pathlib import Path
-from xml.etree import ElementTree
 
 import pytest
 
@@ -134,6 +133,37 @@ def test_diff_against_reports_only_what_the_change_adds_even_when_the_new_file_s
     assert "DD002 duplicate-paragraph: 71% similar to paragraph 2 in a" in lines[1]
 
 
+def test_diff_against_counts_only_the_lines_a_change_adds_to_an_existing_file(repo):
+    # Committed with a READ MORE line (accepted long ago); the change edits another line and
+    # appends a second promotion line: only the added line is the change's finding.
+    (repo / "data/c.txt").write_text(ARTICLE_C, encoding="utf-8")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "add c")
+    edited = ARTICLE_C.replace("a short lull", "a brief lull") + "Click here to subscribe to our newsletter\n"
+    (repo / "data/c.txt").write_text(edited, encoding="utf-8")
+    everything = cleaner("check", cwd=repo).stdout.splitlines()
+    assert [line.split(" ")[0] for line in everything if line.startswith("data/")] == ["data/c.txt:3:1:", "data/c.txt:4:1:", "data/c.txt:5:1:"]
+    result = cleaner("check", "--diff-against", "HEAD", cwd=repo)
+    assert result.returncode == 1
+    assert [line.split(" ")[:2] for line in result.stdout.splitlines() if line.startswith("data/")] == [["data/c.txt:5:1:", "BP012"]]
+    # --changed takes the whole file.
+    whole = cleaner("check", "--changed", "data/c.txt", cwd=repo).stdout.splitlines()
+    assert [line.split(" ")[0] for line in whole if line.startswith("data/")] == ["data/c.txt:3:1:", "data/c.txt:4:1:", "data/c.txt:5:1:"]
+
+
+def test_diff_against_brings_in_a_whole_jsonl_record_when_its_line_changes(repo):
+    records = [{"id": "a", "text": ARTICLE_A}, {"id": "b", "text": ARTICLE_B}]
+    feed = repo / "data/feed.jsonl"
+    feed.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "feed")
+    # Record 2 becomes a copy of record 1: a duplicate document, reported on its own line.
+    records[1]["text"] = ARTICLE_A.replace("Monday", "Tuesday")
+    feed.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    result = cleaner("check", "--diff-against", "HEAD", "--select", "DD001", cwd=repo)
+    assert [line.split(" ")[:2] for line in result.stdout.splitlines() if line.startswith("data/")] == [["data/feed.jsonl:2:1:", "DD001"]]
+
+
 def test_exit_zero_budgets_and_per_path_ignores(repo):
     (repo / "data/c.txt").write_text(ARTICLE_C, encoding="utf-8")
     assert cleaner("check", "--exit-zero", cwd=repo).returncode == 0
@@ -173,30 +203,53 @@ def test_json_output_is_documented_and_stable(repo):
     assert payload["verdict"] == "fail"
 
 
-def test_junit_output_is_read_by_junit_tools(repo, tmp_path):
+SCHEMAS = Path(__file__).parent / "schemas"
+AWKWARD = "<b>&\"quotes\" ‘curly’ and a tab\t"
+
+
+def test_junit_output_validates_against_the_junit_schema_and_is_read_by_junit_tools(repo, tmp_path):
+    import xmlschema
     from junitparser import JUnitXml
 
+    schema = xmlschema.XMLSchema(SCHEMAS / "junit-10.xsd")
+    clean = cleaner("check", "--output-format", "junit", cwd=repo).stdout
+    schema.validate(clean)
     (repo / "data/c.txt").write_text(ARTICLE_C, encoding="utf-8")
+    awkward = "The harbour authority opened a second ferry berth on Monday after two years of work.\n\nREAD MORE\n"
+    (repo / f"data/{AWKWARD}.txt").write_text(awkward, encoding="utf-8")
     report = tmp_path / "junit.xml"
     report.write_text(cleaner("check", "--output-format", "junit", cwd=repo).stdout, encoding="utf-8")
-    ElementTree.parse(report)
+    schema.validate(str(report))
     suites = JUnitXml.fromfile(str(report))
     [suite] = list(suites)
-    [case] = list(suite)
-    assert (suite.tests, suite.failures, case.name) == (1, 2, "data/c.txt")
-    assert [result.type for result in case.result] == ["BP001", "DD002"]
+    cases = {case.name: [result.type for result in case.result] for case in suite}
+    assert suite.tests == 2
+    assert cases["data/c.txt"] == ["BP001", "DD002"]
+    assert cases[f"data/{AWKWARD}.txt"] == ["BP001"]
 
 
-def test_sarif_output_validates_against_the_sarif_2_1_0_model(repo):
-    from sarif_pydantic import Sarif
+def test_junit_schema_check_can_fail():
+    import xmlschema
 
+    schema = xmlschema.XMLSchema(SCHEMAS / "junit-10.xsd")
+    assert not schema.is_valid('<testsuites><testsuite name="x"><testcase/></testsuite></testsuites>')
+
+
+def test_sarif_output_validates_against_the_sarif_2_1_0_schema(repo):
+    import jsonschema
+
+    schema = json.loads((SCHEMAS / "sarif-2.1.0-rtm.5.json").read_text(encoding="utf-8"))
+    validator = jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker())
+    validator.validate(json.loads(cleaner("check", "--output-format", "sarif", cwd=repo).stdout))
     (repo / "data/c.txt").write_text(ARTICLE_C, encoding="utf-8")
     payload = json.loads(cleaner("check", "--output-format", "sarif", cwd=repo).stdout)
-    sarif = Sarif.model_validate(payload)
-    [run] = sarif.runs
-    assert [r.rule_id for r in run.results] == ["BP001", "DD002"]
-    location = payload["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+    validator.validate(payload)
+    [run] = payload["runs"]
+    assert [result["ruleId"] for result in run["results"]] == ["BP001", "DD002"]
+    location = run["results"][0]["locations"][0]["physicalLocation"]
     assert location == {"artifactLocation": {"uri": "data/c.txt"}, "region": {"startLine": 3, "startColumn": 1}}
+    broken = {**payload, "runs": [{**run, "results": [{**run["results"][0], "level": "fatal"}]}]}
+    assert not validator.is_valid(broken)
 
 
 def commands_in(text: str, prefix: str) -> list[str]:

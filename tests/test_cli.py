@@ -75,7 +75,6 @@ def test_a_second_run_and_a_two_worker_run_give_byte_identical_output(seeds):
     assert first == second
     for manifest in manifests:
         manifest.pop("timings")
-        manifest["settings"].pop("workers")
     assert manifests[0] == manifests[1]
 
 
@@ -190,3 +189,19 @@ def test_encoding_fallback_and_size_limit_options(tmp_path):
     assert docs["legacy"]["fixes"][0]["rule"] == "NM010"
     assert (docs["big"]["status"], docs["big"]["reason"]["name"]) == ("error", "too-large")
     assert cleaner("run", "in", "out2", "--encoding-fallback", "klingon", cwd=tmp_path).returncode == 2
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ('shingle-hash = "md5"', "shingle-hash must be one of poly64, sha1, not 'md5'"),
+        ('langid-backend = "cld3"', "langid-backend must be one of fasttext, langdetect, not 'cld3'"),
+    ],
+)
+def test_a_bad_backend_in_the_configuration_exits_2_naming_the_choices(tmp_path, config, message):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in/a.txt").write_text("Some text to clean.", encoding="utf-8")
+    (tmp_path / "cleaner.toml").write_text(config + "\n", encoding="utf-8")
+    result = cleaner("run", "in", "out", cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr

@@ -565,14 +565,14 @@ def test_the_cli_reads_a_corpus_of_bad_inputs_reports_each_and_exits_0(tmp_path)
 # -- determinism --------------------------------------------------------------------------------
 
 
-def generated_corpus(folder: Path, order_seed: int) -> list[Path]:
+def generated_corpus(folder: Path, order_seed: int = 0, stories: int = 24) -> list[Path]:
     """Two input folders of articles rebuilt from the seeds' paragraphs (so with reused paragraphs
     and near-duplicate documents), one shared file name, and a JSON Lines feed; files are written
     in an order that depends on `order_seed`, the content never does."""
     paragraphs = [p for path in sorted(SEEDS.glob("*.txt")) for p in path.read_text().split("\n") if len(p) > 60]
     content = random.Random(7)
     files: dict[str, str] = {}
-    for number in range(24):
+    for number in range(stories):
         chosen = content.sample(paragraphs, 6)
         if number % 5 == 4:  # a near copy of the article before, one paragraph swapped
             chosen = previous[:5] + [content.choice(paragraphs)]

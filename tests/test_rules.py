@@ -232,7 +232,7 @@ def test_unknown_key_names_file_and_key(tmp_path: Path):
     message = load_error(tmp_path, RULE.replace("pattern =", "patern ="))
     assert message == (
         "FILE: unknown key 'patern'; a rule takes id, name, summary, kind, scope, where, within, "
-        "pattern, flags, previous, action, status, examples"
+        "pattern, flags, requires, previous, action, status, examples"
     )
 
 
@@ -469,3 +469,41 @@ def test_a_missing_rules_folder_is_a_config_error(tmp_path: Path):
     with pytest.raises(ConfigError) as error:
         load_ruleset([tmp_path / "nope"])
     assert str(error.value) == f"{tmp_path / 'nope'}: rules folder not found; pass a folder of <ID>-<name>.toml files"
+
+
+def test_requires_is_a_prefilter_that_every_hit_example_must_satisfy(tmp_path: Path):
+    folder = tmp_path / "mine"
+    # The pattern alone would also cut "cut this" lines; the prefilter restricts it to lines
+    # holding "CUT" in any case, which both hit and only those.
+    write_rule(folder, RULE.replace("pattern = 'CUT .*'", "pattern = '(?i)cut .*'\nrequires = [\"Cut \"]"))
+    [rule] = [rule for rule in load_ruleset([folder]).rules if rule.id == "XX001"]
+    assert rule.requires == ("cut ",)
+    doc = apply_rules(make("CUT me\n\nkeep\n\ncut me too"), load_ruleset([folder], select=["XX001"]))
+    assert doc.cleaned_text() == "keep"
+    narrowed = RULE.replace("pattern = 'CUT .*'", "pattern = 'CUT .*'\nrequires = [\"never\"]")
+    assert apply_rules(make("CUT me\n\nkeep"), _ruleset(write_rule(tmp_path / "other", narrowed).parent)).cleaned_text() == "CUT me\n\nkeep"
+
+
+def _ruleset(folder: Path):
+    return load_ruleset([folder], select=["XX001"])
+
+
+@pytest.mark.parametrize(
+    ("addition", "message"),
+    [
+        ('requires = "CUT"', "FILE: key 'requires' must be a list of non-empty strings, not 'CUT'"),
+        ('requires = [""]', "FILE: key 'requires' must be a list of non-empty strings, not ['']"),
+        (
+            'requires = ["snip"]\n[[examples]]\nhit = "CUT here"',
+            "FILE: key 'requires': hit example 'CUT here' holds none of ['snip']",
+        ),
+    ],
+)
+def test_a_bad_requires_names_file_and_key(tmp_path: Path, addition: str, message: str):
+    assert load_error(tmp_path, RULE + addition + "\n") == message
+
+
+def test_the_tweet_link_rule_is_only_tried_on_lines_with_a_link():
+    rule = BUILTIN.get("SM001")
+    assert not rule.may_match("A long sentence about the talks, with no link at all, " * 10)
+    assert rule.may_match("Fighting resumed overnight. https://T.CO/Ab12Cd34Ef")

@@ -94,3 +94,10 @@ def test_output_matches_the_golden_files(out, name):
         f"{name} differs from tests/golden/seeds/{name}; if the change is intended, regenerate with "
         "CLEANER_UPDATE_GOLDEN=1 python -m pytest tests/test_seeds.py"
     )
+
+
+def test_the_fast_shingle_hash_and_datasketchs_sha1_give_the_same_output(out, tmp_path):
+    sha1 = tmp_path / "sha1"
+    clean_corpus([REPO / "seeds"], sha1, Settings(shingle_hash="sha1"))
+    for name in ("docs.jsonl", "clusters.jsonl"):
+        assert (sha1 / name).read_bytes() == (out / name).read_bytes()

@@ -1,0 +1,21 @@
+"""Progress of a run, told stage by stage to whoever shows it (the CLI's bars)."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator, Sequence, TypeVar
+
+Item = TypeVar("Item")
+
+# progress(stage, done, total): "clean" counts input bytes; "dedup documents", "dedup
+# paragraphs" and "write" count documents.
+ProgressCallback = Callable[[str, int, int], None]
+
+
+def reporting(items: Sequence[Item], stage: str, progress: ProgressCallback | None) -> Iterator[Item]:
+    """Yield the items, telling `progress` every 1% of them and at the end."""
+    total = len(items)
+    step = max(1, total // 100)
+    for number, item in enumerate(items, start=1):
+        yield item
+        if progress and (number % step == 0 or number == total):
+            progress(stage, number, total)
