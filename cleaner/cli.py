@@ -24,7 +24,8 @@ from .gate import OUTPUT_FORMATS as GATE_FORMATS
 from .gate import GateOptions, git_changes, run_gate
 from .gate import render as render_gate
 from .gate import write_baseline as gate_write_baseline
-from .pipeline import RunResult, clean_corpus, default_inputs
+from .pipeline import RunResult, build_index, clean_corpus, default_inputs, query_index
+from .index import Index, render_nearest, render_stats
 from .report import write_report
 from .rules import describe_rule, load_ruleset
 from .verify import verify_output
@@ -109,6 +110,10 @@ EncodingFallback = Annotated[
 FollowSymlinks = Annotated[bool, typer.Option("--follow-symlinks", help="Read symbolic links that lead out of an input folder.")]
 Isolated = Annotated[bool, typer.Option("--isolated", help="Ignore [tool.cleaner] in pyproject.toml / cleaner.toml.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors and results.")]
+IndexPath = Annotated[
+    Optional[Path],
+    typer.Option("--index", help="A persistent index (SQLite file): deduplicate against the kept copies stored there too."),
+]
 
 
 def _settings(isolated: bool, **flags: object) -> tuple[Settings, ProjectConfig]:
@@ -146,6 +151,10 @@ def run(
     follow_symlinks: FollowSymlinks = False,
     strict: bool = typer.Option(False, help="Exit 1 when any input document could not be read."),
     with_report: bool = typer.Option(False, "--report", help="Also write OUT/report.html, the page `cleaner report` writes."),
+    index: IndexPath = None,
+    update_index: bool = typer.Option(
+        False, "--update-index", help="Add this run's kept copies to the --index (made if missing), in one transaction."
+    ),
     resume: bool = typer.Option(False, "--resume", help="Finish an interrupted run into OUT, reusing the files it had finished (unchanged files, same settings)."),
     isolated: Isolated = False,
     quiet: Quiet = False,
@@ -154,6 +163,8 @@ def run(
     if len(paths) < 2:
         raise fail("give at least one input and the output folder: cleaner run IN... OUT")
     *inputs, out = paths
+    if update_index and index is None:
+        raise fail("--update-index needs --index PATH")
     bar = _LazyProgress(enabled=not quiet)
     try:
         settings, _ = _settings(
@@ -177,7 +188,7 @@ def run(
             follow_symlinks=follow_symlinks or None,
             strict=strict or None,
         )
-        result = clean_corpus(inputs, out, settings, progress=bar.update, resume=resume)
+        result = clean_corpus(inputs, out, settings, progress=bar.update, resume=resume, index=index, update_index=update_index)
         report_path = write_report(out) if with_report else None
     except CleanerError as error:
         raise fail(str(error), error.exit_code) from None
@@ -274,6 +285,7 @@ def check(
         None, "--max-duplicate-rate", min=0.0, max=1.0, help="Share of text that may be duplicate; duplicates then do not count as findings."
     ),
     exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even when findings exceed the budget."),
+    index: IndexPath = None,
     threshold: Threshold = None,
     paragraph_threshold: ParagraphThreshold = None,
     rules: RulesDirs = None,
@@ -314,7 +326,9 @@ def check(
         )
         inputs = paths or default_inputs(project)
         changes = {**(git_changes(diff_against) if diff_against else {}), **{path: None for path in changed or []}}
-        verdict, findings_all = run_gate(inputs, settings, options, baseline, changes if (changed or diff_against) else None)
+        verdict, findings_all = run_gate(
+            inputs, settings, options, baseline, changes if (changed or diff_against) else None, index=index
+        )
     except CleanerError as error:
         raise fail(str(error), error.exit_code) from None
     if write_baseline is not None:
@@ -368,6 +382,106 @@ def rules_show(
     except KeyError:
         raise fail(f"no rule {rule_id!r}; see `cleaner rules list`") from None
     sys.stdout.write(describe_rule(rule))
+
+
+index_app = typer.Typer(help="Build, inspect and query a persistent dedup index.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
+
+
+@index_app.command("build")
+def index_build(
+    paths: list[Path] = typer.Argument(..., metavar="IN... PATH", help="Input files or folders, then the index file (made if missing)."),
+    threshold: Threshold = None,
+    paragraph_threshold: ParagraphThreshold = None,
+    paragraph_containment: Containment = None,
+    keep: Keep = None,
+    level: Level = None,
+    rules: RulesDirs = None,
+    select: Select = None,
+    ignore: Ignore = None,
+    lang: Lang = None,
+    text_field: TextField = None,
+    id_field: IdField = None,
+    workers: Workers = None,
+    isolated: Isolated = False,
+    quiet: Quiet = False,
+) -> None:
+    """Add the kept copies of a corpus (documents and paragraphs, deduplicated) to an index."""
+    if len(paths) < 2:
+        raise fail("give at least one input and the index file: cleaner index build IN... PATH")
+    *inputs, path = paths
+    bar = _LazyProgress(enabled=not quiet)
+    try:
+        settings, _ = _settings(
+            isolated,
+            threshold=threshold,
+            paragraph_threshold=paragraph_threshold,
+            paragraph_containment=paragraph_containment,
+            keep=keep,
+            level=level,
+            rules=rules,
+            select=select,
+            ignore=ignore,
+            lang=lang,
+            text_field=text_field,
+            id_field=id_field,
+            workers=workers,
+        )
+        result = build_index(inputs, path, settings, progress=bar.update)
+    except CleanerError as error:
+        raise fail(str(error), error.exit_code) from None
+    finally:
+        bar.stop()
+    _report_problems(result.corpus.errors, result.corpus.warnings)
+    added = ", ".join(f"{count:,} {level}s" for level, count in result.added.items())
+    stored = ", ".join(f"{count:,} {level}s" for level, count in result.stored.items())
+    typer.echo(f"{path}: added {added}; {stored} stored")
+
+
+@index_app.command("stats")
+def index_stats(
+    path: Path = typer.Argument(..., metavar="PATH", help="The index file."),
+    output_format: str = typer.Option("text", "--output-format", help="text or json."),
+) -> None:
+    """Show an index's counts per level, settings, size on disk and integrity; exit 1 if damaged."""
+    if output_format not in ("text", "json"):
+        raise fail(f"--output-format must be text or json, not {output_format!r}")
+    try:
+        with Index.open(path) as index:
+            stats = index.stats()
+    except CleanerError as error:
+        raise fail(str(error), error.exit_code) from None
+    if output_format == "json":
+        sys.stdout.write(json.dumps(stats.to_record(), indent=2) + "\n")
+    else:
+        sys.stdout.write(render_stats(stats))
+    if stats.integrity != "ok":
+        raise fail(f"{path} failed SQLite's integrity check: {stats.integrity}", 1)
+
+
+@index_app.command("query")
+def index_query(
+    path: Path = typer.Argument(..., metavar="PATH", help="The index file."),
+    inputs: list[Path] = typer.Argument(..., metavar="FILE...", help="Documents to look up (any input format)."),
+    limit: int = typer.Option(5, "--limit", min=1, help="Matches to show per document and paragraph."),
+    output_format: str = typer.Option("text", "--output-format", help="text or json."),
+    text_field: TextField = None,
+    id_field: IdField = None,
+    rules: RulesDirs = None,
+    isolated: Isolated = False,
+) -> None:
+    """Show the stored documents and paragraphs nearest to each document of FILE, with similarity."""
+    if output_format not in ("text", "json"):
+        raise fail(f"--output-format must be text or json, not {output_format!r}")
+    try:
+        settings, _ = _settings(isolated, text_field=text_field, id_field=id_field, rules=rules)
+        results = query_index(path, inputs, settings, limit)
+    except CleanerError as error:
+        raise fail(str(error), error.exit_code) from None
+    if output_format == "json":
+        sys.stdout.write(json.dumps(results, ensure_ascii=False, indent=2) + "\n")
+    else:
+        sys.stdout.write(render_nearest(results))
 
 
 @app.command()

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from collections import Counter
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
 
 import numpy as np
 
@@ -63,6 +63,8 @@ class Item:
     paragraph: int | None
     text: str
     lang: str | None = None
+    # A kept copy read from a persistent index (cleaner/index.py): `text` is then a snippet.
+    stored: bool = False
 
     def facts(self) -> Counter[str]:
         # Names are told by capitals, which German gives to every noun: numbers only there.
@@ -108,6 +110,8 @@ class Cluster:
                 for member in self.members
             ],
         }
+        if self.canonical.stored:
+            record["canonical"]["stored"] = True
         if self.level == "paragraph":
             record["documents"] = documents
         return record
@@ -135,6 +139,25 @@ class Kept:
         return self.facts
 
 
+class StoredCopies(Protocol):
+    """Kept copies established before this run (a persistent index, cleaner/index.py).
+
+    They are numbered below `len()` in their keep order and come before any copy kept in this
+    run, so that matching against them gives what deduplicating old and new together would.
+    Band keys are those of the level's `BandIndex` (and of its sentence index).
+    """
+
+    def __len__(self) -> int: ...
+
+    def exact(self, digest: str) -> int | None: ...
+
+    def candidates(self, keys: np.ndarray, sentence_keys: np.ndarray | None) -> set[int]: ...
+
+    def copy(self, number: int) -> Kept: ...
+
+    def add(self, kept: Kept, digest: str, signature: np.ndarray, keys: np.ndarray, sentence_keys: np.ndarray | None) -> None: ...
+
+
 class NearDuplicateIndex:
     """Kept copies of one level: exact hashes, LSH over signatures, and shingle sets to verify.
 
@@ -142,6 +165,9 @@ class NearDuplicateIndex:
     found inside a longer kept copy (a background sentence reused in a longer paragraph) becomes
     a candidate; it matches when that share of its shingles lies in the kept copy. Only the
     contained item is ever removed, never the longer one, which may carry new text.
+
+    With `stored`, the copies of a persistent index come first; copies kept here are numbered
+    after them and handed to `stored.add`, which may save them.
     """
 
     def __init__(
@@ -151,6 +177,7 @@ class NearDuplicateIndex:
         containment: float | None = None,
         containment_min_words: int = 0,
         guard: FactGuard | None = None,
+        stored: StoredCopies | None = None,
     ) -> None:
         self.fingerprinter = fingerprinter
         self.threshold = threshold
@@ -162,6 +189,8 @@ class NearDuplicateIndex:
         self.sentence_lsh: BandIndex[int] | None = BandIndex(min(threshold, containment), num_perm) if containment else None
         self.exact: dict[str, int] = {}
         self.kept: list[Kept] = []
+        self.stored = stored
+        self.first = len(stored) if stored is not None else 0
 
     def match_or_keep(self, item: Item) -> tuple[int, float, str] | None:
         """Return (kept copy number, similarity, measure) of the best kept copy this item
@@ -169,21 +198,31 @@ class NearDuplicateIndex:
         digest = hashlib.sha256(canonical(item.text).encode("utf-8", "surrogatepass")).hexdigest()
         if digest in self.exact:
             return self.exact[digest], 1.0, "jaccard"
+        if self.stored is not None and (number := self.stored.exact(digest)) is not None:
+            return number, 1.0, "jaccard"
         hashes, signature = self.fingerprinter.fingerprint(item.text)
         keys = self.lsh.keys(signature)
         candidates = self.lsh.query(keys)
         sentence_keys = self._sentence_keys(item.text)
         if sentence_keys is not None:
             candidates |= self.sentence_lsh.query_many(sentence_keys)
+        if self.stored is not None:
+            candidates |= self.stored.candidates(keys, sentence_keys)
         candidate = Kept(item, hashes)
         best: tuple[int, float, str] | None = None
         for number in sorted(candidates):
-            found = self._verify(candidate, self.kept[number])
+            found = self._verify(candidate, self.copy(number))
             if found and (best is None or found[0] > best[1]):
                 best = (number, *found)
         if best is None:
             self._keep(candidate, digest, keys, sentence_keys)
+            if self.stored is not None:
+                self.stored.add(candidate, digest, signature, keys, sentence_keys)
         return best
+
+    def copy(self, number: int) -> Kept:
+        """The kept copy with this number, stored or kept here."""
+        return self.stored.copy(number) if number < self.first else self.kept[number - self.first]
 
     def _verify(self, candidate: Kept, kept: Kept) -> tuple[float, str] | None:
         hashes = candidate.hashes
@@ -202,7 +241,7 @@ class NearDuplicateIndex:
         return found
 
     def _keep(self, kept: Kept, digest: str, keys: np.ndarray, sentence_keys: np.ndarray | None) -> None:
-        number = len(self.kept)
+        number = self.first + len(self.kept)
         self.kept.append(kept)
         self.exact[digest] = number
         self.lsh.insert(number, keys)
@@ -238,22 +277,26 @@ def deduplicate(
     settings: Settings,
     established: Callable[[Document], bool] | None = None,
     progress: ProgressCallback | None = None,
+    stored: Mapping[str, StoredCopies] | None = None,
 ) -> list[Cluster]:
     """Drop near-duplicate documents and remove near-duplicate paragraphs; return the clusters.
 
     `established` marks documents whose copies are kept before any other's whatever the keep
     policy (the files a pull request did not touch, so that its new text is the duplicate).
-    `progress(stage, done, total)` hears how many documents each level has visited.
+    `progress(stage, done, total)` hears how many documents each level has visited. `stored`
+    holds, per level, kept copies from before this run (a persistent index): they come before
+    every document here, established or not.
     """
+    stored = stored or {}
     policy = keep_order(settings.keep)
     order = policy if established is None else (lambda doc: (not established(doc), policy(doc)))
     ordered = sorted((doc for doc in documents if doc.status == "kept"), key=order)
     clusters: list[Cluster] = []
     if settings.level in ("document", "all"):
-        clusters += _deduplicate_documents(reporting(ordered, "dedup documents", progress), settings)
+        clusters += _deduplicate_documents(reporting(ordered, "dedup documents", progress), settings, stored.get("document"))
         ordered = [doc for doc in ordered if doc.status == "kept"]
     if settings.level in ("paragraph", "all"):
-        clusters += _deduplicate_paragraphs(reporting(ordered, "dedup paragraphs", progress), settings)
+        clusters += _deduplicate_paragraphs(reporting(ordered, "dedup paragraphs", progress), settings, stored.get("paragraph"))
     return sorted(clusters, key=lambda c: (c.level != "document", c.canonical.doc, c.canonical.paragraph or 0))
 
 
@@ -267,13 +310,14 @@ def _fingerprinter(unit: str, n: int, num_perm: int, seed: int, shingle_hash: st
     return Fingerprinter(unit, n, num_perm, seed, hash=shingle_hash)
 
 
-def _deduplicate_documents(ordered: Iterable[Document], settings: Settings) -> list[Cluster]:
+def _deduplicate_documents(ordered: Iterable[Document], settings: Settings, stored: StoredCopies | None = None) -> list[Cluster]:
     index = NearDuplicateIndex(
         fingerprinter(settings, settings.document_shingling),
         settings.threshold,
         containment=settings.document_containment or None,
         containment_min_words=DOCUMENT_CONTAINMENT_MIN_WORDS,
         guard=document_facts_differ if settings.fact_guard else None,
+        stored=stored,
     )
     clusters: dict[int, Cluster] = {}
     rule, name = DUPLICATE_DOCUMENT
@@ -291,13 +335,14 @@ def _deduplicate_documents(ordered: Iterable[Document], settings: Settings) -> l
     return list(clusters.values())
 
 
-def _deduplicate_paragraphs(ordered: Iterable[Document], settings: Settings) -> list[Cluster]:
+def _deduplicate_paragraphs(ordered: Iterable[Document], settings: Settings, stored: StoredCopies | None = None) -> list[Cluster]:
     index = NearDuplicateIndex(
         fingerprinter(settings, settings.paragraph_shingling),
         settings.paragraph_threshold,
         containment=settings.paragraph_containment or None,
         containment_min_words=settings.min_paragraph_words,
         guard=paragraph_facts_differ if settings.fact_guard else None,
+        stored=stored,
     )
     clusters: dict[int, Cluster] = {}
     rule, name = DUPLICATE_PARAGRAPH
@@ -333,7 +378,7 @@ def _join(
 ) -> tuple[Cluster, Member]:
     """Add an item to the cluster of the kept copy it matched (made on its first member)."""
     number, similarity, measure = found
-    kept = index.kept[number].item
+    kept = index.copy(number).item
     cluster = clusters.setdefault(number, Cluster(cluster_id(level, kept), level, kept))
     member = Member(item, similarity, measure)
     cluster.members.append(member)

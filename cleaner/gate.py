@@ -29,6 +29,7 @@ from .lines import LineMap, line_map
 from .minhash import canonical
 from .normalise import FTFY_CONFIG
 from .config import Settings
+from .index import open_index
 from .pipeline import Corpus, prepare_corpus
 
 BASELINE_VERSION = 1
@@ -122,6 +123,7 @@ def run_gate(
     options: GateOptions,
     baseline: Path | None = None,
     changed: Mapping[Path, frozenset[int] | None] | None = None,
+    index: Path | None = None,
 ) -> tuple[Verdict, list[Finding]]:
     """Run every stage read-only and judge the findings; also return all selected findings
     (before baseline and change filtering), which is what a new baseline records.
@@ -130,12 +132,15 @@ def run_gate(
     other files' documents keep their copies first, so a duplicate that a change brings in is
     reported on the changed file; only findings on added lines (or about a document holding
     one) count.
+    With `index`, the kept copies stored there come first (read only): text that duplicates
+    them is a finding.
     """
     wanted = {Path(path).resolve(): lines for path, lines in changed.items()} if changed is not None else None
     established = None
     if wanted is not None:
         established = lambda doc: Path(_origin_path(doc)).resolve() not in wanted  # noqa: E731
-    corpus = prepare_corpus(inputs, settings, established=established)
+    with open_index(index, settings) as store:
+        corpus = prepare_corpus(inputs, settings, established=established, index=store)
     findings = select_findings(collect_findings(corpus), options)
     reported = findings if wanted is None else [f for f in findings if _in_change(f, wanted)]
     gone: list[dict[str, Any]] = []

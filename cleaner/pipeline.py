@@ -30,6 +30,7 @@ from .progress import ProgressCallback, reporting
 from .resume import ResultCache, cache_folder
 from .rules import RuleSet, apply_rules, load_ruleset
 from .errors import InputError
+from .index import Index, open_index
 from .write import MANIFEST, check_output_dir, is_cleaner_output, write_output
 
 DocumentStage = Callable[[Document], Document]
@@ -133,23 +134,32 @@ def clean_corpus(
     progress: ProgressCallback | None = None,
     resume: bool = False,
     engine: Engine | None = None,
+    index: Path | str | None = None,
+    update_index: bool = False,
 ) -> RunResult:
     """Clean the documents under `inputs` and write the output contract to `out`.
 
     `progress(stage, done, total)` is called as work finishes (see ProgressCallback). Each
     file's results are kept beside OUT until the output is written; `resume` reuses those an
-    interrupted run left. The engine defaults to the one `settings.engine` names.
+    interrupted run left. The engine defaults to the one `settings.engine` names. With `index`,
+    documents are deduplicated against the kept copies stored there too; with `update_index`,
+    this run's kept copies are added to it (created if missing) once the output is written.
     """
     settings = settings or Settings()
     started = time.perf_counter()
     out = Path(out)
     check_output_dir(out)
     cache = ResultCache(cache_folder(out), reuse=resume)
-    corpus = prepare_corpus(inputs, settings, exclude=[out], progress=progress, cache=cache, engine=engine)
-    manifest = build_manifest(corpus, settings)
-    clusters = (cluster.to_record() for cluster in corpus.clusters)
-    documents = reporting(corpus.documents, "write", progress)
-    manifest = write_output(out, documents, clusters, manifest, started=started)
+    with open_index(index, settings, create=update_index) as store:
+        corpus = prepare_corpus(inputs, settings, exclude=[out], progress=progress, cache=cache, engine=engine, index=store)
+        manifest = build_manifest(corpus, settings)
+        if store is not None:
+            manifest["index"] = {"path": str(store.path), "stored": store.counts(), "updated": update_index}
+        clusters = (cluster.to_record() for cluster in corpus.clusters)
+        documents = reporting(corpus.documents, "write", progress)
+        manifest = write_output(out, documents, clusters, manifest, started=started)
+        if store is not None and update_index:
+            store.save()
     cache.remove()
     return RunResult(out=out, manifest=manifest, errors=corpus.errors, warnings=corpus.warnings, reused_files=corpus.reused_files)
 
@@ -175,13 +185,35 @@ def prepare_corpus(
     established: Callable[[Document], bool] | None = None,
     cache: ResultCache | None = None,
     engine: Engine | None = None,
+    index: Index | None = None,
 ) -> Corpus:
     """Read and run every stage over the inputs, without writing anything.
 
     `established` is handed to dedup: those documents keep their copies first. The per-file
     stages run on `engine` (default: the one `settings.engine` names); dedup runs here. With a
-    `cache`, each file's per-document results are stored as they come, and reused where it allows.
+    `cache`, each file's per-document results are stored as they come, and reused where it
+    allows. The kept copies of `index` come before all documents (except its copies of
+    documents read again).
     """
+    corpus = read_corpus(inputs, settings, exclude, progress, cache, engine)
+    clock = time.perf_counter()
+    if index is not None:
+        index.hide(corpus.documents)
+    corpus.clusters = deduplicate(corpus.documents, settings, established, progress=progress, stored=index.levels if index else None)
+    corpus.timings["dedup"] = round(time.perf_counter() - clock, 3)
+    corpus.warnings.extend(_large_cluster_warnings(corpus, settings))
+    return corpus
+
+
+def read_corpus(
+    inputs: Sequence[Path | str],
+    settings: Settings,
+    exclude: Sequence[Path] = (),
+    progress: ProgressCallback | None = None,
+    cache: ResultCache | None = None,
+    engine: Engine | None = None,
+) -> Corpus:
+    """Read the inputs and run the per-document stages (everything but dedup)."""
     input_paths = [Path(path) for path in inputs]
     ruleset = load_ruleset(settings.rules, settings.select, settings.ignore)
     discovery = discover(input_paths, exclude=exclude, follow_symlinks=settings.follow_symlinks)
@@ -198,15 +230,10 @@ def prepare_corpus(
             timings.update(batch_timings)
         engine_record = running.describe()
     documents = assign_unique_ids(documents)
-    clock = time.perf_counter()
-    clusters = deduplicate(documents, settings, established, progress=progress)
-    timings["dedup"] = time.perf_counter() - clock
     timings_rounded = {stage: round(seconds, 3) for stage, seconds in timings.items()}
-    corpus = Corpus(
-        input_paths, discovery, ruleset, documents, clusters, timings_rounded, engine_record, reused_files=cache.reused if cache else 0
+    return Corpus(
+        input_paths, discovery, ruleset, documents, [], timings_rounded, engine_record, reused_files=cache.reused if cache else 0
     )
-    corpus.warnings.extend(_large_cluster_warnings(corpus, settings))
-    return corpus
 
 
 def _large_cluster_warnings(corpus: Corpus, settings: Settings) -> Iterator[str]:
@@ -329,3 +356,31 @@ def build_manifest(corpus: Corpus, settings: Settings) -> dict[str, Any]:
         ],
         "timings": dict(corpus.timings),
     }
+
+
+@dataclass
+class IndexRun:
+    """What `cleaner index build` did: the corpus it read and the copies it added per level."""
+
+    corpus: Corpus
+    added: dict[str, int]
+    stored: dict[str, int]
+
+
+def build_index(
+    inputs: Sequence[Path | str], path: Path | str, settings: Settings, progress: ProgressCallback | None = None
+) -> IndexRun:
+    """Add the kept copies of a corpus to the index at `path` (made if missing), in one transaction."""
+    with open_index(path, settings, create=True) as index:
+        corpus = prepare_corpus(inputs, settings, exclude=[Path(path)], progress=progress, index=index)
+        added = index.save()
+        return IndexRun(corpus, added, index.counts())
+
+
+def query_index(path: Path | str, inputs: Sequence[Path | str], settings: Settings, limit: int = 5) -> list[dict[str, Any]]:
+    """The stored copies nearest to each document (and paragraph) of the inputs, best first.
+
+    The inputs are read with `settings`; similarity uses the index's own match settings.
+    """
+    with Index.open(path) as index:
+        return index.nearest(read_corpus(inputs, settings).documents, limit)

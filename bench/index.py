@@ -1,0 +1,157 @@
+"""Persistent index: build rate, size on disk, and a 1k-document batch deduplicated against it.
+
+Generates one corpus with bench/corpus.py (N + batch documents, planted duplicates pointing at
+earlier documents), grows an index over the first N in batches of `--step` documents (one
+transaction each, as daily `cleaner run --index PATH --update-index` runs would), and at each
+size in `--sizes` times deduplicating the last `--batch` documents against it (read only). The
+batch alone, without an index, is timed too: the difference is what the index costs.
+
+Documents go through normalise only (no rules, no langid), so the figures are dedup + index.
+
+Run:
+  python bench/index.py --sizes 1000 3000 10000 [--batch 1000] [--step 1000] [--work DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from cleaner.config import Settings
+from cleaner.dedup import deduplicate
+from cleaner.document import Document, Source
+from cleaner.index import Index, StoredLevel
+from cleaner.normalise import normalise
+
+HERE = Path(__file__).resolve().parent
+
+
+def read_documents(folder: Path) -> list[Document]:
+    documents = []
+    for path in sorted(folder.rglob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            source = Source(path.name, "jsonl", "0" * 64, len(line))
+            documents.append(normalise(Document(id=record["id"], source=source, text=record["text"])))
+    return sorted(documents, key=lambda doc: doc.id)
+
+
+LOOKUP_SECONDS = [0.0]
+
+
+def timed(method):
+    """Wrap a StoredLevel method to add its time to LOOKUP_SECONDS (what the index costs a query)."""
+
+    def wrapper(*args, **kwargs):
+        clock = time.perf_counter()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            LOOKUP_SECONDS[0] += time.perf_counter() - clock
+
+    return wrapper
+
+
+for _name in ("exact", "candidates", "copy"):
+    setattr(StoredLevel, _name, timed(getattr(StoredLevel, _name)))
+
+
+def outcome(documents: list[Document]) -> tuple[int, int]:
+    dropped = sum(doc.status == "dropped" for doc in documents)
+    removed = sum(1 for doc in documents for removal in doc.removed if removal.rule == "DD002")
+    return dropped, removed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 3000, 10000])
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--step", type=int, default=1000)
+    parser.add_argument("--work", type=Path, help="folder for the corpus and index (default: a temporary one)")
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-index-"))
+    total = max(args.sizes) + args.batch
+    corpus = work / f"corpus-{total}"
+    if not corpus.exists():
+        subprocess.run(
+            [sys.executable, str(HERE / "corpus.py"), str(corpus), "--docs", str(total), "--format", "jsonl", "--synthetic"],
+            check=True,
+            capture_output=True,
+        )
+    clock = time.perf_counter()
+    documents = read_documents(corpus / "docs")
+    print(f"read and normalised {len(documents):,} documents in {time.perf_counter() - clock:.1f} s", file=sys.stderr)
+    batch = documents[-args.batch :]
+    settings = Settings()
+
+    clock = time.perf_counter()
+    alone = copy.deepcopy(batch)
+    deduplicate(alone, settings)
+    alone_seconds = time.perf_counter() - clock
+
+    path = work / "index.sqlite"
+    path.unlink(missing_ok=True)
+    rows = []
+    built, build_seconds, write_seconds = 0, 0.0, 0.0
+    for size in sorted(args.sizes):
+        while built < size:
+            part = copy.deepcopy(documents[built : min(size, built + args.step)])
+            clock = time.perf_counter()
+            with Index.open(path, settings, create=True) as index:
+                deduplicate(part, settings, stored=index.levels)
+                saving = time.perf_counter()
+                index.save()
+                write_seconds += time.perf_counter() - saving
+            build_seconds += time.perf_counter() - clock
+            built += len(part)
+        with Index.open(path, settings) as index:
+            counts = index.counts()
+            queried = copy.deepcopy(batch)
+            clock, LOOKUP_SECONDS[0] = time.perf_counter(), 0.0
+            deduplicate(queried, settings, stored=index.levels)
+            query_seconds, lookup_seconds = time.perf_counter() - clock, LOOKUP_SECONDS[0]
+        size_bytes = sum(p.stat().st_size for p in work.glob("index.sqlite*"))
+        rows.append((size, counts, build_seconds, write_seconds, size_bytes, query_seconds, lookup_seconds, outcome(queried), outcome(alone)))
+        print(f"  {size:,} indexed", file=sys.stderr)
+
+    print(f"batch of {args.batch:,} documents alone (no index): {alone_seconds:.1f} s, {outcome(alone)[0]} dropped, {outcome(alone)[1]} paragraphs removed")
+    header = (
+        "indexed docs",
+        "paragraphs",
+        "build s",
+        "of which write s",
+        "build docs/s",
+        "index MB",
+        "KB/doc",
+        f"batch of {args.batch:,} s",
+        "of which index lookups s",
+        "dropped",
+        "¶ removed",
+    )
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for size, counts, seconds, writing, size_bytes, query, lookups, (dropped, removed), _ in rows:
+        cells = (
+            f"{size:,}",
+            f"{counts['paragraph']:,}",
+            f"{seconds:.1f}",
+            f"{writing:.1f}",
+            f"{size / seconds:.0f}",
+            f"{size_bytes / 1e6:.0f}",
+            f"{size_bytes / size / 1e3:.1f}",
+            f"{query:.1f}",
+            f"{lookups:.1f}",
+            f"{dropped}",
+            f"{removed}",
+        )
+        print("| " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()

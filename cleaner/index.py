@@ -1,0 +1,471 @@
+"""A persistent index of kept copies, so a new batch is deduplicated against everything before it.
+
+An embedded SQLite database holds, for each dedup level (document, paragraph), the kept copies
+of every run that updated it, in keep order: where each came from (doc id, paragraph number), a
+snippet of its text, the sha256 of its canonical text (exact matches), its sorted shingle hashes
+(uint32, to verify exact Jaccard and containment), its MinHash signature, its facts (for the fact
+guard) and its LSH band keys, and those of its sentences when containment is on. A band key is
+an indexed row, so finding the candidates of a new item is one indexed lookup per band, never a
+scan. Stored copies come before every document of a run, numbered in their keep order, so a run
+against the index decides exactly what deduplicating old and new together would, the old first.
+
+Band keys are those of dedup's `BandIndex` (64-bit hashes of a band's rows); a collision adds
+a candidate that exact verification then judges, so it cannot remove a non-duplicate.
+
+Writes happen in one transaction per batch (`save`), in WAL mode: a crash or an error in the
+middle leaves the index as it was before the batch. The index records the settings that decide
+matches and refuses to mix in a run with different ones, naming the setting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from . import __version__
+from .config import Settings
+from .dedup import Item, Kept, fingerprinter, kept_paragraphs, split_sentences
+from .document import Document
+from .errors import ConfigError, InputError
+from .fastminhash import Fingerprinter
+from .lsh import BandIndex
+from .minhash import canonical, jaccard
+
+FORMAT_VERSION = 1
+LEVELS = ("document", "paragraph")
+SNIPPET = 300
+# The settings that decide what matches what: an index only serves runs that share them.
+MATCH_SETTINGS = (
+    "level",
+    "num_perm",
+    "seed",
+    "shingle_hash",
+    "document_shingling",
+    "paragraph_shingling",
+    "threshold",
+    "document_containment",
+    "paragraph_threshold",
+    "paragraph_containment",
+    "fact_guard",
+    "min_paragraph_words",
+)
+_MAX_PARAMETERS = 900
+# Stored copies read per level and kept in memory: background paragraphs are candidates again and again.
+_CACHED_COPIES = 50_000
+_CACHE_KIB = 256 * 1024  # SQLite's page cache: band rows are inserted and read at random keys
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS copies (
+    level TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    doc TEXT NOT NULL,
+    paragraph INTEGER,
+    lang TEXT,
+    snippet TEXT NOT NULL,
+    digest BLOB NOT NULL,
+    hashes BLOB NOT NULL,
+    signature BLOB NOT NULL,
+    facts TEXT,
+    PRIMARY KEY (level, number)
+);
+CREATE INDEX IF NOT EXISTS copies_digest ON copies (level, digest);
+CREATE INDEX IF NOT EXISTS copies_doc ON copies (doc);
+-- space: 0 document, 1 document sentences, 2 paragraph, 3 paragraph sentences
+CREATE TABLE IF NOT EXISTS bands (
+    space INTEGER NOT NULL,
+    key INTEGER NOT NULL,
+    number INTEGER NOT NULL,
+    PRIMARY KEY (space, key, number)
+) WITHOUT ROWID;
+"""
+
+
+def match_settings(settings: Settings) -> dict[str, Any]:
+    """The settings an index records and checks, with the versions that wrote it."""
+    return {"format": FORMAT_VERSION, "cleaner": __version__, **{name: getattr(settings, name) for name in MATCH_SETTINGS}}
+
+
+class StoredLevel:
+    """One level's stored kept copies, as `NearDuplicateIndex` sees them (`dedup.StoredCopies`).
+
+    Copies kept during a run are collected by `add` and written by `Index.save`.
+    """
+
+    def __init__(self, connection: sqlite3.Connection, level: str, settings: Settings) -> None:
+        self.connection = connection
+        self.level = level
+        self.space = 2 * LEVELS.index(level)
+        if level == "document":
+            threshold, containment = settings.threshold, settings.document_containment
+        else:
+            threshold, containment = settings.paragraph_threshold, settings.paragraph_containment
+        self.fact_guard = settings.fact_guard
+        # Only their `keys` are used (by `Index.nearest`): the buckets live in the database.
+        self.bands: BandIndex[int] = BandIndex(threshold, settings.num_perm)
+        self.sentence_bands: BandIndex[int] | None = BandIndex(min(threshold, containment), settings.num_perm) if containment else None
+        self.end = _end(connection, level)
+        self.hidden: set[int] = set()
+        self.cache: dict[int, Kept] = {}
+        self.pending: list[tuple[Kept, str, np.ndarray, np.ndarray, np.ndarray | None]] = []
+
+    def __len__(self) -> int:
+        """One past the last stored number: copies kept in this run are numbered from here."""
+        return self.end
+
+    def hide(self, docs: Iterable[str]) -> None:
+        """Pass over the stored copies of these documents: the run holds a newer version of them."""
+        for chunk in _chunks(sorted(set(docs))):
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT number FROM copies WHERE level = ? AND doc IN ({marks})"
+            self.hidden.update(number for (number,) in self.connection.execute(query, (self.level, *chunk)))
+
+    def exact(self, digest: str) -> int | None:
+        row = self.connection.execute(
+            "SELECT number FROM copies WHERE level = ? AND digest = ?", (self.level, bytes.fromhex(digest))
+        ).fetchone()
+        return row[0] if row and row[0] not in self.hidden else None
+
+    def candidates(self, keys: np.ndarray, sentence_keys: np.ndarray | None) -> set[int]:
+        """Stored copies sharing a band key with the item, or a sentence band key with a sentence."""
+        wanted = [(self.space, key) for key in _signed(keys)]
+        if sentence_keys is not None:
+            wanted += [(self.space + 1, key) for key in _signed(np.unique(sentence_keys))]
+        numbers = {number for number in _lookup(self.connection, wanted) if number not in self.hidden}
+        self._read(sorted(numbers - self.cache.keys()))
+        return numbers
+
+    def copy(self, number: int) -> Kept:
+        if number not in self.cache:
+            self._read([number])
+        return self.cache[number]
+
+    def _read(self, numbers: Sequence[int]) -> None:
+        """Read these copies into the cache (emptied first when it would grow past its bound)."""
+        if len(self.cache) + len(numbers) > _CACHED_COPIES:
+            self.cache.clear()
+        for chunk in _chunks(numbers):
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT number, doc, paragraph, lang, snippet, hashes, facts FROM copies WHERE level = ? AND number IN ({marks})"
+            for number, doc, paragraph, lang, snippet, hashes, facts in self.connection.execute(query, (self.level, *chunk)):
+                item = Item(doc, paragraph, snippet, lang, stored=True)
+                self.cache[number] = Kept(item, np.frombuffer(hashes, dtype=np.uint32), None if facts is None else Counter(json.loads(facts)))
+
+    def add(self, kept: Kept, digest: str, signature: np.ndarray, keys: np.ndarray, sentence_keys: np.ndarray | None) -> None:
+        if self.fact_guard:
+            kept.item_facts()  # facts come from the full text, which the index does not hold
+        self.pending.append((kept, digest, signature, keys, sentence_keys))
+
+    def delete_hidden(self) -> None:
+        """Delete the copies of documents the run held again (inside a transaction)."""
+        for chunk in _chunks(sorted(self.hidden)):
+            marks = ",".join("?" * len(chunk))
+            self.connection.execute(f"DELETE FROM copies WHERE level = ? AND number IN ({marks})", (self.level, *chunk))
+            self.connection.execute(f"DELETE FROM bands WHERE space IN (?, ?) AND number IN ({marks})", (self.space, self.space + 1, *chunk))
+
+    def write_pending(self) -> int:
+        """Insert the copies kept in this run, numbered after the stored ones (inside a transaction)."""
+        copies, bands = [], []
+        for offset, (kept, digest, signature, keys, sentence_keys) in enumerate(self.pending):
+            number = self.end + offset
+            item, facts = kept.item, kept.facts
+            copies.append(
+                (
+                    self.level,
+                    number,
+                    item.doc,
+                    item.paragraph,
+                    item.lang,
+                    item.text[:SNIPPET],
+                    bytes.fromhex(digest),
+                    np.asarray(kept.hashes, dtype=np.uint32).tobytes(),
+                    np.asarray(signature, dtype=np.uint32).tobytes(),
+                    None if facts is None else json.dumps(dict(sorted(facts.items())), ensure_ascii=False),
+                )
+            )
+            bands += [(self.space, key, number) for key in _signed(keys)]
+            if sentence_keys is not None:
+                bands += [(self.space + 1, key, number) for key in _signed(np.unique(sentence_keys))]
+        self.connection.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", copies)
+        self.connection.executemany("INSERT OR IGNORE INTO bands VALUES (?, ?, ?)", sorted(bands))
+        return len(copies)
+
+
+def _signed(keys: np.ndarray) -> list[int]:
+    """Band keys (uint64) as SQLite integers (int64, same bits)."""
+    return np.ascontiguousarray(keys, dtype=np.uint64).view(np.int64).ravel().tolist()
+
+
+def _end(connection: sqlite3.Connection, level: str) -> int:
+    return connection.execute("SELECT COALESCE(MAX(number) + 1, 0) FROM copies WHERE level = ?", (level,)).fetchone()[0]
+
+
+def _lookup(connection: sqlite3.Connection, wanted: list[tuple[int, int]]) -> set[int]:
+    numbers: set[int] = set()
+    for space in sorted({space for space, _ in wanted}):
+        keys = [key for s, key in wanted if s == space]
+        for chunk in _chunks(keys):
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT number FROM bands WHERE space = ? AND key IN ({marks})"
+            numbers.update(number for (number,) in connection.execute(query, (space, *chunk)))
+    return numbers
+
+
+def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), _MAX_PARAMETERS):
+        yield values[start : start + _MAX_PARAMETERS]
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """What `cleaner index stats` shows."""
+
+    path: str
+    settings: dict[str, Any]
+    copies: dict[str, int]
+    documents: int
+    band_rows: int
+    bytes: int
+    integrity: str
+
+    def to_record(self) -> dict[str, Any]:
+        return {field.name: getattr(self, field.name) for field in fields(self)}
+
+
+class Index:
+    """An open persistent index: the stored copies of each level, and the settings it holds."""
+
+    def __init__(self, path: Path, connection: sqlite3.Connection, settings: Settings) -> None:
+        self.path = path
+        self.connection = connection
+        self.settings = settings
+        self.levels = {level: StoredLevel(connection, level, settings) for level in LEVELS}
+
+    @classmethod
+    def open(cls, path: Path | str, settings: Settings | None = None, create: bool = False) -> Index:
+        """Open the index at `path`, checking it was built with `settings`' match settings.
+
+        With no `settings`, the index's own are used (to read it). With `create`, a missing
+        index is made with `settings`.
+        """
+        path = Path(path)
+        if not path.exists() and not create:
+            raise InputError(f"no index at {path}; build one with `cleaner index build IN {path}` or pass --update-index")
+        if not path.parent.is_dir():
+            raise InputError(f"cannot make index {path}: folder {path.parent} does not exist")
+        if path.is_dir():
+            raise InputError(f"index {path} is a folder; give the path of an index file (e.g. {path}/index.sqlite)")
+        try:
+            connection = sqlite3.connect(path, isolation_level=None)
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
+            connection.executescript(SCHEMA)
+            stored = dict(connection.execute("SELECT key, value FROM settings").fetchall())
+        except sqlite3.DatabaseError as error:
+            raise InputError(f"{path} is not a cleaner index ({error}); give another path or delete it") from None
+        recorded = {key: json.loads(value) for key, value in stored.items()}
+        if not recorded:
+            if settings is None:
+                raise InputError(f"{path} is an empty index; build it with `cleaner index build IN {path}`")
+            with transaction(connection):
+                connection.executemany(
+                    "INSERT INTO settings VALUES (?, ?)", [(key, json.dumps(value)) for key, value in match_settings(settings).items()]
+                )
+            recorded = match_settings(settings)
+        check_compatible(path, recorded, settings)
+        base = settings or Settings()
+        return cls(path, connection, base.updated(**{name: recorded[name] for name in MATCH_SETTINGS}))
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def hide(self, documents: Iterable[Document]) -> None:
+        """Pass over stored copies of documents this run holds again (it decides them anew)."""
+        ids = [doc.id for doc in documents]
+        for level in self.levels.values():
+            level.hide(ids)
+
+    def save(self) -> dict[str, int]:
+        """Add the copies kept since opening, all or nothing; return how many per level.
+
+        Stored copies of documents the run held again are replaced by what the run kept.
+        """
+        added: dict[str, int] = {}
+        with transaction(self.connection, immediate=True):
+            for name, level in self.levels.items():
+                if _end(self.connection, name) != level.end:
+                    raise InputError(f"index {self.path} changed while this run read it (another writer); run again")
+                level.delete_hidden()
+                added[name] = level.write_pending()
+        for level in self.levels.values():
+            level.end += len(level.pending)
+            level.pending.clear()
+            level.hidden.clear()
+            level.cache.clear()
+        return added
+
+    def counts(self) -> dict[str, int]:
+        """How many kept copies each level stores."""
+        found = dict(self.connection.execute("SELECT level, COUNT(*) FROM copies GROUP BY level").fetchall())
+        return {level: found.get(level, 0) for level in LEVELS}
+
+    def stats(self) -> IndexStats:
+        """Counts per level, settings, size on disk and SQLite's integrity check."""
+        documents = self.connection.execute("SELECT COUNT(DISTINCT doc) FROM copies").fetchone()[0]
+        band_rows = self.connection.execute("SELECT COUNT(*) FROM bands").fetchone()[0]
+        integrity = "; ".join(row[0] for row in self.connection.execute("PRAGMA integrity_check"))
+        files = [self.path, self.path.with_name(self.path.name + "-wal")]
+        size = sum(path.stat().st_size for path in files if path.exists())
+        recorded = {key: json.loads(value) for key, value in self.connection.execute("SELECT key, value FROM settings ORDER BY key")}
+        return IndexStats(
+            str(self.path), recorded, self.counts(), documents, band_rows, size, integrity
+        )
+
+    def nearest(self, documents: Sequence[Document], limit: int = 5) -> list[dict[str, Any]]:
+        """The stored copies most similar to each document and each of its paragraphs.
+
+        Candidates come from the LSH bands (what dedup would verify); similarity is exact
+        Jaccard over shingles, and containment the share of the query's shingles in the copy.
+        """
+        fingerprinters = {
+            "document": fingerprinter(self.settings, self.settings.document_shingling),
+            "paragraph": fingerprinter(self.settings, self.settings.paragraph_shingling),
+        }
+        results = []
+        for doc in documents:
+            if doc.status == "error":
+                continue
+            items = [Item(doc.id, None, doc.cleaned_text(), doc.lang)]
+            items += [
+                Item(doc.id, number, text, doc.lang)
+                for number, _, text in kept_paragraphs(doc)
+                if len(text.split()) >= self.settings.min_paragraph_words
+            ]
+            matches = []
+            for item in items:
+                level = "document" if item.paragraph is None else "paragraph"
+                found = _nearest(self.levels[level], fingerprinters[level], item, limit)
+                if found:
+                    matches.append({**item.key, "level": level, "matches": found})
+            results.append({"doc": doc.id, "found": matches})
+        return results
+
+
+def _nearest(level: StoredLevel, fingerprints: Fingerprinter, item: Item, limit: int) -> list[dict[str, Any]]:
+    hashes, signature = fingerprints.fingerprint(item.text)
+    sentences = split_sentences(item.text)
+    sentence_keys = None
+    if level.sentence_bands is not None and sentences:
+        sentence_keys = level.sentence_bands.keys(fingerprints.fingerprints(sentences)[0])
+    numbers = level.candidates(level.bands.keys(signature), sentence_keys)
+    exact = level.exact(_digest(item.text))
+    if exact is not None:
+        numbers.add(exact)
+    found = []
+    for number in numbers:
+        copy = level.copy(number)
+        stored, stored_hashes = copy.item, copy.hashes
+        inside = np.intersect1d(hashes, stored_hashes, assume_unique=True).size / hashes.size if hashes.size else 0.0
+        found.append(
+            {
+                **stored.key,
+                "jaccard": round(jaccard(hashes, stored_hashes), 4),
+                "containment": round(inside, 4),
+                "text": stored.text,
+            }
+        )
+    found.sort(key=lambda match: (-max(match["jaccard"], match["containment"]), match["doc"], match.get("paragraph") or 0))
+    return found[:limit]
+
+
+def _digest(text: str) -> str:
+    """The exact-match key dedup uses: sha256 of the canonical text."""
+    return hashlib.sha256(canonical(text).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def check_compatible(path: Path, recorded: dict[str, Any], settings: Settings | None) -> None:
+    """Refuse an index of another format, or built with other match settings than this run's."""
+    if recorded.get("format") != FORMAT_VERSION:
+        raise ConfigError(
+            f"index {path} has format {recorded.get('format')!r}, this cleaner reads format {FORMAT_VERSION}; "
+            "build a new index with `cleaner index build`"
+        )
+    if settings is None:
+        return
+    for name in MATCH_SETTINGS:
+        if recorded.get(name) != getattr(settings, name):
+            key = name.replace("_", "-")
+            raise ConfigError(
+                f"index {path} was built with {key} = {recorded.get(name)!r} but this run uses {getattr(settings, name)!r}; "
+                f"run with {key} = {recorded.get(name)!r} or build a new index"
+            )
+
+
+@contextmanager
+def transaction(connection: sqlite3.Connection, immediate: bool = False) -> Iterator[None]:
+    """All or nothing: commit when the block ends, roll back when it raises."""
+    connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    try:
+        yield
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
+@contextmanager
+def open_index(path: Path | str | None, settings: Settings, create: bool = False) -> Iterator[Index | None]:
+    """`Index.open` as a context, passing None through (a run without an index)."""
+    if path is None:
+        yield None
+        return
+    index = Index.open(path, settings, create=create)
+    try:
+        yield index
+    finally:
+        index.close()
+
+
+def render_stats(stats: IndexStats) -> str:
+    """`cleaner index stats` as text: counts, size, integrity, then the recorded settings."""
+    lines = [
+        f"index      {stats.path}",
+        *(f"{level + 's':<10} {count:,}" for level, count in stats.copies.items()),
+        f"from       {stats.documents:,} documents",
+        f"band rows  {stats.band_rows:,}",
+        f"size       {stats.bytes:,} bytes",
+        f"integrity  {stats.integrity}",
+        "settings",
+        *(f"  {key.replace('_', '-')} = {json.dumps(value)}" for key, value in stats.settings.items()),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_nearest(results: list[dict[str, Any]], width: int = 60) -> str:
+    """`cleaner index query` as text: each document, then its and its paragraphs' nearest copies."""
+    lines = []
+    for result in results:
+        lines.append(f"{result['doc']}: {'no stored copy shares a band' if not result['found'] else ''}".rstrip())
+        for found in result["found"]:
+            where = "document" if found["level"] == "document" else f"paragraph {found['paragraph']}"
+            lines.append(f"  {where}")
+            for match in found["matches"]:
+                stored = match["doc"] if "paragraph" not in match else f"{match['doc']} ¶{match['paragraph']}"
+                snippet = " ".join(match["text"].split())
+                snippet = snippet if len(snippet) <= width else snippet[: width - 1] + "…"
+                lines.append(f"    {match['jaccard']:.2f} jaccard  {match['containment']:.2f} contained  {stored:<24} {snippet}")
+    return "\n".join(lines) + "\n"

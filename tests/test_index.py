@@ -1,0 +1,305 @@
+"""The persistent index: same decisions as deduplicating old and new together, refused settings,
+all-or-nothing writes, and the commands."""
+
+from __future__ import annotations
+
+import copy
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from cleaner.config import Settings
+from cleaner.dedup import deduplicate
+from cleaner.document import Document, Source
+from cleaner.errors import ConfigError, InputError
+from cleaner.index import Index, StoredLevel
+from cleaner.normalise import normalise
+from conftest import BACKGROUND, EDITED, REPO
+from test_cli import cleaner, read_docs
+
+
+def document(doc_id: str, text: str) -> Document:
+    return normalise(Document(id=doc_id, source=Source(f"{doc_id}.txt", "txt", "0" * 64, 0), text=text))
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> list[Document]:
+    """60 generated news-like documents with planted duplicates, plus copies that cross parts."""
+    folder = tmp_path_factory.mktemp("corpus")
+    subprocess.run(
+        [sys.executable, str(REPO / "bench" / "corpus.py"), str(folder), "--docs", "60", "--synthetic", "--format", "txt"],
+        check=True,
+        capture_output=True,
+    )
+    docs = [document(path.stem, path.read_text(encoding="utf-8")) for path in sorted(folder.rglob("*.txt"))]
+    first, second = docs[3].text, docs[7].text
+    paragraph = first.split("\n\n")[1]
+    docs.append(document("0000070", first.replace(" ", "  ", 5) + "\n\nA short note was added at the end of the copy."))
+    docs.append(document("0000071", docs[41].text.split("\n\n")[0] + "\n\n" + paragraph + "\n\n" + second.split("\n\n")[-1]))
+    docs.append(document("0000072", BACKGROUND + "\n\n" + docs[50].text))
+    docs.append(document("0000073", EDITED + "\n\n" + docs[52].text.split("\n\n")[-1]))
+    return docs
+
+
+def decisions(docs: list[Document]) -> dict[str, tuple]:
+    return {doc.id: (doc.status, repr(doc.reason), [repr(removal) for removal in doc.removed]) for doc in docs}
+
+
+def test_index_runs_decide_as_one_run_over_old_and_new_together(corpus, tmp_path):
+    """Parts A, B, C in keep order: index A, run B and add it, run C; each decision matches one run over all."""
+    settings = Settings()
+    together = copy.deepcopy(corpus)
+    deduplicate(together, settings)
+    parts = [corpus[:25], corpus[25:50], [*corpus[50:60], *corpus[60:62]], corpus[62:]]
+    path = tmp_path / "index.sqlite"
+    separate = []
+    for part in parts:
+        part = copy.deepcopy(part)
+        with Index.open(path, settings, create=True) as index:
+            deduplicate(part, settings, stored=index.levels)
+            index.save()
+        separate += part
+    assert decisions(separate) == decisions(together)
+    later = {doc.id for part in parts[1:] for doc in part}
+    across = [doc for doc in separate if doc.reason and doc.reason.duplicate_of not in later and doc.id in later]
+    assert {"0000070"} <= {doc.id for doc in across}, "a later part's copy of an indexed document is dropped"
+    reused = [r for doc in separate if doc.id in later for r in doc.removed if r.duplicate_of and r.duplicate_of["doc"] not in later]
+    assert reused, "a later part's paragraph that an indexed document holds is removed"
+
+
+def test_established_documents_of_a_run_come_after_the_index(corpus, tmp_path):
+    """With any keep policy, an index of A and a run over B decide B as a run over A + B with A established."""
+    settings = Settings(keep="longest")
+    old, new = corpus[:40], corpus[40:]
+    together = copy.deepcopy(corpus)
+    deduplicate(together, settings, established=lambda doc: doc.id in {d.id for d in old})
+    with Index.open(tmp_path / "index.sqlite", settings, create=True) as index:
+        deduplicate(copy.deepcopy(old), settings, stored=index.levels)
+        index.save()
+        fresh = copy.deepcopy(new)
+        deduplicate(fresh, settings, stored=index.levels)
+    expected = {doc_id: value for doc_id, value in decisions(together).items() if doc_id in {d.id for d in new}}
+    assert decisions(fresh) == expected
+    assert any(doc.status == "dropped" for doc in fresh)
+
+
+def test_documents_read_again_replace_their_stored_copies_instead_of_matching_them(corpus, tmp_path):
+    settings = Settings()
+    path = tmp_path / "index.sqlite"
+    first = copy.deepcopy(corpus[:20])
+    with Index.open(path, settings, create=True) as index:
+        deduplicate(first, settings, stored=index.levels)
+        index.save()
+    before = stored_counts(path)
+    again = copy.deepcopy(corpus[:20])
+    with Index.open(path, settings) as index:
+        index.hide(again)
+        deduplicate(again, settings, stored=index.levels)
+        index.save()
+    assert decisions(again) == decisions(first)
+    assert stored_counts(path) == before
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"threshold": 0.7}, "threshold = 0.5 but this run uses 0.7"),
+        ({"num_perm": 64}, "num-perm = 128 but this run uses 64"),
+        ({"seed": 2}, "seed = 1 but this run uses 2"),
+        ({"shingle_hash": "sha1"}, "shingle-hash = 'poly64' but this run uses 'sha1'"),
+        ({"paragraph_shingling": "word-5"}, "paragraph-shingling = 'char-5' but this run uses 'word-5'"),
+        ({"fact_guard": False}, "fact-guard = True but this run uses False"),
+        ({"level": "document"}, "level = 'all' but this run uses 'document'"),
+    ],
+)
+def test_an_index_refuses_a_run_with_other_match_settings(tmp_path, change, named):
+    path = tmp_path / "index.sqlite"
+    Index.open(path, Settings(), create=True).close()
+    with pytest.raises(ConfigError, match=f"index {path} was built with {named}"):
+        Index.open(path, Settings(**change))
+    Index.open(path, Settings(keep="longest", workers=3)).close()  # settings that decide no match are free
+
+
+def test_an_index_of_another_format_is_refused(tmp_path):
+    path = tmp_path / "index.sqlite"
+    Index.open(path, Settings(), create=True).close()
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE settings SET value = '99' WHERE key = 'format'")
+    with pytest.raises(ConfigError, match="has format 99, this cleaner reads format 1"):
+        Index.open(path, Settings())
+
+
+def test_a_file_that_is_not_an_index_is_refused(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("not a database\n" * 100)
+    with pytest.raises(InputError, match="is not a cleaner index"):
+        Index.open(path, Settings())
+    with pytest.raises(InputError, match="no index at"):
+        Index.open(tmp_path / "missing.sqlite", Settings())
+    with pytest.raises(InputError, match="folder .* does not exist"):
+        Index.open(tmp_path / "nowhere" / "index.sqlite", Settings(), create=True)
+
+
+def test_a_run_that_read_an_index_another_writer_changed_refuses_to_write(corpus, tmp_path):
+    settings = Settings()
+    path = tmp_path / "index.sqlite"
+    Index.open(path, settings, create=True).close()
+    with Index.open(path, settings) as first, Index.open(path, settings) as second:
+        deduplicate(copy.deepcopy(corpus[:5]), settings, stored=first.levels)
+        deduplicate(copy.deepcopy(corpus[5:10]), settings, stored=second.levels)
+        first.save()
+        with pytest.raises(InputError, match="changed while this run read it"):
+            second.save()
+    assert stored_counts(path)[0]["document"] == 5
+
+
+def stored_counts(path: Path) -> tuple[dict[str, int], str]:
+    with Index.open(path) as index:
+        stats = index.stats()
+    return stats.copies, stats.integrity
+
+
+def test_an_error_inside_the_write_leaves_the_index_as_it_was(corpus, tmp_path, monkeypatch):
+    settings = Settings()
+    path = tmp_path / "index.sqlite"
+    with Index.open(path, settings, create=True) as index:
+        deduplicate(copy.deepcopy(corpus[:20]), settings, stored=index.levels)
+        index.save()
+    before = stored_counts(path)
+    written = StoredLevel.write_pending
+
+    def fail_on_paragraphs(self):
+        count = written(self)  # the document level's rows are in by now
+        if self.level == "paragraph":
+            raise OSError("disk full")
+        return count
+
+    monkeypatch.setattr(StoredLevel, "write_pending", fail_on_paragraphs)
+    with Index.open(path, settings) as index:
+        deduplicate(copy.deepcopy(corpus[20:]), settings, stored=index.levels)
+        with pytest.raises(OSError, match="disk full"):
+            index.save()
+    assert stored_counts(path) == before
+    assert before[0]["document"] > 0 and before[1] == "ok"
+
+
+KILLED_WRITER = """
+import sys, time
+from cleaner.config import Settings
+from cleaner.dedup import deduplicate
+from cleaner.index import Index, StoredLevel
+sys.path.insert(0, {tests!r})
+from test_index import document
+
+written = StoredLevel.write_pending
+def write_then_wait(self):
+    count = written(self)
+    print("inside", self.level, count, flush=True)
+    time.sleep(60)
+StoredLevel.write_pending = write_then_wait
+docs = [document(f"new{{n}}", f"Paragraph one of document {{n}} says the council met on Monday to vote.\\n\\n" * 2 + "x " * n) for n in range(30)]
+with Index.open({path!r}, Settings()) as index:
+    deduplicate(docs, Settings(), stored=index.levels)
+    index.save()
+"""
+
+
+def test_a_writer_killed_inside_its_transaction_leaves_the_index_whole(corpus, tmp_path):
+    settings = Settings()
+    path = tmp_path / "index.sqlite"
+    with Index.open(path, settings, create=True) as index:
+        deduplicate(copy.deepcopy(corpus[:10]), settings, stored=index.levels)
+        index.save()
+    before = stored_counts(path)
+    script = KILLED_WRITER.format(tests=str(REPO / "tests"), path=str(path))
+    writer = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    line = writer.stdout.readline()
+    assert line.startswith("inside document"), line
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    assert stored_counts(path) == before
+
+
+def write(folder: Path, files: dict[str, str]) -> Path:
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(textwrap.dedent(text).strip() + "\n", encoding="utf-8")
+    return folder
+
+
+STORY = (
+    "The city council voted on Tuesday to close the old river bridge for repairs that engineers say "
+    "will take at least eighteen months and cost more than the budget allowed."
+)
+OTHER = "Farmers in the valley say the late frost ruined much of the apple harvest this spring, and prices rose at markets."
+
+
+def test_commands_build_query_run_against_and_update_an_index(tmp_path):
+    old = write(tmp_path / "old", {"a.txt": f"{STORY}\n\n{BACKGROUND}", "b.txt": OTHER})
+    new = write(tmp_path / "new", {"c.txt": f"{STORY}\n\n{BACKGROUND}", "d.txt": f"{EDITED}\n\nA new paragraph about the weekend football results and the league table."})
+    index = tmp_path / "index.sqlite"
+
+    built = cleaner("index", "build", str(old), str(index), "--isolated", cwd=tmp_path)
+    assert (built.returncode, built.stderr) == (0, "")
+    assert built.stdout == f"{index}: added 2 documents, 3 paragraphs; 2 documents, 3 paragraphs stored\n"
+
+    stats = cleaner("index", "stats", str(index), "--output-format", "json", cwd=tmp_path)
+    record = json.loads(stats.stdout)
+    assert (stats.returncode, record["copies"], record["integrity"]) == (0, {"document": 2, "paragraph": 3}, "ok")
+    assert record["settings"]["threshold"] == 0.5 and record["settings"]["format"] == 1
+    text = cleaner("index", "stats", str(index), cwd=tmp_path).stdout
+    assert "documents  2\nparagraphs 3\n" in text and "integrity  ok\n" in text
+
+    query = cleaner("index", "query", str(index), str(new / "c.txt"), "--output-format", "json", cwd=tmp_path)
+    [result] = json.loads(query.stdout)
+    best = result["found"][0]["matches"][0]
+    assert (query.returncode, result["doc"], best["doc"], best["jaccard"]) == (0, "c", "a", 1.0)
+
+    run = cleaner("run", str(new), str(tmp_path / "out"), "--index", str(index), "--isolated", "-q", cwd=tmp_path)
+    assert (run.returncode, run.stderr) == (0, "")
+    docs = {doc["id"]: doc for doc in read_docs(tmp_path / "out")}
+    assert docs["c"]["status"] == "dropped" and docs["c"]["reason"]["duplicate_of"] == "a"
+    assert docs["c"]["reason"]["detail"].startswith("100% similar to a (cluster D")
+    [paragraph] = docs["d"]["removed"]
+    assert (paragraph["rule"], paragraph["duplicate_of"]) == ("DD002", {"doc": "a", "paragraph": 1})
+    assert cleaner("verify", str(tmp_path / "out"), cwd=tmp_path).returncode == 0
+
+    again = cleaner("run", str(old), str(tmp_path / "again"), "--index", str(index), "--isolated", "-q", cwd=tmp_path)
+    assert [doc["status"] for doc in read_docs(tmp_path / "again")] == ["kept", "kept"], "indexed documents are not their own duplicates"
+
+    gate = cleaner("check", str(new), "--index", str(index), "--isolated", cwd=tmp_path)
+    assert gate.returncode == 1 and "DD001" in gate.stdout
+
+    refused = cleaner("run", str(new), str(tmp_path / "x"), "--index", str(index), "--threshold", "0.7", "--isolated", cwd=tmp_path)
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert refused.stderr == (
+        f"cleaner: error: index {index} was built with threshold = 0.5 but this run uses 0.7; "
+        "run with threshold = 0.5 or build a new index\n"
+    )
+
+    updated = cleaner("run", str(new), str(tmp_path / "up"), "--index", str(index), "--update-index", "--isolated", "-q", cwd=tmp_path)
+    assert updated.returncode == 0
+    assert json.loads(cleaner("index", "stats", str(index), "--output-format", "json", cwd=tmp_path).stdout)["copies"] == {
+        "document": 3,
+        "paragraph": 4,
+    }
+
+
+def test_commands_exit_2_on_a_missing_index_or_a_lone_update_flag(tmp_path):
+    seeds = REPO / "seeds"
+    missing = cleaner("run", str(seeds), str(tmp_path / "out"), "--index", str(tmp_path / "none.sqlite"), cwd=tmp_path)
+    assert (missing.returncode, missing.stderr) == (
+        2,
+        f"cleaner: error: no index at {tmp_path / 'none.sqlite'}; build one with "
+        f"`cleaner index build IN {tmp_path / 'none.sqlite'}` or pass --update-index\n",
+    )
+    lone = cleaner("run", str(seeds), str(tmp_path / "out"), "--update-index", cwd=tmp_path)
+    assert (lone.returncode, lone.stderr) == (2, "cleaner: error: --update-index needs --index PATH\n")
+    stats = cleaner("index", "stats", str(tmp_path / "none.sqlite"), cwd=tmp_path)
+    assert stats.returncode == 2 and "no index at" in stats.stderr
