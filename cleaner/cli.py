@@ -6,7 +6,8 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from dataclasses import fields
+from typing import Annotated, Any, Mapping, Optional
 
 import typer
 from rich import box, filesize
@@ -116,9 +117,15 @@ IndexPath = Annotated[
 ]
 
 
-def _settings(isolated: bool, **flags: object) -> tuple[Settings, ProjectConfig]:
-    """Defaults, then the project's [tool.cleaner], then the flags given on the command line."""
+def _settings(isolated: bool, options: Mapping[str, Any]) -> tuple[Settings, ProjectConfig]:
+    """Defaults, then the project's [tool.cleaner], then the flags given on the command line.
+
+    `options` is a command's parameters (its `locals()`): those named like a `Settings` field are
+    the flags; None, and False for an on/off flag, mean "not given" (the configuration decides).
+    """
     project = ProjectConfig() if isolated else load_project_config()
+    names = {field.name for field in fields(Settings)}
+    flags = {name: value for name, value in options.items() if name in names and value is not None and value is not False}
     for name in ("select", "ignore", "lang"):
         if isinstance(flags.get(name), str):
             flags[name] = tuple(part.strip() for part in flags[name].split(",") if part.strip())
@@ -167,27 +174,7 @@ def run(
         raise fail("--update-index needs --index PATH")
     bar = _LazyProgress(enabled=not quiet)
     try:
-        settings, _ = _settings(
-            isolated,
-            text_field=text_field,
-            id_field=id_field,
-            workers=workers,
-            engine=engine,
-            address=address,
-            threshold=threshold,
-            paragraph_threshold=paragraph_threshold,
-            paragraph_containment=paragraph_containment,
-            keep=keep,
-            level=level,
-            rules=rules,
-            select=select,
-            ignore=ignore,
-            lang=lang,
-            max_file_size=max_file_size,
-            encoding_fallback=encoding_fallback,
-            follow_symlinks=follow_symlinks or None,
-            strict=strict or None,
-        )
+        settings, _ = _settings(isolated, locals())
         result = clean_corpus(inputs, out, settings, progress=bar.update, resume=resume, index=index, update_index=update_index)
         report_path = write_report(out) if with_report else None
     except CleanerError as error:
@@ -234,26 +221,7 @@ def dupes(
         raise fail(f"--output-format must be one of {', '.join(OUTPUT_FORMATS)}, not {output_format!r}")
     bar = _LazyProgress(enabled=not quiet)
     try:
-        settings, project = _settings(
-            isolated,
-            threshold=threshold,
-            paragraph_threshold=paragraph_threshold,
-            paragraph_containment=paragraph_containment,
-            level=level,
-            keep=keep,
-            rules=rules,
-            select=select,
-            ignore=ignore,
-            lang=lang,
-            text_field=text_field,
-            id_field=id_field,
-            workers=workers,
-            engine=engine,
-            address=address,
-            max_file_size=max_file_size,
-            encoding_fallback=encoding_fallback,
-            follow_symlinks=follow_symlinks or None,
-        )
+        settings, project = _settings(isolated, locals())
         inputs = paths or default_inputs(project)
         report = find_duplicates(inputs, settings, progress=bar.update)
     except CleanerError as error:
@@ -304,23 +272,7 @@ def check(
     if output_format not in GATE_FORMATS:
         raise fail(f"--output-format must be one of {', '.join(GATE_FORMATS)}, not {output_format!r}")
     try:
-        settings, project = _settings(
-            isolated,
-            select=select,
-            ignore=ignore,
-            threshold=threshold,
-            paragraph_threshold=paragraph_threshold,
-            rules=rules,
-            lang=lang,
-            text_field=text_field,
-            id_field=id_field,
-            workers=workers,
-            engine=engine,
-            address=address,
-            max_file_size=max_file_size,
-            encoding_fallback=encoding_fallback,
-            follow_symlinks=follow_symlinks or None,
-        )
+        settings, project = _settings(isolated, locals())
         options = GateOptions.from_config(project.values, str(project.path)).updated(
             select=settings.select, ignore=settings.ignore, max_findings=max_findings, max_duplicate_rate=max_duplicate_rate
         )
@@ -353,7 +305,7 @@ def rules_list(
 ) -> None:
     """List the rules a run would apply: id, name, scope, action and summary."""
     try:
-        settings, _ = _settings(isolated, rules=rules, select=select, ignore=ignore)
+        settings, _ = _settings(isolated, locals())
         ruleset = load_ruleset(settings.rules, settings.select, settings.ignore)
     except CleanerError as error:
         raise fail(str(error), error.exit_code) from None
@@ -374,7 +326,7 @@ def rules_show(
 ) -> None:
     """Show one rule: its file, pattern and examples."""
     try:
-        settings, _ = _settings(isolated, rules=rules)
+        settings, _ = _settings(isolated, locals())
         ruleset = load_ruleset(settings.rules)
         rule = ruleset.get(rule_id.upper())
     except CleanerError as error:
@@ -412,21 +364,7 @@ def index_build(
     *inputs, path = paths
     bar = _LazyProgress(enabled=not quiet)
     try:
-        settings, _ = _settings(
-            isolated,
-            threshold=threshold,
-            paragraph_threshold=paragraph_threshold,
-            paragraph_containment=paragraph_containment,
-            keep=keep,
-            level=level,
-            rules=rules,
-            select=select,
-            ignore=ignore,
-            lang=lang,
-            text_field=text_field,
-            id_field=id_field,
-            workers=workers,
-        )
+        settings, _ = _settings(isolated, locals())
         result = build_index(inputs, path, settings, progress=bar.update)
     except CleanerError as error:
         raise fail(str(error), error.exit_code) from None
@@ -474,7 +412,7 @@ def index_query(
     if output_format not in ("text", "json"):
         raise fail(f"--output-format must be text or json, not {output_format!r}")
     try:
-        settings, _ = _settings(isolated, text_field=text_field, id_field=id_field, rules=rules)
+        settings, _ = _settings(isolated, locals())
         results = query_index(path, inputs, settings, limit)
     except CleanerError as error:
         raise fail(str(error), error.exit_code) from None

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ConfigError
+from .fastminhash import HASHES as SHINGLE_HASHES
 
 LEVELS = ("document", "paragraph", "all")
 # Keys of [tool.cleaner] read by the gate (`cleaner check`), not by the pipeline.
 GATE_KEYS = ("max-findings", "max-duplicate-rate", "budgets", "per-path-ignores")
 KEEP_POLICIES = ("first", "longest", "earliest")
-SHINGLE_HASHES = ("poly64", "sha1")
 LANGID_BACKENDS = ("fasttext", "langdetect")
 # Settings that never change what a run writes: left out of the manifest and of resume's keys.
 OUTPUT_NEUTRAL = ("workers", "strict", "engine", "address")

@@ -195,7 +195,7 @@ class NearDuplicateIndex:
     def match_or_keep(self, item: Item) -> tuple[int, float, str] | None:
         """Return (kept copy number, similarity, measure) of the best kept copy this item
         duplicates, or None; an item that duplicates nothing becomes a kept copy."""
-        digest = hashlib.sha256(canonical(item.text).encode("utf-8", "surrogatepass")).hexdigest()
+        digest = exact_digest(item.text)
         if digest in self.exact:
             return self.exact[digest], 1.0, "jaccard"
         if self.stored is not None and (number := self.stored.exact(digest)) is not None:
@@ -250,14 +250,21 @@ class NearDuplicateIndex:
                 self.sentence_lsh.insert(number, row)
 
     def _sentence_keys(self, text: str) -> np.ndarray | None:
-        """The sentence index's band keys of a text's sentences (one row each), or None."""
-        if self.sentence_lsh is None:
-            return None
-        sentences = split_sentences(text)
-        if not sentences:
-            return None
-        signatures, _ = self.fingerprinter.fingerprints(sentences)
-        return self.sentence_lsh.keys(signatures)
+        return None if self.sentence_lsh is None else sentence_keys(self.fingerprinter, self.sentence_lsh, text)
+
+
+def sentence_keys(fingerprints: Fingerprinter, bands: BandIndex, text: str) -> np.ndarray | None:
+    """The band keys of a text's sentences (one row each) for a sentence index, or None."""
+    sentences = split_sentences(text)
+    if not sentences:
+        return None
+    signatures, _ = fingerprints.fingerprints(sentences)
+    return bands.keys(signatures)
+
+
+def exact_digest(text: str) -> str:
+    """The exact-match key of an item: sha256 of its canonical text."""
+    return hashlib.sha256(canonical(text).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?…])[\"”’)]*\s+(?=[\"“‘(]?[A-Z0-9À-Þ])")

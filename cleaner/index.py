@@ -19,7 +19,6 @@ matches and refuses to mix in a run with different ones, naming the setting.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from collections import Counter
@@ -32,12 +31,13 @@ import numpy as np
 
 from . import __version__
 from .config import Settings
-from .dedup import Item, Kept, fingerprinter, kept_paragraphs, split_sentences
+from . import dedup
+from .dedup import Item, Kept, exact_digest, fingerprinter, kept_paragraphs
 from .document import Document
 from .errors import ConfigError, InputError
 from .fastminhash import Fingerprinter
 from .lsh import BandIndex
-from .minhash import canonical, jaccard
+from .minhash import jaccard, shared_count
 
 FORMAT_VERSION = 1
 LEVELS = ("document", "paragraph")
@@ -367,19 +367,16 @@ class Index:
 
 def _nearest(level: StoredLevel, fingerprints: Fingerprinter, item: Item, limit: int) -> list[dict[str, Any]]:
     hashes, signature = fingerprints.fingerprint(item.text)
-    sentences = split_sentences(item.text)
-    sentence_keys = None
-    if level.sentence_bands is not None and sentences:
-        sentence_keys = level.sentence_bands.keys(fingerprints.fingerprints(sentences)[0])
-    numbers = level.candidates(level.bands.keys(signature), sentence_keys)
-    exact = level.exact(_digest(item.text))
+    sentences = None if level.sentence_bands is None else dedup.sentence_keys(fingerprints, level.sentence_bands, item.text)
+    numbers = level.candidates(level.bands.keys(signature), sentences)
+    exact = level.exact(exact_digest(item.text))
     if exact is not None:
         numbers.add(exact)
     found = []
     for number in numbers:
         copy = level.copy(number)
         stored, stored_hashes = copy.item, copy.hashes
-        inside = np.intersect1d(hashes, stored_hashes, assume_unique=True).size / hashes.size if hashes.size else 0.0
+        inside = shared_count(hashes, stored_hashes) / hashes.size if hashes.size else 0.0
         found.append(
             {
                 **stored.key,
@@ -390,11 +387,6 @@ def _nearest(level: StoredLevel, fingerprints: Fingerprinter, item: Item, limit:
         )
     found.sort(key=lambda match: (-max(match["jaccard"], match["containment"]), match["doc"], match.get("paragraph") or 0))
     return found[:limit]
-
-
-def _digest(text: str) -> str:
-    """The exact-match key dedup uses: sha256 of the canonical text."""
-    return hashlib.sha256(canonical(text).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def check_compatible(path: Path, recorded: dict[str, Any], settings: Settings | None) -> None:

@@ -117,6 +117,3 @@ class BandIndex(Generic[Value]):
         for row in keys:
             found |= self.query(row)
         return found
-
-    def __len__(self) -> int:
-        return len(self._buckets)
