@@ -39,7 +39,7 @@ from .fastminhash import Fingerprinter
 from .lsh import BandIndex
 from .minhash import jaccard, shared_count
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 LEVELS = ("document", "paragraph")
 SNIPPET = 300
 # The settings that decide what matches what: an index only serves runs that share them.
@@ -111,7 +111,7 @@ class StoredLevel:
         self.fact_guard = settings.fact_guard
         # Only their `keys` are used (by `Index.nearest`): the buckets live in the database.
         self.bands: BandIndex[int] = BandIndex(threshold, settings.num_perm)
-        self.sentence_bands: BandIndex[int] | None = BandIndex(min(threshold, containment), settings.num_perm) if containment else None
+        self.sentence_bands = dedup.sentence_bands(threshold, containment, settings.num_perm)
         self.end = _end(connection, level)
         self.hidden: set[int] = set()
         self.cache: dict[int, Kept] = {}

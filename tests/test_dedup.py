@@ -157,3 +157,60 @@ def test_a_document_with_its_figures_replaced_is_not_a_duplicate():
     assert [c.level for c in deduplicate(docs, Settings(level="document"))] == []
     docs = [doc("a", *report), doc("b", *report[:3], report[3].replace("12%", "11%"))]
     assert [c.level for c in deduplicate(docs, Settings(level="document"))] == ["document"]
+
+
+def test_sketch_agreement_floor_is_the_binomial_tail():
+    from math import comb
+
+    from cleaner.dedup import SKETCH_MISS_RATE, _least_agreements
+
+    floor = _least_agreements(64)
+    for grid, jaccard in ((0, 0.0), (300, 0.3), (500, 0.5), (800, 0.8), (1000, 1.0)):
+        agree = min(jaccard + (1 - jaccard) / 256, 1.0)
+        below = sum(comb(64, m) * agree**m * (1 - agree) ** (64 - m) for m in range(floor[grid]))
+        at = below + comb(64, floor[grid]) * agree ** floor[grid] * (1 - agree) ** (64 - floor[grid])
+        assert below < SKETCH_MISS_RATE <= at or floor[grid] == 0
+
+
+def _edited_paragraphs(count: int, seed: int) -> list[str]:
+    """Paragraphs sharing a vocabulary (so LSH finds many chance candidates), with edited copies."""
+    rng = random.Random(seed)
+    words = [f"{a}{b}" for a in ("sta", "lon", "mer", "qui", "bra", "tel", "dro", "pen") for b in ("ve", "ra", "lo", "nd", "x", "ter")]
+    paragraphs = []
+    for _ in range(count):
+        if paragraphs and rng.random() < 0.4:
+            base = rng.choice(paragraphs).split()
+            for _ in range(rng.randint(1, 8)):
+                base[rng.randrange(len(base))] = rng.choice(words)
+            paragraphs.append(" ".join(base))
+        else:
+            paragraphs.append(" ".join(rng.choice(words) for _ in range(rng.randint(10, 40))))
+    return paragraphs
+
+
+def test_sketch_filter_changes_no_decision_and_spares_most_comparisons(monkeypatch):
+    from cleaner import dedup
+    from cleaner.fastminhash import Fingerprinter
+
+    def decisions(filtered: bool) -> tuple[list, int]:
+        compared = 0
+        verify = dedup.NearDuplicateIndex._verify
+
+        def counting(self, candidate, kept):
+            nonlocal compared
+            compared += 1
+            return verify(self, candidate, kept)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(dedup.NearDuplicateIndex, "_verify", counting)
+            if not filtered:
+                patch.setattr(dedup.Sketches, "possible", lambda self, numbers, signature, wanted: numbers >= 0)
+            index = dedup.NearDuplicateIndex(Fingerprinter("char", 5, 128, 1), 0.5, containment=0.8, containment_min_words=8)
+            found = [index.match_or_keep(dedup.Item("d", number, text)) for number, text in enumerate(_edited_paragraphs(400, seed=3))]
+        return found, compared
+
+    unfiltered, compared_all = decisions(filtered=False)
+    filtered, compared_some = decisions(filtered=True)
+    assert filtered == unfiltered
+    assert sum(found is not None for found in filtered) > 100
+    assert compared_some < compared_all / 2

@@ -18,7 +18,7 @@ from cleaner.config import Settings
 from cleaner.dedup import deduplicate
 from cleaner.document import Document, Source
 from cleaner.errors import ConfigError, InputError
-from cleaner.index import Index, StoredLevel
+from cleaner.index import FORMAT_VERSION, Index, StoredLevel
 from cleaner.normalise import normalise
 from conftest import BACKGROUND, EDITED, REPO
 from test_cli import cleaner, read_docs
@@ -131,7 +131,7 @@ def test_an_index_of_another_format_is_refused(tmp_path):
     Index.open(path, Settings(), create=True).close()
     with sqlite3.connect(path) as connection:
         connection.execute("UPDATE settings SET value = '99' WHERE key = 'format'")
-    with pytest.raises(ConfigError, match="has format 99, this cleaner reads format 1"):
+    with pytest.raises(ConfigError, match=f"has format 99, this cleaner reads format {FORMAT_VERSION}"):
         Index.open(path, Settings())
 
 
@@ -252,7 +252,7 @@ def test_commands_build_query_run_against_and_update_an_index(tmp_path):
     stats = cleaner("index", "stats", str(index), "--output-format", "json", cwd=tmp_path)
     record = json.loads(stats.stdout)
     assert (stats.returncode, record["copies"], record["integrity"]) == (0, {"document": 2, "paragraph": 3}, "ok")
-    assert record["settings"]["threshold"] == 0.5 and record["settings"]["format"] == 1
+    assert record["settings"]["threshold"] == 0.5 and record["settings"]["format"] == FORMAT_VERSION
     text = cleaner("index", "stats", str(index), cwd=tmp_path).stdout
     assert "documents  2\nparagraphs 3\n" in text and "integrity  ok\n" in text
 
