@@ -190,7 +190,7 @@ class NearDuplicateIndex:
         self.containment_min_words = containment_min_words
         self.guard = guard
         num_perm = fingerprinter.num_perm
-        self.lsh: BandIndex[int] = BandIndex(threshold, num_perm)
+        self.lsh: BandIndex = BandIndex(threshold, num_perm)
         self.sentence_lsh = sentence_bands(threshold, containment, num_perm)
         self.exact: dict[str, int] = {}
         self.kept: list[Kept] = []
@@ -208,12 +208,12 @@ class NearDuplicateIndex:
             return number, 1.0, "jaccard"
         hashes, signature = self.fingerprinter.fingerprint(item.text)
         keys = self.lsh.keys(signature)
-        candidates = self.lsh.query(keys)
+        candidates = self.lsh.query_array(keys)
         sentence_keys = self._sentence_keys(item.text)
         if sentence_keys is not None:
-            candidates |= self.sentence_lsh.query_many(sentence_keys)
-        if self.stored is not None:
-            candidates |= self.stored.candidates(keys, sentence_keys)
+            candidates = np.union1d(candidates, self.sentence_lsh.query_array(sentence_keys))
+        if self.stored is not None and (stored := self.stored.candidates(keys, sentence_keys)):
+            candidates = np.union1d(candidates, np.fromiter(stored, dtype=np.int64, count=len(stored)))
         candidate = Kept(item, hashes)
         best: tuple[int, float, str] | None = None
         for number in self._plausible(candidates, signature, hashes.size, candidate.words):
@@ -226,14 +226,14 @@ class NearDuplicateIndex:
                 self.stored.add(candidate, digest, signature, keys, sentence_keys)
         return best
 
-    def _plausible(self, candidates: set[int], signature: np.ndarray, size: int, words: int) -> list[int]:
+    def _plausible(self, candidates: np.ndarray, signature: np.ndarray, size: int, words: int) -> list[int]:
         """The candidates, in order, less the copies kept here whose sketch rules out a match.
 
         Most LSH candidates share a band by chance (at 35 bands of 3 rows, a pair at Jaccard
         0.3 does so 6 times in 10); one vectorised look at the sketches spares them the exact
         comparison. Stored copies have no sketch here and are always compared.
         """
-        numbers = np.fromiter(sorted(candidates), dtype=np.int64, count=len(candidates))
+        numbers = candidates.astype(np.int64, copy=False)
         local = numbers >= self.first
         if not local.any() or size == 0:
             return numbers.tolist()
@@ -274,8 +274,7 @@ class NearDuplicateIndex:
         self.exact[digest] = number
         self.lsh.insert(number, keys)
         if sentence_keys is not None:
-            for row in sentence_keys:
-                self.sentence_lsh.insert(number, row)
+            self.sentence_lsh.insert(number, sentence_keys)
 
     def _sentence_keys(self, text: str) -> np.ndarray | None:
         return None if self.sentence_lsh is None else sentence_keys(self.fingerprinter, self.sentence_lsh, text)
@@ -333,7 +332,7 @@ def _least_agreements(num_perm: int) -> np.ndarray:
     return np.argmax(cdf >= SKETCH_MISS_RATE, axis=1)
 
 
-def sentence_bands(threshold: float, containment: float | None, num_perm: int) -> BandIndex[int] | None:
+def sentence_bands(threshold: float, containment: float | None, num_perm: int) -> BandIndex | None:
     """The LSH over kept copies' sentences that finds containment candidates, or None without
     containment.
 

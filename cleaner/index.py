@@ -110,7 +110,7 @@ class StoredLevel:
             threshold, containment = settings.paragraph_threshold, settings.paragraph_containment
         self.fact_guard = settings.fact_guard
         # Only their `keys` are used (by `Index.nearest`): the buckets live in the database.
-        self.bands: BandIndex[int] = BandIndex(threshold, settings.num_perm)
+        self.bands: BandIndex = BandIndex(threshold, settings.num_perm)
         self.sentence_bands = dedup.sentence_bands(threshold, containment, settings.num_perm)
         self.end = _end(connection, level)
         self.hidden: set[int] = set()

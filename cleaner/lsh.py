@@ -1,10 +1,11 @@
-"""MinHash LSH over signature arrays: band keys hashed in numpy, buckets in one dict.
+"""MinHash LSH over signature arrays: band keys hashed in numpy, buckets in a compiled hash map.
 
 `BandIndex` finds the same candidates as datasketch's `MinHashLSH` with the same (bands, rows):
 two signatures are candidates when all `rows` values of some band are equal. datasketch keys a
 bucket by the band's bytes, one band and one Python call at a time; here each band is folded
 into one 64-bit key with a multiply-add per row and MurmurHash3's `fmix64`, for all bands (and
-for a batch of signatures) in one numpy step, and the buckets live in a single dict. Two
+for a batch of signatures) in one numpy step, and the buckets live in one open-addressing map in
+the compiled kernel (~30 bytes a stored value; a Python dict, ~100, where no C compiler is). Two
 different bands can share a 64-bit key only by a hash collision (about n**2 / 2**64 for n keys);
 that adds a candidate, which verification then rejects, and never loses one. On the BBC corpus
 this makes dedup's LSH work about 10x cheaper (bench/run.py measures both).
@@ -16,14 +17,13 @@ a pair the LSH misses is lost for good while a spare candidate costs one compari
 from __future__ import annotations
 
 import math
+import os
 from functools import lru_cache
-from typing import Generic, Hashable, Iterable, TypeVar
+from typing import Iterable
 
 import numpy as np
 
-from .fastminhash import fmix64_array
-
-Value = TypeVar("Value", bound=Hashable)
+from .fastminhash import fmix64_array, load_kernel
 
 # LSH lets through a pair whose Jaccard is exactly the threshold with at least this probability
 # (more above it); verification then applies the threshold exactly.
@@ -59,8 +59,8 @@ def lsh_bands(threshold: float, num_perm: int, recall: float = LSH_RECALL) -> tu
     return (num_perm, 1) if best is None else (best[1], best[2])
 
 
-class BandIndex(Generic[Value]):
-    """Values stored under the band keys of their signatures; query returns the values that
+class BandIndex:
+    """Numbers stored under the band keys of their signatures; a query returns the numbers that
     share at least one band with a signature."""
 
     def __init__(self, threshold: float, num_perm: int, layout: tuple[int, int] | None = None) -> None:
@@ -72,7 +72,7 @@ class BandIndex(Generic[Value]):
         # positions never share a key.
         self._multipliers = state.integers(1, 2**63, size=self.rows, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
         self._offsets = state.integers(0, 2**63, size=self.bands, dtype=np.uint64)
-        self._buckets: dict[int, Value | list[Value]] = {}
+        self._buckets = _buckets()
 
     def keys(self, signatures: np.ndarray) -> np.ndarray:
         """Band keys of one signature (shape (bands,)) or of a batch (shape (n, bands))."""
@@ -85,12 +85,73 @@ class BandIndex(Generic[Value]):
             folded = (grouped * self._multipliers).sum(axis=-1, dtype=np.uint64) + self._offsets
             return fmix64_array(folded)
 
-    def insert(self, value: Value, keys: np.ndarray) -> None:
+    def insert(self, value: int, keys: np.ndarray) -> None:
+        """Store `value` (an int in [0, 2**31)) under each of `keys`."""
+        self._buckets.insert(value, keys)
+
+    def query(self, keys: np.ndarray) -> set[int]:
+        """The values stored under any of `keys`."""
+        return set(self._buckets.query(keys).tolist())
+
+    def query_array(self, keys: np.ndarray) -> np.ndarray:
+        """The values stored under any of `keys` (one row, or several), sorted, each once."""
+        return np.unique(self._buckets.query(keys))
+
+    def query_many(self, keys: Iterable[np.ndarray]) -> set[int]:
+        return set(self.query_array(np.asarray(keys)).tolist())
+
+    @property
+    def nbytes(self) -> int:
+        """Memory the buckets hold, roughly."""
+        return self._buckets.nbytes
+
+
+class _NativeBuckets:
+    """Buckets in the compiled kernel's open-addressing map (cleaner/fastminhash.py): ~30 bytes
+    a stored value."""
+
+    def __init__(self, kernel) -> None:
+        self._kernel = kernel
+        self._map = kernel.bm_new()
+        if not self._map:
+            raise MemoryError("no memory for LSH buckets")
+        self._out = np.empty(4096, dtype=np.int32)
+
+    def __del__(self) -> None:
+        if getattr(self, "_map", None):
+            self._kernel.bm_free(self._map)
+            self._map = None
+
+    def insert(self, value: int, keys: np.ndarray) -> None:
+        keys = np.ascontiguousarray(keys, dtype=np.uint64)
+        if self._kernel.bm_insert(self._map, keys.ctypes.data, keys.size, value) != 0:
+            raise MemoryError("no memory for LSH buckets")
+
+    def query(self, keys: np.ndarray) -> np.ndarray:
+        keys = np.ascontiguousarray(keys, dtype=np.uint64)
+        while True:
+            found = self._kernel.bm_query(self._map, keys.ctypes.data, keys.size, self._out.ctypes.data, self._out.size)
+            if found <= self._out.size:
+                return self._out[:found].copy()
+            self._out = np.empty(2 * found, dtype=np.int32)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self._kernel.bm_bytes(self._map))
+
+
+class _DictBuckets:
+    """Buckets in one dict, for when the kernel cannot be built: the same candidates, slower."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[int, int | list[int]] = {}
+
+    def insert(self, value: int, keys: np.ndarray) -> None:
         # Most keys are seen once: a bucket holds its first value bare and becomes a list only
-        # on a second one (4x faster than a list per key; values are never lists).
+        # on a second one (4x faster than a list per key).
         buckets = self._buckets
         get = buckets.get
-        for key in keys.tolist():
+        for key in np.ravel(keys).tolist():
             held = get(key)
             if held is None:
                 buckets[key] = value
@@ -99,21 +160,26 @@ class BandIndex(Generic[Value]):
             else:
                 buckets[key] = [held, value]
 
-    def query(self, keys: np.ndarray) -> set[Value]:
-        found: set[Value] = set()
+    def query(self, keys: np.ndarray) -> np.ndarray:
+        found: list[int] = []
         get = self._buckets.get
-        for key in keys.tolist():
+        for key in np.ravel(keys).tolist():
             held = get(key)
             if held is None:
                 continue
             if type(held) is list:
-                found.update(held)
+                found.extend(held)
             else:
-                found.add(held)
-        return found
+                found.append(held)
+        return np.array(found, dtype=np.int32)
 
-    def query_many(self, keys: Iterable[np.ndarray]) -> set[Value]:
-        found: set[Value] = set()
-        for row in keys:
-            found |= self.query(row)
-        return found
+    @property
+    def nbytes(self) -> int:
+        import sys
+
+        return sys.getsizeof(self._buckets) + sum(sys.getsizeof(v) for v in self._buckets.values() if type(v) is list)
+
+
+def _buckets() -> _NativeBuckets | _DictBuckets:
+    kernel = load_kernel() if os.environ.get("CLEANER_FASTMINHASH") != "numpy" else None
+    return _DictBuckets() if kernel is None else _NativeBuckets(kernel)

@@ -19,7 +19,7 @@ def random_signatures(count: int, num_perm: int, seed: int) -> np.ndarray:
 def test_candidates_equal_datasketch_minhashlsh_with_the_same_bands(threshold):
     fingerprinter = Fingerprinter("word", 1)
     signatures = random_signatures(300, 128, seed=int(threshold * 10))
-    ours: BandIndex[int] = BandIndex(threshold, 128)
+    ours: BandIndex = BandIndex(threshold, 128)
     theirs = MinHashLSH(num_perm=128, params=(ours.bands, ours.rows))
     keys = ours.keys(signatures)
     for number, signature in enumerate(signatures[:200]):
@@ -34,7 +34,7 @@ def test_candidates_equal_datasketch_minhashlsh_with_the_same_bands(threshold):
 
 
 def test_keys_of_one_signature_equal_its_row_in_a_batch_and_differ_by_band():
-    index: BandIndex[int] = BandIndex(0.5, 128)
+    index: BandIndex = BandIndex(0.5, 128)
     signatures = random_signatures(5, 128, seed=1)
     batch = index.keys(signatures)
     assert batch.shape == (5, index.bands)
@@ -59,7 +59,7 @@ def test_a_pair_at_the_threshold_is_found_in_practice():
     fingerprinter = Fingerprinter("word", 1, 128, 1)
     words = [f"w{i}" for i in range(400)]
     base = " ".join(words[:200])
-    index: BandIndex[int] = BandIndex(0.5, 128)
+    index: BandIndex = BandIndex(0.5, 128)
     index.insert(0, index.keys(fingerprinter.signature(base)))
     found = 0
     for trial in range(200):
@@ -67,3 +67,24 @@ def test_a_pair_at_the_threshold_is_found_in_practice():
         other = " ".join(words[66:200] + [f"x{trial}_{i}" for i in range(66)])
         found += 0 in index.query(index.keys(fingerprinter.signature(other)))
     assert found >= 194
+
+
+def test_compiled_buckets_hold_the_same_values_as_the_dict_fallback():
+    from cleaner.fastminhash import load_kernel
+    from cleaner.lsh import _DictBuckets, _NativeBuckets
+
+    kernel = load_kernel()
+    if kernel is None:
+        pytest.skip("no C compiler: the compiled kernel is unavailable")
+    rng = np.random.default_rng(5)
+    # few distinct keys, so buckets hold many values and the map grows through several sizes
+    keys = rng.integers(0, 3000, size=(5000, 7)).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    native, fallback = _NativeBuckets(kernel), _DictBuckets()
+    for value, row in enumerate(keys):
+        native.insert(value, row)
+        fallback.insert(value, row)
+    for row in keys[::97]:
+        assert sorted(native.query(row).tolist()) == sorted(fallback.query(row).tolist())
+    assert native.query(np.array([12345], dtype=np.uint64)).size == 0
+    everything = native.query(keys[:50])  # more values than the first output buffer holds
+    assert everything.size == fallback.query(keys[:50]).size > 4096
