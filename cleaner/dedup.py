@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from collections import Counter
-from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -126,6 +126,18 @@ def _snippet(text: str, length: int) -> str:
     return text if len(text) <= length else text[: length - 1].rstrip() + "…"
 
 
+@dataclass(frozen=True)
+class Features:
+    """What matching needs of an item: its exact digest, shingle hashes, MinHash signature, LSH
+    band keys, and its sentences' band keys (None without containment or sentences)."""
+
+    digest: str
+    hashes: np.ndarray
+    signature: np.ndarray
+    keys: np.ndarray
+    sentence_keys: np.ndarray | None
+
+
 @dataclass
 class Kept:
     """A kept copy as the index holds it: the item, its shingle hashes, its facts once asked."""
@@ -198,18 +210,31 @@ class NearDuplicateIndex:
         self.stored = stored
         self.first = len(stored) if stored is not None else 0
 
-    def match_or_keep(self, item: Item) -> tuple[int, float, str] | None:
+    def features(self, texts: Sequence[str]) -> list[Features]:
+        """What matching needs of each text, computed for many texts in a few batched calls."""
+        if not texts:
+            return []
+        signatures, hashes = self.fingerprinter.fingerprints(texts)
+        keys = self.lsh.keys(signatures)
+        sentences = self._sentence_keys(texts)
+        return [
+            Features(exact_digest(text), hashes[row], signatures[row], keys[row], sentences[row])
+            for row, text in enumerate(texts)
+        ]
+
+    def match_or_keep(self, item: Item, features: Features | None = None) -> tuple[int, float, str] | None:
         """Return (kept copy number, similarity, measure) of the best kept copy this item
-        duplicates, or None; an item that duplicates nothing becomes a kept copy."""
-        digest = exact_digest(item.text)
+        duplicates, or None; an item that duplicates nothing becomes a kept copy. `features`
+        are the item's, if `features()` computed them already."""
+        features = features or self.features([item.text])[0]
+        digest, hashes, signature, keys, sentence_keys = (
+            features.digest, features.hashes, features.signature, features.keys, features.sentence_keys
+        )
         if digest in self.exact:
             return self.exact[digest], 1.0, "jaccard"
         if self.stored is not None and (number := self.stored.exact(digest)) is not None:
             return number, 1.0, "jaccard"
-        hashes, signature = self.fingerprinter.fingerprint(item.text)
-        keys = self.lsh.keys(signature)
         candidates = self.lsh.query_array(keys)
-        sentence_keys = self._sentence_keys(item.text)
         if sentence_keys is not None:
             candidates = np.union1d(candidates, self.sentence_lsh.query_array(sentence_keys))
         if self.stored is not None and (stored := self.stored.candidates(keys, sentence_keys)):
@@ -276,8 +301,22 @@ class NearDuplicateIndex:
         if sentence_keys is not None:
             self.sentence_lsh.insert(number, sentence_keys)
 
-    def _sentence_keys(self, text: str) -> np.ndarray | None:
-        return None if self.sentence_lsh is None else sentence_keys(self.fingerprinter, self.sentence_lsh, text)
+    def _sentence_keys(self, texts: Sequence[str]) -> list[np.ndarray | None]:
+        """Per text, the band keys of its sentences (one row each), or None (no containment, or
+        no sentence long enough)."""
+        if self.sentence_lsh is None:
+            return [None] * len(texts)
+        split = [split_sentences(text) for text in texts]
+        every = [sentence for sentences in split for sentence in sentences]
+        if not every:
+            return [None] * len(texts)
+        signatures, _ = self.fingerprinter.fingerprints(every)
+        keys = self.sentence_lsh.keys(signatures)
+        rows, start = [], 0
+        for sentences in split:
+            rows.append(keys[start : start + len(sentences)] if sentences else None)
+            start += len(sentences)
+        return rows
 
 
 class Sketches:
@@ -448,11 +487,11 @@ def _deduplicate_paragraphs(ordered: Iterable[Document], settings: Settings, sto
     clusters: dict[int, Cluster] = {}
     rule, name = DUPLICATE_PARAGRAPH
     for doc in ordered:
-        for number, (start, end), text in kept_paragraphs(doc):
-            if len(text.split()) < settings.min_paragraph_words:
-                continue
+        paragraphs = [(number, span, text) for number, span, text in kept_paragraphs(doc) if len(text.split()) >= settings.min_paragraph_words]
+        features = index.features([text for _, _, text in paragraphs])
+        for (number, (start, end), text), item_features in zip(paragraphs, features):
             item = Item(doc.id, number, text, doc.lang)
-            found = index.match_or_keep(item)
+            found = index.match_or_keep(item, item_features)
             if found is None:
                 continue
             cluster, member = _join(clusters, "paragraph", index, found, item)
