@@ -73,6 +73,14 @@ Address = Annotated[
     Optional[str],
     typer.Option("--address", help="The Ray cluster for --engine ray: auto, HOST:6379 or ray://HOST:10001 [default: a private one on this machine]."),
 ]
+RuntimeEnvOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--runtime-env",
+        metavar="JSON_OR_FILE",
+        help="Ray's runtime_env for --engine ray: a JSON object ('{\"pip\": [\"cleaner[ray]==0.1.0\"]}') or a .json/.yaml file.",
+    ),
+]
 Threshold = Annotated[
     Optional[float], typer.Option("--threshold", min=0.01, max=1.0, help="Jaccard similarity (word 3-grams) for near-duplicate documents [default: 0.5].")
 ]
@@ -145,6 +153,7 @@ def run(
     workers: Workers = None,
     engine: EngineName = None,
     address: Address = None,
+    runtime_env: RuntimeEnvOption = None,
     threshold: Threshold = None,
     paragraph_threshold: ParagraphThreshold = None,
     paragraph_containment: Containment = None,
@@ -213,6 +222,7 @@ def dupes(
     workers: Workers = None,
     engine: EngineName = None,
     address: Address = None,
+    runtime_env: RuntimeEnvOption = None,
     max_file_size: MaxFileSize = None,
     encoding_fallback: EncodingFallback = None,
     follow_symlinks: FollowSymlinks = False,
@@ -266,6 +276,7 @@ def check(
     workers: Workers = None,
     engine: EngineName = None,
     address: Address = None,
+    runtime_env: RuntimeEnvOption = None,
     max_file_size: MaxFileSize = None,
     encoding_fallback: EncodingFallback = None,
     follow_symlinks: FollowSymlinks = False,

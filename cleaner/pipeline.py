@@ -88,9 +88,11 @@ class LocalEngine:
 def engine_for(settings: Settings) -> Engine:
     """Return the engine `settings.engine` names; Ray is imported only here, when asked for."""
     if settings.engine == "ray":
+        from .cluster import parse_runtime_env
         from .ray_engine import RayEngine
 
-        return RayEngine(settings.address or None, num_cpus=settings.processes)
+        runtime_env = parse_runtime_env(settings.runtime_env) if settings.runtime_env else None
+        return RayEngine(settings.address or None, num_cpus=settings.processes, runtime_env=runtime_env)
     return LocalEngine(settings)
 
 
