@@ -82,7 +82,7 @@ def filesystem(url: str) -> tuple[Any, str]:
         raise ConfigError(f"cannot open {redact(url)!r}: {error}; for {protocol}:// URLs {hint}") from None
 
 
-def list_url(url: str, exclude: Sequence[str] = ()) -> tuple[list[tuple[str, str, str, int | None]], list[tuple[str, str]]]:
+def list_url(url: str, exclude: Sequence[str | Path] = ()) -> tuple[list[tuple[str, str, str, int | None]], list[tuple[str, str]]]:
     """List the files under `url` as (relpath, url, format, size), and those passed over with why.
 
     A folder (a prefix, on an object store) is listed recursively; its files get the relative
@@ -145,9 +145,9 @@ def _is_http(fs: Any) -> bool:
 
 
 def _same_fs_path(fs: Any, other: str | Path) -> str | None:
-    """`other`'s path within `fs` when it is a URL of the same filesystem, else None."""
+    """`other`'s path within `fs` when it is on the same filesystem (a local path on file://), else None."""
     if not is_url(other):
-        return None
+        return str(Path(other).resolve()) if "file" in _protocols(fs) else None
     other_fs, path = filesystem(str(other))
     return path if type(other_fs) is type(fs) else None
 
@@ -221,8 +221,8 @@ class RemoteOutput:
         self.fs, path = filesystem(url)
         self.path = path.rstrip("/")
         self.parent, self.name = posixpath.split(self.path)
-        if not self.name:
-            raise OutputError(f"output {redact(url)!r} names no folder; pass a prefix such as s3://bucket/out/")
+        if not self.name or not self.parent:
+            raise OutputError(f"output {redact(url)!r} names no folder inside a bucket; pass a prefix such as s3://bucket/out/")
 
     def _join(self, *parts: str) -> str:
         return posixpath.join(self.parent, *parts) if self.parent else posixpath.join(*parts)

@@ -84,6 +84,16 @@ def test_a_url_is_listed_with_the_files_ids_and_skips_of_the_same_local_folder(t
     assert listed(named) == [("photo.jpg", "photo.jpg", "txt"), ("with space.txt", "with space", "txt")]  # named: read as text
 
 
+def test_an_output_inside_a_url_input_is_not_read_as_input(tmp_path):
+    root = corpus(tmp_path / "in")
+    clean_corpus([SEEDS], root / "out", Settings(workers=1))
+    expected = listed(discover([root], exclude=[root / "out"]))
+    assert "out/docs.jsonl" not in {relpath for relpath, _, _ in expected}
+    assert listed(discover([file_url(root) + "/"], exclude=[root / "out"])) == expected
+    assert listed(discover([file_url(root) + "/"], exclude=[file_url(root / "out")])) == expected
+    assert "out/docs" in {f.id for f in discover([file_url(root) + "/"]).files}
+
+
 def test_a_missing_url_input_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match=r"input 'file://.*/nope/' does not exist"):
         discover([file_url(tmp_path / "nope") + "/"])

@@ -119,7 +119,7 @@ def discover(inputs: Sequence[Path | str], exclude: Sequence[Path | str] = (), f
         if is_url(given):
             from ..remote import list_url
 
-            listed, passed_over = list_url(str(given), [str(path) for path in exclude if is_url(path)])
+            listed, passed_over = list_url(str(given), exclude)
             found.extend(listed)
             skipped.extend(passed_over)
             continue
