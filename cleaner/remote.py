@@ -89,7 +89,7 @@ def list_url(url: str, exclude: Sequence[str | Path] = ()) -> tuple[list[tuple[s
     paths a local copy of it would, hidden files and folders are passed over and files of other
     types are skipped, as locally. A URL naming one file is read as text whatever its extension.
     """
-    from .ingest import format_of
+    from .ingest import format_of, printable_name
 
     fs, root = filesystem(url)
     root = root.rstrip("/") or root
@@ -107,7 +107,7 @@ def list_url(url: str, exclude: Sequence[str | Path] = ()) -> tuple[list[tuple[s
         raise InputError(f"input {redact(url)!r} cannot be listed: {_describe(error)}; check the URL and your credentials") from None
     if not folder:
         name = posixpath.basename(root)
-        name = unquote(name) if quoted else name
+        name = printable_name(unquote(name, errors="surrogateescape") if quoted else name)
         known = format_of(name)
         return [(name, fs.unstrip_protocol(root), known[0] if known else "txt", info.get("size"))], []
     try:
@@ -122,7 +122,7 @@ def list_url(url: str, exclude: Sequence[str | Path] = ()) -> tuple[list[tuple[s
         if any(path == other or path.startswith(other + "/") for other in excluded):
             continue
         relpath = path[len(root) + 1 :]
-        relpath = unquote(relpath) if quoted else relpath
+        relpath = printable_name(unquote(relpath, errors="surrogateescape") if quoted else relpath)  # as locally: undecodable bytes as %XX
         if any(part.startswith(".") for part in relpath.split("/")):
             continue
         known = format_of(posixpath.basename(relpath))
