@@ -27,6 +27,7 @@ from .gate import render as render_gate
 from .gate import write_baseline as gate_write_baseline
 from .pipeline import RunResult, build_index, clean_corpus, default_inputs, query_index
 from .index import Index, render_nearest, render_stats
+from .remote import is_url, redact
 from .report import write_report
 from .rules import describe_rule, load_ruleset
 from .verify import verify_output
@@ -71,6 +72,14 @@ EngineName = Annotated[
 Address = Annotated[
     Optional[str],
     typer.Option("--address", help="The Ray cluster for --engine ray: auto, HOST:6379 or ray://HOST:10001 [default: a private one on this machine]."),
+]
+RuntimeEnvOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--runtime-env",
+        metavar="JSON_OR_FILE",
+        help="Ray's runtime_env for --engine ray: a JSON object ('{\"pip\": [\"cleaner[ray]==0.1.0\"]}') or a .json/.yaml file.",
+    ),
 ]
 Threshold = Annotated[
     Optional[float], typer.Option("--threshold", min=0.01, max=1.0, help="Jaccard similarity (word 3-grams) for near-duplicate documents [default: 0.5].")
@@ -136,14 +145,15 @@ def _settings(isolated: bool, options: Mapping[str, Any]) -> tuple[Settings, Pro
 
 @app.command()
 def run(
-    paths: list[Path] = typer.Argument(
-        ..., metavar="IN... OUT", help="Input files or folders (searched recursively), then the output folder."
+    paths: list[str] = typer.Argument(
+        ..., metavar="IN... OUT", help="Input files or folders (searched recursively), then the output folder; any may be an fsspec URL (s3://bucket/news/)."
     ),
     text_field: TextField = None,
     id_field: IdField = None,
     workers: Workers = None,
     engine: EngineName = None,
     address: Address = None,
+    runtime_env: RuntimeEnvOption = None,
     threshold: Threshold = None,
     paragraph_threshold: ParagraphThreshold = None,
     paragraph_containment: Containment = None,
@@ -172,11 +182,13 @@ def run(
     *inputs, out = paths
     if update_index and index is None:
         raise fail("--update-index needs --index PATH")
+    if with_report and is_url(out):
+        raise fail(f"--report needs a local OUT, not {redact(out)!r}: run `cleaner report` on a local copy of it")
     bar = _LazyProgress(enabled=not quiet)
     try:
         settings, _ = _settings(isolated, locals())
         result = clean_corpus(inputs, out, settings, progress=bar.update, resume=resume, index=index, update_index=update_index)
-        report_path = write_report(out) if with_report else None
+        report_path = write_report(Path(out)) if with_report else None
     except CleanerError as error:
         raise fail(str(error), error.exit_code) from None
     finally:
@@ -192,8 +204,8 @@ def run(
 
 @app.command()
 def dupes(
-    paths: list[Path] = typer.Argument(
-        None, metavar="[IN]...", help="Input files or folders; default: [tool.cleaner] paths, else the last run's inputs."
+    paths: list[str] = typer.Argument(
+        None, metavar="[IN]...", help="Input files or folders (or fsspec URLs); default: [tool.cleaner] paths, else the last run's inputs."
     ),
     threshold: Threshold = None,
     paragraph_threshold: ParagraphThreshold = None,
@@ -210,6 +222,7 @@ def dupes(
     workers: Workers = None,
     engine: EngineName = None,
     address: Address = None,
+    runtime_env: RuntimeEnvOption = None,
     max_file_size: MaxFileSize = None,
     encoding_fallback: EncodingFallback = None,
     follow_symlinks: FollowSymlinks = False,
@@ -263,6 +276,7 @@ def check(
     workers: Workers = None,
     engine: EngineName = None,
     address: Address = None,
+    runtime_env: RuntimeEnvOption = None,
     max_file_size: MaxFileSize = None,
     encoding_fallback: EncodingFallback = None,
     follow_symlinks: FollowSymlinks = False,

@@ -22,7 +22,7 @@ GATE_KEYS = ("max-findings", "max-duplicate-rate", "budgets", "per-path-ignores"
 KEEP_POLICIES = ("first", "longest", "earliest")
 LANGID_BACKENDS = ("fasttext", "langdetect")
 # Settings that never change what a run writes: left out of the manifest and of resume's keys.
-OUTPUT_NEUTRAL = ("workers", "strict", "engine", "address")
+OUTPUT_NEUTRAL = ("workers", "strict", "engine", "address", "runtime_env")
 ENGINES = ("local", "ray")
 
 
@@ -30,7 +30,7 @@ ENGINES = ("local", "ray")
 class Settings:
     """Everything that decides what a run reads and writes.
 
-    `workers`, `engine`, `address` and `strict` never change the output; the others do, and all
+    `workers`, `engine`, `address`, `runtime_env` and `strict` never change the output; the others do, and all
     are recorded in the manifest. Thresholds are Jaccard similarities of the shingle sets,
     verified exactly; containments are the share of an item's shingles found in a kept copy. The
     dedup defaults were chosen by measurement (`bench/dedup_shingling.py`, see bench/README-dedup.md).
@@ -44,6 +44,8 @@ class Settings:
     # ray://HOST:10001; empty starts a private one on this machine)
     engine: str = "local"
     address: str = ""
+    # Ray's runtime_env for the engine's workers: a JSON object, or a .json/.yaml file
+    runtime_env: str = ""
     # ingest
     max_file_size: int = 64 * 1024 * 1024
     follow_symlinks: bool = False
@@ -78,6 +80,8 @@ class Settings:
             raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
         if self.address and self.engine != "ray":
             raise ConfigError(f"address {self.address!r} is for the Ray engine; add --engine ray (or engine = \"ray\")")
+        if self.runtime_env and self.engine != "ray":
+            raise ConfigError("runtime-env is for the Ray engine; add --engine ray (or engine = \"ray\")")
         if self.max_file_size < 1:
             raise ConfigError(f"max-file-size must be a positive number of bytes, not {self.max_file_size}")
         if self.encoding_fallback:

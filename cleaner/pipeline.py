@@ -29,8 +29,9 @@ from .normalise import normalise
 from .progress import ProgressCallback, reporting
 from .resume import ResultCache, cache_folder
 from .rules import RuleSet, apply_rules, load_ruleset
-from .errors import InputError
+from .errors import ConfigError, InputError
 from .index import Index, open_index
+from .remote import RemoteOutput, is_url, redact
 from .write import MANIFEST, check_output_dir, is_cleaner_output, write_output
 
 DocumentStage = Callable[[Document], Document]
@@ -87,9 +88,11 @@ class LocalEngine:
 def engine_for(settings: Settings) -> Engine:
     """Return the engine `settings.engine` names; Ray is imported only here, when asked for."""
     if settings.engine == "ray":
+        from .cluster import parse_runtime_env
         from .ray_engine import RayEngine
 
-        return RayEngine(settings.address or None, num_cpus=settings.processes)
+        runtime_env = parse_runtime_env(settings.runtime_env) if settings.runtime_env else None
+        return RayEngine(settings.address or None, num_cpus=settings.processes, runtime_env=runtime_env)
     return LocalEngine(settings)
 
 
@@ -97,7 +100,7 @@ def engine_for(settings: Settings) -> Engine:
 class Corpus:
     """Every document after all stages, the clusters dedup found, and what the run measured."""
 
-    inputs: list[Path]
+    inputs: list[Path | str]
     discovery: Discovery
     ruleset: RuleSet
     documents: list[Document]
@@ -116,7 +119,7 @@ class Corpus:
 class RunResult:
     """What a run did: the manifest it wrote, and the error records for the caller to report."""
 
-    out: Path
+    out: Path | str
     manifest: dict[str, Any]
     errors: list[Document] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -144,12 +147,20 @@ def clean_corpus(
     interrupted run left. The engine defaults to the one `settings.engine` names. With `index`,
     documents are deduplicated against the kept copies stored there too; with `update_index`,
     this run's kept copies are added to it (created if missing) once the output is written.
+    An `out` that is an fsspec URL is written locally, then published there (cleaner/remote.py).
     """
     settings = settings or Settings()
     started = time.perf_counter()
-    out = Path(out)
-    check_output_dir(out)
-    cache = ResultCache(cache_folder(out), reuse=resume)
+    remote = RemoteOutput(out) if is_url(out) else None
+    if remote is not None:
+        if resume:
+            raise ConfigError(f"--resume needs a local OUT, not {redact(str(out))!r}: write to a local folder to resume a run")
+        remote.check()
+        cache = None
+    else:
+        out = Path(out)
+        check_output_dir(out)
+        cache = ResultCache(cache_folder(out), reuse=resume)
     with open_index(index, settings, create=update_index) as store:
         corpus = prepare_corpus(inputs, settings, exclude=[out], progress=progress, cache=cache, engine=engine, index=store)
         manifest = build_manifest(corpus, settings)
@@ -157,20 +168,26 @@ def clean_corpus(
             manifest["index"] = {"path": str(store.path), "stored": store.counts(), "updated": update_index}
         clusters = (cluster.to_record() for cluster in corpus.clusters)
         documents = reporting(corpus.documents, "write", progress)
-        manifest = write_output(out, documents, clusters, manifest, started=started)
+        if remote is None:
+            manifest = write_output(out, documents, clusters, manifest, started=started)
+        else:
+            with remote.local_folder() as folder:
+                manifest = write_output(folder, documents, clusters, manifest, started=started)
+                remote.publish(folder)
         if store is not None and update_index:
             store.save()
-    cache.remove()
+    if cache is not None:
+        cache.remove()
     return RunResult(out=out, manifest=manifest, errors=corpus.errors, warnings=corpus.warnings, reused_files=corpus.reused_files)
 
 
-def default_inputs(project: ProjectConfig, last_run: Path = Path("out")) -> list[Path]:
+def default_inputs(project: ProjectConfig, last_run: Path = Path("out")) -> list[Path | str]:
     """The inputs to use when none are given: `[tool.cleaner] paths`, else the last run's inputs."""
     if project.paths:
         return project.paths
     if is_cleaner_output(last_run):
         manifest = json.loads((last_run / MANIFEST).read_text(encoding="utf-8"))
-        return [Path(path) for path in manifest["inputs"]["paths"]]
+        return [path if is_url(path) else Path(path) for path in manifest["inputs"]["paths"]]
     raise InputError(
         "no input given: pass a path (cleaner dupes DIR), set paths in [tool.cleaner] of pyproject.toml "
         f"or cleaner.toml, or run `cleaner run IN {last_run}/` first"
@@ -180,7 +197,7 @@ def default_inputs(project: ProjectConfig, last_run: Path = Path("out")) -> list
 def prepare_corpus(
     inputs: Sequence[Path | str],
     settings: Settings,
-    exclude: Sequence[Path] = (),
+    exclude: Sequence[Path | str] = (),
     progress: ProgressCallback | None = None,
     established: Callable[[Document], bool] | None = None,
     cache: ResultCache | None = None,
@@ -208,13 +225,13 @@ def prepare_corpus(
 def read_corpus(
     inputs: Sequence[Path | str],
     settings: Settings,
-    exclude: Sequence[Path] = (),
+    exclude: Sequence[Path | str] = (),
     progress: ProgressCallback | None = None,
     cache: ResultCache | None = None,
     engine: Engine | None = None,
 ) -> Corpus:
-    """Read the inputs and run the per-document stages (everything but dedup)."""
-    input_paths = [Path(path) for path in inputs]
+    """Read the inputs (local paths, or fsspec URLs as str) and run the per-document stages (everything but dedup)."""
+    input_paths = [path if is_url(path) else Path(path) for path in inputs]
     ruleset = load_ruleset(settings.rules, settings.select, settings.ignore)
     discovery = discover(input_paths, exclude=exclude, follow_symlinks=settings.follow_symlinks)
     timings: Counter[str] = Counter()
@@ -276,20 +293,13 @@ def process_files(files: Sequence[InputFile], settings: Settings, ruleset: RuleS
 def _told(files: Sequence[InputFile], results: Iterable[FileResult], progress: ProgressCallback | None) -> Iterator[FileResult]:
     """Pass the results through, telling `progress` each file's bytes are done before yielding
     it (a caller may stop asking once it has every result)."""
-    sizes = [_size(file.path) for file in files]
+    sizes = [file.stat_size() for file in files]
     total, done = sum(sizes), 0
     for result, size in zip(results, sizes):
         done += size
         if progress:
             progress("clean", done, total)
         yield result
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
 
 
 def assign_unique_ids(documents: list[Document]) -> list[Document]:
@@ -337,11 +347,11 @@ def build_manifest(corpus: Corpus, settings: Settings) -> dict[str, Any]:
         "engine": corpus.engine,
         "rules": {"ids": list(corpus.ruleset.ids), "digest": corpus.ruleset.digest},
         "inputs": {
-            "paths": [str(path) for path in corpus.inputs],
+            "paths": [redact(path) if isinstance(path, str) else str(path) for path in corpus.inputs],
             "files": len(corpus.discovery.files),
             "skipped": [{"path": path, "reason": reason} for path, reason in corpus.discovery.skipped],
             "documents": len(corpus.documents),
-            "bytes": sum(_size(file.path) for file in corpus.discovery.files),
+            "bytes": sum(file.stat_size() for file in corpus.discovery.files),
             "digest": digest.hexdigest(),
         },
         "counts": dict(counts),

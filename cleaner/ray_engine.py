@@ -10,12 +10,14 @@ Dedup then runs on the driver over the documents.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 from collections import deque
 from itertools import islice
 from typing import Any, Callable, Iterator, Sequence
 
+from .cluster import probe_address, split_address
 from .config import Settings
 from .errors import ConfigError, EngineError
 from .ingest import InputFile
@@ -49,7 +51,9 @@ class RayEngine:
     already joined, else a private one on this machine (`num_cpus` CPUs, its own temp folder)
     that is stopped and removed at the end.
 
-    `process` is what each task runs per file; only tests change it (to kill a worker, say).
+    `runtime_env` (Ray's: packages, environment variables ...) is given to `ray.init`, or to each
+    task when this process had already started Ray. `process` is what each task runs per file;
+    only tests change it (to kill a worker, say).
     """
 
     def __init__(
@@ -61,7 +65,7 @@ class RayEngine:
     ) -> None:
         self.address = address
         self.num_cpus = num_cpus
-        self.runtime_env = runtime_env
+        self.runtime_env = check_runtime_env(runtime_env) if runtime_env else None
         self.process = process
         self.started = False
         self.temp_dir: str | None = None
@@ -81,6 +85,7 @@ class RayEngine:
     def _connect(self) -> None:
         options: dict[str, Any] = {"logging_level": logging.ERROR, "runtime_env": self.runtime_env}
         if self.address:
+            probe_address(resolve_address(self.address), given=self.address)
             try:
                 ray.init(address=self.address, **options)
             except (ConnectionError, RuntimeError, ValueError) as error:
@@ -114,7 +119,9 @@ class RayEngine:
         size = max(1, min(MAX_BLOCK_FILES, -(-len(files) // (self.cpus * BLOCKS_PER_CPU))))
         blocks = (list(files[start : start + size]) for start in range(0, len(files), size))
         process, settings_ref, ruleset_ref = (ray.put(value) for value in (self.process, settings, ruleset))
-        tasks = (_process_block.remote(process, block, settings_ref, ruleset_ref) for block in blocks)
+        # joined a Ray this process had already started: the runtime_env goes with each task instead
+        task = _process_block.options(runtime_env=self.runtime_env) if self.runtime_env and not self.started else _process_block
+        tasks = (task.remote(process, block, settings_ref, ruleset_ref) for block in blocks)
         pending = deque(islice(tasks, max(2, self.cpus * IN_FLIGHT_PER_CPU)))
         while pending:
             results = self._get(pending.popleft())
@@ -131,3 +138,41 @@ class RayEngine:
 
     def describe(self) -> dict[str, Any]:
         return {"name": "ray", "cpus": self.cpus, "nodes": self.nodes}
+
+
+def check_runtime_env(runtime_env: dict[str, Any]) -> dict[str, Any]:
+    """Validate a runtime_env with Ray's own checks; a field Ray does not know is refused too
+    (a typo would otherwise be ignored), unless runtime_env plugins are configured."""
+    from ray.runtime_env import RuntimeEnv
+
+    unknown = sorted(set(runtime_env) - set(RuntimeEnv.known_fields))
+    if unknown and not os.environ.get("RAY_RUNTIME_ENV_PLUGINS"):
+        known = ", ".join(sorted(name for name in RuntimeEnv.known_fields if not name.startswith("_")))
+        raise ConfigError(f"--runtime-env has field(s) Ray does not know: {', '.join(unknown)}; known fields: {known}")
+    try:
+        RuntimeEnv(**runtime_env)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"--runtime-env is not a valid Ray runtime_env: {error}") from None
+    return runtime_env
+
+
+def resolve_address(address: str) -> str:
+    """The address `ray.init(address)` will connect to, resolved as Ray does: `auto` from
+    RAY_ADDRESS, else the cluster `ray start` last started on this machine; a loopback host
+    as this node's address."""
+    if address == "auto" and os.environ.get("RAY_ADDRESS"):
+        address = os.environ["RAY_ADDRESS"]
+    if address.startswith("ray://"):
+        return address
+    from ray._private.services import canonicalize_bootstrap_address_or_die
+
+    try:
+        return canonicalize_bootstrap_address_or_die(address)
+    except ConnectionError as error:
+        raise EngineError(
+            f"--address auto found no Ray cluster on this machine ({error}); start one with `ray start --head`, "
+            "or give the head's address (HOST:6379 or ray://HOST:10001)"
+        ) from None
+    except ValueError:
+        split_address(address)  # raises, saying what an address looks like
+        raise

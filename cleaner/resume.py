@@ -85,11 +85,11 @@ class ResultCache:
     def _key(self, file: InputFile, digest: str) -> dict[str, Any] | None:
         """What an entry must match to be reused; None for a file that cannot be hashed (never cached)."""
         try:
-            with open(file.path, "rb") as handle:
+            with file.open() as handle:
                 sha256, size = hash_stream(handle)
         except OSError:
             return None
-        location = str(file.path)
+        location = file.location
         return {"location": location, "path": file.relpath, "id": file.id, "format": file.format, "sha256": sha256, "size": size, "run": digest}
 
     def _entry(self, key: dict[str, Any]) -> Path:

@@ -124,6 +124,31 @@ def test_a_worker_killed_mid_run_is_retried_and_the_output_is_identical(ray_clus
     assert [doc.id for doc in result.errors] == ["image"]
 
 
+@pytest.mark.ray
+@needs_ray
+def test_ray_tasks_read_http_inputs_with_the_runtime_env_and_write_the_local_output(ray_cluster, corpus, tmp_path):
+    from http_server import serve_folder
+
+    from cleaner.ray_engine import RayEngine
+
+    def needs_the_runtime_env(file, settings, ruleset):  # nested: Ray ships it by value
+        if os.environ.get("CLEANER_TEST_RUNTIME_ENV") != "on":
+            raise RuntimeError("the task did not get the runtime_env's env_vars")
+        return process_file(file, settings, ruleset)
+
+    settings = Settings(workers=2)
+    clean_corpus([corpus], tmp_path / "local", settings)
+    engine = RayEngine(runtime_env={"env_vars": {"CLEANER_TEST_RUNTIME_ENV": "on"}}, process=needs_the_runtime_env)
+    with serve_folder(corpus) as url:
+        result = clean_corpus([url], tmp_path / "ray", settings, engine=engine)
+    outputs = snapshot(tmp_path / "local"), snapshot(tmp_path / "ray")
+    for output in outputs:
+        output.pop("manifest.json")
+    assert outputs[0] == outputs[1]
+    assert result.manifest["inputs"]["paths"] == [url]
+    assert [doc.id for doc in result.errors] == ["image"]
+
+
 def test_engine_ray_without_ray_installed_names_the_extra(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if it were missing
     monkeypatch.delitem(sys.modules, "cleaner.ray_engine", raising=False)

@@ -17,6 +17,7 @@ from typing import BinaryIO, Iterator, Sequence
 from ..config import Settings
 from ..document import Document, Reason, Source
 from ..errors import DocumentError, InputError
+from ..remote import is_url
 from . import html, jsonl, text
 
 FORMATS = {
@@ -41,12 +42,43 @@ _CHUNK = 1 << 20
 
 @dataclass(frozen=True)
 class InputFile:
-    """One file to read: where it is, its path relative to its input root, its format and id."""
+    """One file to read: where it is, its path relative to its input root, its format and id.
 
-    path: Path
+    `path` is a local path, or an fsspec URL (a str, read through cleaner/remote.py), whose
+    `size` comes from the listing.
+    """
+
+    path: Path | str
     relpath: str
     format: str
     id: str
+    size: int | None = None
+
+    @property
+    def location(self) -> str:
+        """Where the file is, for messages and provenance: its path or its URL."""
+        return str(self.path)
+
+    @property
+    def name(self) -> str:
+        return self.path.name if isinstance(self.path, Path) else self.path.rstrip("/").rsplit("/", 1)[-1]
+
+    def open(self) -> BinaryIO:
+        """Open the file for reading in binary; any failure to reach it is an OSError."""
+        if isinstance(self.path, str):
+            from ..remote import open_url
+
+            return open_url(self.path)
+        return open(self.path, "rb")
+
+    def stat_size(self) -> int:
+        """The file's size in bytes (0 when it cannot be known), without reading it."""
+        if self.size is not None:
+            return self.size
+        try:
+            return Path(self.path).stat().st_size
+        except OSError:
+            return 0
 
 
 @dataclass(frozen=True)
@@ -70,18 +102,28 @@ def format_of(name: str) -> tuple[str, str] | None:
     return None
 
 
-def discover(inputs: Sequence[Path], exclude: Sequence[Path] = (), follow_symlinks: bool = False) -> Discovery:
+def discover(inputs: Sequence[Path | str], exclude: Sequence[Path | str] = (), follow_symlinks: bool = False) -> Discovery:
     """List the files under the inputs (directories recursively), in a stable order, with ids.
 
     Hidden files and folders and the excluded paths (the output folder) are passed over; files
     named directly are read as text when their extension is unknown. Symbolic links that lead out
     of their input root are skipped with a reason unless `follow_symlinks`; links to folders
-    inside the root always are (their files are read once, under their own path).
+    inside the root always are (their files are read once, under their own path). An input that
+    is an fsspec URL (a str: `s3://bucket/news/`) is listed by cleaner/remote.py, with the
+    relative paths, so the ids, of a local copy.
     """
-    excluded = [path.resolve() for path in exclude]
-    found: list[tuple[str, Path, str]] = []
+    excluded = [Path(path).resolve() for path in exclude if not is_url(path)]
+    found: list[tuple[str, Path | str, str, int | None]] = []
     skipped: list[tuple[str, str]] = []
-    for root in inputs:
+    for given in inputs:
+        if is_url(given):
+            from ..remote import list_url
+
+            listed, passed_over = list_url(str(given), exclude)
+            found.extend(listed)
+            skipped.extend(passed_over)
+            continue
+        root = Path(given)
         if not root.exists() and not root.is_symlink():
             raise InputError(f"input {str(root)!r} does not exist; pass a file or a folder of documents")
         if root.is_dir():
@@ -92,10 +134,10 @@ def discover(inputs: Sequence[Path], exclude: Sequence[Path] = (), follow_symlin
                 if problem is not None:
                     skipped.append((relpath, problem))
                     continue
-                found.append((relpath, path, known[0]))
+                found.append((relpath, path, known[0], None))
         else:
             known = format_of(root.name)
-            found.append((printable_name(root.name), root, known[0] if known else "txt"))
+            found.append((printable_name(root.name), root, known[0] if known else "txt", None))
     return Discovery(files=_assign_ids(found), skipped=sorted(skipped))
 
 
@@ -180,7 +222,7 @@ def _is_excluded(path: Path, excluded: Sequence[Path]) -> bool:
     return any(resolved == other or other in resolved.parents for other in excluded)
 
 
-def _assign_ids(found: list[tuple[str, Path, str]]) -> list[InputFile]:
+def _assign_ids(found: list[tuple[str, Path | str, str, int | None]]) -> list[InputFile]:
     """Id = path relative to its root without the extension; with it where two would collide."""
 
     def stem(relpath: str) -> str:
@@ -188,18 +230,18 @@ def _assign_ids(found: list[tuple[str, Path, str]]) -> list[InputFile]:
         return relpath[: len(relpath) - len(known[1])] if known else relpath
 
     counts: dict[str, int] = {}
-    for relpath, _, _ in found:
+    for relpath, *_ in found:
         counts[stem(relpath)] = counts.get(stem(relpath), 0) + 1
     files = []
     taken: set[str] = set()
-    for relpath, path, fmt in sorted(found, key=lambda f: (f[0], str(f[1]))):
+    for relpath, path, fmt, size in sorted(found, key=lambda f: (f[0], str(f[1]))):
         candidate = stem(relpath) if counts[stem(relpath)] == 1 else relpath
         unique, number = candidate, 1
         while unique in taken:
             number += 1
             unique = f"{candidate}~{number}"
         taken.add(unique)
-        files.append(InputFile(path=path, relpath=relpath, format=fmt, id=unique))
+        files.append(InputFile(path=path, relpath=relpath, format=fmt, id=unique, size=size))
     return files
 
 
@@ -217,11 +259,11 @@ def read_file(file: InputFile, settings: Settings) -> Iterator[Document]:
         yield from jsonl.read_records(file, settings, max_bytes, fallback_encoding)
         return
     try:
-        with open(file.path, "rb") as handle:
+        with file.open() as handle:
             data = read_limited(handle, max_bytes)
     except FileTooLarge as error:
         source = Source(file.relpath, file.format, error.sha256, error.size)
-        yield Document.failed(file.id, source, Reason("ingest", None, error.reason, error.detail), origin=str(file.path))
+        yield Document.failed(file.id, source, Reason("ingest", None, error.reason, error.detail), origin=file.location)
         return
     except OSError as error:
         yield _failed(file, b"", "unreadable", error.strerror or str(error))
@@ -237,7 +279,7 @@ def read_file(file: InputFile, settings: Settings) -> Iterator[Document]:
         yield _failed(file, data, error.reason, error.detail)
         return
     source = Source(file.relpath, file.format, sha256(data), len(data))
-    yield Document(id=file.id, source=source, text=body, meta=meta, fixes=list(fixes), origin=str(file.path))
+    yield Document(id=file.id, source=source, text=body, meta=meta, fixes=list(fixes), origin=file.location)
 
 
 class FileTooLarge(DocumentError):
@@ -258,20 +300,29 @@ def read_limited(handle: BinaryIO, max_bytes: int) -> bytes:
 
     A refused file is still hashed, in chunks, so its record identifies the bytes it did not read.
     """
-    size = os.fstat(handle.fileno()).st_size
-    if size <= max_bytes:
-        data = handle.read(max_bytes + 1)
-        if len(data) <= max_bytes:
-            return data
-        handle.seek(0)  # the file grew after its size was taken
-    digest, size = hash_stream(handle)
+    size = _known_size(handle)
+    start = b""
+    if size is None or size <= max_bytes:
+        start = handle.read(max_bytes + 1)
+        if len(start) <= max_bytes:
+            return start
+    # over the limit (it may have grown after its size was taken): hash on from what was read
+    digest, size = hash_stream(handle, start)
     raise FileTooLarge(size, digest, max_bytes)
 
 
-def hash_stream(handle: BinaryIO) -> tuple[str, int]:
-    """Return the sha256 and the size of what is left to read, reading it in bounded chunks."""
-    hasher = hashlib.sha256()
-    size = 0
+def _known_size(handle: BinaryIO) -> int | None:
+    """The size of an open file without reading it: from the OS, else what a store reported."""
+    try:
+        return os.fstat(handle.fileno()).st_size
+    except (OSError, ValueError):  # not an OS file (a URL's stream: io.UnsupportedOperation)
+        return getattr(handle, "size", None)
+
+
+def hash_stream(handle: BinaryIO, start: bytes = b"") -> tuple[str, int]:
+    """Return the sha256 and the size of `start` and what is left to read, in bounded chunks."""
+    hasher = hashlib.sha256(start)
+    size = len(start)
     while chunk := handle.read(_CHUNK):
         hasher.update(chunk)
         size += len(chunk)
@@ -280,7 +331,7 @@ def hash_stream(handle: BinaryIO) -> tuple[str, int]:
 
 def _failed(file: InputFile, data: bytes, reason: str, detail: str) -> Document:
     source = Source(file.relpath, file.format, sha256(data), len(data))
-    return Document.failed(file.id, source, Reason("ingest", None, reason, detail), origin=str(file.path))
+    return Document.failed(file.id, source, Reason("ingest", None, reason, detail), origin=file.location)
 
 
 def sha256(data: bytes) -> str:

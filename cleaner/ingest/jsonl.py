@@ -13,6 +13,7 @@ import json
 import math
 import re
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Iterator
 
@@ -73,10 +74,14 @@ def read_records(
         yield _failed(file, None, b"", "empty", "the file has no records")
 
 
-def _open(file: InputFile) -> IO[bytes]:
-    if file.path.name.lower().endswith(".gz"):
-        return gzip.open(file.path, "rb")
-    return open(file.path, "rb")
+@contextmanager
+def _open(file: InputFile) -> Iterator[IO[bytes]]:
+    with file.open() as raw:
+        if not file.name.lower().endswith(".gz"):
+            yield raw
+            return
+        with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
+            yield stream
 
 
 def _sniff(head: bytes) -> tuple[str, str] | None:
@@ -116,7 +121,7 @@ def _oversized(file: InputFile, number: int, line: Oversized, max_bytes: int) ->
     detail = f"line {number} is {line.size:,} bytes, over the limit of {max_bytes:,} bytes; raise max-file-size to read it"
     source = Source(file.relpath, "jsonl", line.sha256, line.size, record=number)
     reason = Reason("ingest", None, "too-large", detail)
-    return Document.failed(f"{file.relpath}#{number}", source, reason, origin=f"{file.path}:{number}")
+    return Document.failed(f"{file.relpath}#{number}", source, reason, origin=f"{file.location}:{number}")
 
 
 def _record(
@@ -141,7 +146,7 @@ def _record(
     doc_id = _scrub(str(raw_id)) if isinstance(raw_id, (str, int)) and str(raw_id) else f"{file.relpath}#{number}"
     meta = {key: _scrub(item) for key, item in value.items() if key not in (settings.text_field, settings.id_field)}
     source = _source(file, number, line)
-    return Document(id=doc_id, source=source, text=text, meta=meta, fixes=fixes, origin=f"{file.path}:{number}")
+    return Document(id=doc_id, source=source, text=text, meta=meta, fixes=fixes, origin=f"{file.location}:{number}")
 
 
 def parse_line(
@@ -220,5 +225,5 @@ def _source(file: InputFile, number: int | None, line: bytes) -> Source:
 def _failed(file: InputFile, number: int | None, line: bytes, reason: str, detail: str) -> Document:
     """The error record of one line, or of the whole file when `number` is None."""
     doc_id = file.relpath if number is None else f"{file.relpath}#{number}"
-    origin = str(file.path) if number is None else f"{file.path}:{number}"
+    origin = file.location if number is None else f"{file.location}:{number}"
     return Document.failed(doc_id, _source(file, number, line), Reason("ingest", None, reason, detail), origin=origin)
