@@ -60,6 +60,10 @@ _FTFY_TRIGGER = re.compile(
     + "|&#?[A-Za-z0-9]+;"
 )
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# Zero-width characters go before ftfy looks at a text (they can hide mojibake from its
+# heuristics); a soft hyphen only after, since U+00AD is what byte 0xAD of UTF-8 mojibake
+# decodes to ("Ã\u00ad" is a mangled "í").
+_ZERO_WIDTH = re.compile("[\u200b\u2060\ufeff]")
 _INVISIBLE = re.compile("[\u200b\u2060\ufeff\u00ad]")
 _VERTICAL_SPACE = re.compile("[\x0b\x0c]")
 _HORIZONTAL_RUN = re.compile("[ \t]{2,}|\t")
@@ -93,6 +97,7 @@ def normalise_text(raw: str) -> tuple[str, list[Fix]]:
     # so repeat until nothing changes; this keeps normalise idempotent. Clean text takes one pass.
     for _ in range(_MAX_PASSES):
         before = text
+        text = _remove_invisible(text, fixes, _ZERO_WIDTH)
         text = _fix_with_ftfy(text, fixes)
         text = _remove_invisible(text, fixes)
         text = _tidy_layout(text, fixes)
@@ -122,11 +127,11 @@ def _fix_with_ftfy(text: str, fixes: list[Fix]) -> str:
     return fixed.text
 
 
-def _remove_invisible(text: str, fixes: list[Fix]) -> str:
+def _remove_invisible(text: str, fixes: list[Fix], invisible_characters: re.Pattern[str] = _INVISIBLE) -> str:
     text, surrogates = _LONE_SURROGATE.subn("\ufffd", text)
     if surrogates:
         fixes.append(Fix("NM003", "control-characters", f"replaced {surrogates} lone surrogate(s) with U+FFFD"))
-    text, invisible = _INVISIBLE.subn("", text)
+    text, invisible = invisible_characters.subn("", text)
     if invisible:
         fixes.append(Fix("NM007", "invisible-characters", f"removed {invisible} zero-width or soft-hyphen character(s)"))
     return text

@@ -156,6 +156,7 @@ def clean(files: dict[str, bytes], folder: Path) -> tuple[Path, list[dict]]:
 @FUZZ
 @given(corpora())
 @example(Corpus({"a.txt": "\ufeffÂ€ ä¹’\n".encode("utf-8")}, {("a.txt", None): "\ufeffÂ€ ä¹’\n"}))  # found by hypothesis
+@example(Corpus({"a.txt": "\ufeff\ufeffÂ€0Ä‘\n".encode("utf-8")}, {("a.txt", None): "\ufeff\ufeffÂ€0Ä‘\n"}))  # found by hypothesis
 def test_messy_corpora_go_through_the_whole_pipeline_and_keep_every_invariant(corpus):
     with tempfile.TemporaryDirectory() as folder:
         out, docs = clean(corpus.files, Path(folder))
