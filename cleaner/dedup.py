@@ -24,9 +24,9 @@ import numpy as np
 from .config import Settings, parse_shingling
 from .document import Document, Reason, Removal
 from .facts import fact_difference, facts
-from .fastminhash import Fingerprinter
+from .fastminhash import Fingerprinter, canonical_utf8
 from .lsh import BandIndex
-from .minhash import canonical, shared_count
+from .minhash import shared_count
 from .progress import ProgressCallback, reporting
 
 DUPLICATE_DOCUMENT = ("DD001", "duplicate-document")
@@ -397,7 +397,7 @@ def sentence_keys(fingerprints: Fingerprinter, bands: BandIndex, text: str) -> n
 
 def exact_digest(text: str) -> str:
     """The exact-match key of an item: sha256 of its canonical text."""
-    return hashlib.sha256(canonical(text).encode("utf-8", "surrogatepass")).hexdigest()
+    return hashlib.sha256(canonical_utf8(text)).hexdigest()
 
 
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?…])[\"”’)]*\s+(?=[\"“‘(]?[A-Z0-9À-Þ])")

@@ -767,6 +767,13 @@ def load_kernel() -> _Kernel | None:
         return state.kernel
 
 
+def canonical_utf8(text: str) -> bytes:
+    """`minhash.canonical(text)` as UTF-8, from the kernel when it is loaded (3-4x faster)."""
+    kernel = load_kernel() if os.environ.get("CLEANER_FASTMINHASH") != "numpy" else None
+    found = None if kernel is None else kernel.canonical_utf8(text)
+    return canonical(text).encode("utf-8", "surrogatepass") if found is None else found
+
+
 def kernel_error() -> str:
     """Why the compiled kernel is unavailable ('' when it is loaded)."""
     load_kernel()
@@ -958,11 +965,16 @@ class _Kernel:
 
     def canonical(self, text: str) -> str | None:
         """The kernel's canonical form of a text (None when it defers to Python); for tests."""
+        found = self.canonical_utf8(text)
+        return None if found is None else found.decode("utf-8", "surrogatepass")
+
+    def canonical_utf8(self, text: str) -> bytes | None:
+        """The UTF-8 of the kernel's canonical form of a text (None when it defers to Python)."""
         data = text.encode("utf-8", "surrogatepass")
         out = ctypes.create_string_buffer(3 * len(data) + 16)
         ascii_map, table, pool = self.tables
         size = self.canonicalise_fn(data, len(data), ascii_map, table, pool, ctypes.addressof(out))
-        return None if size < 0 else out.raw[:size].decode("utf-8", "surrogatepass")
+        return None if size < 0 else out.raw[:size]
 
     def check(self) -> None:
         """Refuse a library that disagrees with the numpy backend on a small known text."""

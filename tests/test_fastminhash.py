@@ -165,3 +165,9 @@ def test_invalid_settings_are_refused():
         Fingerprinter(hash="md5")
     with pytest.raises(ValueError, match="shingling"):
         Fingerprinter("line", 3)
+
+
+@given(text=unicode_text)
+@settings(max_examples=200, deadline=None)
+def test_canonical_utf8_is_canonical_encoded_whichever_backend(text):
+    assert fastminhash.canonical_utf8(text) == canonical(text).encode("utf-8", "surrogatepass")
