@@ -16,7 +16,8 @@ import math
 import re
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from collections import Counter
+from collections import Counter, deque
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
@@ -432,11 +433,13 @@ def deduplicate(
     order = policy if established is None else (lambda doc: (not established(doc), policy(doc)))
     ordered = sorted((doc for doc in documents if doc.status == "kept"), key=order)
     clusters: list[Cluster] = []
+    # A process pool for the hashing pays for its start-up only on a corpus of some size.
+    workers = settings.processes if len(ordered) >= 4 * _FEATURE_BATCH else 1
     if settings.level in ("document", "all"):
-        clusters += _deduplicate_documents(reporting(ordered, "dedup documents", progress), settings, stored.get("document"))
+        clusters += _deduplicate_documents(reporting(ordered, "dedup documents", progress), settings, stored.get("document"), workers)
         ordered = [doc for doc in ordered if doc.status == "kept"]
     if settings.level in ("paragraph", "all"):
-        clusters += _deduplicate_paragraphs(reporting(ordered, "dedup paragraphs", progress), settings, stored.get("paragraph"))
+        clusters += _deduplicate_paragraphs(reporting(ordered, "dedup paragraphs", progress), settings, stored.get("paragraph"), workers)
     return sorted(clusters, key=lambda c: (c.level != "document", c.canonical.doc, c.canonical.paragraph or 0))
 
 
@@ -450,33 +453,18 @@ def _fingerprinter(unit: str, n: int, num_perm: int, seed: int, shingle_hash: st
     return Fingerprinter(unit, n, num_perm, seed, hash=shingle_hash)
 
 
-def _deduplicate_documents(ordered: Iterable[Document], settings: Settings, stored: StoredCopies | None = None) -> list[Cluster]:
-    index = NearDuplicateIndex(
-        fingerprinter(settings, settings.document_shingling),
-        settings.threshold,
-        containment=settings.document_containment or None,
-        containment_min_words=DOCUMENT_CONTAINMENT_MIN_WORDS,
-        guard=document_facts_differ if settings.fact_guard else None,
-        stored=stored,
-    )
-    clusters: dict[int, Cluster] = {}
-    rule, name = DUPLICATE_DOCUMENT
-    for doc in ordered:
-        item = Item(doc.id, None, doc.cleaned_text(), doc.lang)
-        if not item.text:
-            continue
-        found = index.match_or_keep(item)
-        if found is None:
-            continue
-        cluster, member = _join(clusters, "document", index, found, item)
-        kept = cluster.canonical
-        detail = f"{member.similarity:.0%} {_how(member)} {kept.doc} (cluster {cluster.id})"
-        doc.drop(Reason("dedup", rule, name, detail, duplicate_of=kept.doc, similarity=member.similarity))
-    return list(clusters.values())
-
-
-def _deduplicate_paragraphs(ordered: Iterable[Document], settings: Settings, stored: StoredCopies | None = None) -> list[Cluster]:
-    index = NearDuplicateIndex(
+def level_index(settings: Settings, level: str, stored: StoredCopies | None = None) -> NearDuplicateIndex:
+    """The index that deduplicates one level ("document" or "paragraph") with these settings."""
+    if level == "document":
+        return NearDuplicateIndex(
+            fingerprinter(settings, settings.document_shingling),
+            settings.threshold,
+            containment=settings.document_containment or None,
+            containment_min_words=DOCUMENT_CONTAINMENT_MIN_WORDS,
+            guard=document_facts_differ if settings.fact_guard else None,
+            stored=stored,
+        )
+    return NearDuplicateIndex(
         fingerprinter(settings, settings.paragraph_shingling),
         settings.paragraph_threshold,
         containment=settings.paragraph_containment or None,
@@ -484,12 +472,105 @@ def _deduplicate_paragraphs(ordered: Iterable[Document], settings: Settings, sto
         guard=paragraph_facts_differ if settings.fact_guard else None,
         stored=stored,
     )
+
+
+Span = tuple[int, int]
+
+
+def _items(doc: Document, level: str, settings: Settings) -> list[tuple[int | None, Span, str]]:
+    """(paragraph number, span, text) of each item a document brings to a level."""
+    if level == "document":
+        text = doc.cleaned_text()
+        return [(None, (0, len(doc.text)), text)] if text else []
+    return [(number, span, text) for number, span, text in kept_paragraphs(doc) if len(text.split()) >= settings.min_paragraph_words]
+
+
+# Documents per batch of features, and batches in flight per worker process.
+_FEATURE_BATCH = 32
+_BATCHES_AHEAD = 2
+
+
+def _with_features(
+    ordered: Iterable[Document], level: str, settings: Settings, index: NearDuplicateIndex, workers: int
+) -> Iterator[tuple[Document, list[tuple[int | None, Span, str]], list[Features]]]:
+    """Each document with its items and their features, in order. With `workers` > 1 the
+    features (the hashing, a third of dedup's work) are computed in a process pool, a few
+    batches ahead of the matching, which stays here and in order."""
+    batches = _batched(((doc, _items(doc, level, settings)) for doc in ordered), _FEATURE_BATCH)
+    if workers <= 1:
+        for batch in batches:
+            for doc, items in batch:
+                yield doc, items, index.features([text for _, _, text in items])
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pending: deque[tuple[list, Future]] = deque()
+
+        def submit(batch: list) -> None:
+            texts = [[text for _, _, text in items] for _, items in batch]
+            pending.append((batch, pool.submit(_batch_features, settings, level, texts)))
+
+        for batch in batches:
+            submit(batch)
+            if len(pending) >= _BATCHES_AHEAD * workers:
+                yield from _joined(*pending.popleft())
+        while pending:
+            yield from _joined(*pending.popleft())
+
+
+def _joined(batch: list, future: Future) -> Iterator[tuple[Document, list, list[Features]]]:
+    for (doc, items), features in zip(batch, future.result()):
+        yield doc, items, features
+
+
+def _batched(iterable: Iterable, size: int) -> Iterator[list]:
+    batch: list = []
+    for value in iterable:
+        batch.append(value)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _batch_features(settings: Settings, level: str, texts: list[list[str]]) -> list[list[Features]]:
+    """In a worker process: the features of each document's item texts."""
+    index = _feature_index(settings, level)
+    return [index.features(document_texts) for document_texts in texts]
+
+
+@lru_cache(maxsize=4)
+def _feature_index(settings: Settings, level: str) -> NearDuplicateIndex:
+    return level_index(settings, level)
+
+
+def _deduplicate_documents(
+    ordered: Iterable[Document], settings: Settings, stored: StoredCopies | None = None, workers: int = 1
+) -> list[Cluster]:
+    index = level_index(settings, "document", stored)
+    clusters: dict[int, Cluster] = {}
+    rule, name = DUPLICATE_DOCUMENT
+    for doc, items, features in _with_features(ordered, "document", settings, index, workers):
+        for (_, _, text), item_features in zip(items, features):
+            item = Item(doc.id, None, text, doc.lang)
+            found = index.match_or_keep(item, item_features)
+            if found is None:
+                continue
+            cluster, member = _join(clusters, "document", index, found, item)
+            kept = cluster.canonical
+            detail = f"{member.similarity:.0%} {_how(member)} {kept.doc} (cluster {cluster.id})"
+            doc.drop(Reason("dedup", rule, name, detail, duplicate_of=kept.doc, similarity=member.similarity))
+    return list(clusters.values())
+
+
+def _deduplicate_paragraphs(
+    ordered: Iterable[Document], settings: Settings, stored: StoredCopies | None = None, workers: int = 1
+) -> list[Cluster]:
+    index = level_index(settings, "paragraph", stored)
     clusters: dict[int, Cluster] = {}
     rule, name = DUPLICATE_PARAGRAPH
-    for doc in ordered:
-        paragraphs = [(number, span, text) for number, span, text in kept_paragraphs(doc) if len(text.split()) >= settings.min_paragraph_words]
-        features = index.features([text for _, _, text in paragraphs])
-        for (number, (start, end), text), item_features in zip(paragraphs, features):
+    for doc, items, features in _with_features(ordered, "paragraph", settings, index, workers):
+        for (number, (start, end), text), item_features in zip(items, features):
             item = Item(doc.id, number, text, doc.lang)
             found = index.match_or_keep(item, item_features)
             if found is None:
