@@ -16,8 +16,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from collections import Counter, deque
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections import Counter
 from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
@@ -433,13 +432,11 @@ def deduplicate(
     order = policy if established is None else (lambda doc: (not established(doc), policy(doc)))
     ordered = sorted((doc for doc in documents if doc.status == "kept"), key=order)
     clusters: list[Cluster] = []
-    # A process pool for the hashing pays for its start-up only on a corpus of some size.
-    workers = settings.processes if len(ordered) >= 4 * _FEATURE_BATCH else 1
     if settings.level in ("document", "all"):
-        clusters += _deduplicate_documents(reporting(ordered, "dedup documents", progress), settings, stored.get("document"), workers)
+        clusters += _deduplicate_documents(reporting(ordered, "dedup documents", progress), settings, stored.get("document"))
         ordered = [doc for doc in ordered if doc.status == "kept"]
     if settings.level in ("paragraph", "all"):
-        clusters += _deduplicate_paragraphs(reporting(ordered, "dedup paragraphs", progress), settings, stored.get("paragraph"), workers)
+        clusters += _deduplicate_paragraphs(reporting(ordered, "dedup paragraphs", progress), settings, stored.get("paragraph"))
     return sorted(clusters, key=lambda c: (c.level != "document", c.canonical.doc, c.canonical.paragraph or 0))
 
 
@@ -485,72 +482,27 @@ def _items(doc: Document, level: str, settings: Settings) -> list[tuple[int | No
     return [(number, span, text) for number, span, text in kept_paragraphs(doc) if len(text.split()) >= settings.min_paragraph_words]
 
 
-# Documents per batch of features, and batches in flight per worker process.
-_FEATURE_BATCH = 32
-_BATCHES_AHEAD = 2
-
-
 def _with_features(
-    ordered: Iterable[Document], level: str, settings: Settings, index: NearDuplicateIndex, workers: int
+    ordered: Iterable[Document], level: str, settings: Settings, index: NearDuplicateIndex
 ) -> Iterator[tuple[Document, list[tuple[int | None, Span, str]], list[Features]]]:
-    """Each document with its items and their features, in order. With `workers` > 1 the
-    features (the hashing, a third of dedup's work) are computed in a process pool, a few
-    batches ahead of the matching, which stays here and in order."""
-    batches = _batched(((doc, _items(doc, level, settings)) for doc in ordered), _FEATURE_BATCH)
-    if workers <= 1:
-        for batch in batches:
-            for doc, items in batch:
-                yield doc, items, index.features([text for _, _, text in items])
-        return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        pending: deque[tuple[list, Future]] = deque()
+    """Each document with its items and their features (hashed in one batch per document).
 
-        def submit(batch: list) -> None:
-            texts = [[text for _, _, text in items] for _, items in batch]
-            pending.append((batch, pool.submit(_batch_features, settings, level, texts)))
-
-        for batch in batches:
-            submit(batch)
-            if len(pending) >= _BATCHES_AHEAD * workers:
-                yield from _joined(*pending.popleft())
-        while pending:
-            yield from _joined(*pending.popleft())
-
-
-def _joined(batch: list, future: Future) -> Iterator[tuple[Document, list, list[Features]]]:
-    for (doc, items), features in zip(batch, future.result()):
-        yield doc, items, features
-
-
-def _batched(iterable: Iterable, size: int) -> Iterator[list]:
-    batch: list = []
-    for value in iterable:
-        batch.append(value)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _batch_features(settings: Settings, level: str, texts: list[list[str]]) -> list[list[Features]]:
-    """In a worker process: the features of each document's item texts."""
-    index = _feature_index(settings, level)
-    return [index.features(document_texts) for document_texts in texts]
-
-
-@lru_cache(maxsize=4)
-def _feature_index(settings: Settings, level: str) -> NearDuplicateIndex:
-    return level_index(settings, level)
+    Hashing is about a third of dedup's work; computing it in a pool of processes or threads a
+    few batches ahead of the matching was tried and was no faster on two cores (10k documents:
+    50 s with processes, 43 s with threads, 44 s here): pickling the features costs what they
+    save, and the matching, which must stay in order, is the rest."""
+    for doc in ordered:
+        items = _items(doc, level, settings)
+        yield doc, items, index.features([text for _, _, text in items])
 
 
 def _deduplicate_documents(
-    ordered: Iterable[Document], settings: Settings, stored: StoredCopies | None = None, workers: int = 1
+    ordered: Iterable[Document], settings: Settings, stored: StoredCopies | None = None
 ) -> list[Cluster]:
     index = level_index(settings, "document", stored)
     clusters: dict[int, Cluster] = {}
     rule, name = DUPLICATE_DOCUMENT
-    for doc, items, features in _with_features(ordered, "document", settings, index, workers):
+    for doc, items, features in _with_features(ordered, "document", settings, index):
         for (_, _, text), item_features in zip(items, features):
             item = Item(doc.id, None, text, doc.lang)
             found = index.match_or_keep(item, item_features)
@@ -564,12 +516,12 @@ def _deduplicate_documents(
 
 
 def _deduplicate_paragraphs(
-    ordered: Iterable[Document], settings: Settings, stored: StoredCopies | None = None, workers: int = 1
+    ordered: Iterable[Document], settings: Settings, stored: StoredCopies | None = None
 ) -> list[Cluster]:
     index = level_index(settings, "paragraph", stored)
     clusters: dict[int, Cluster] = {}
     rule, name = DUPLICATE_PARAGRAPH
-    for doc, items, features in _with_features(ordered, "paragraph", settings, index, workers):
+    for doc, items, features in _with_features(ordered, "paragraph", settings, index):
         for (number, (start, end), text), item_features in zip(items, features):
             item = Item(doc.id, number, text, doc.lang)
             found = index.match_or_keep(item, item_features)

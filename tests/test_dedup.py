@@ -215,26 +215,3 @@ def test_sketch_filter_changes_no_decision_and_spares_most_comparisons(monkeypat
     assert sum(found is not None for found in filtered) > 100
     assert compared_some < compared_all / 2
 
-
-def test_hashing_in_worker_processes_gives_the_same_clusters_and_removals():
-    def corpus() -> list[Document]:
-        rng = random.Random(11)
-        docs = []
-        for number in range(300):  # enough documents for dedup to start its process pool
-            paragraphs = [story(1000 + number * 3 + k) for k in range(3)]
-            if rng.random() < 0.3:
-                paragraphs.insert(1, rng.choice([BACKGROUND, EDITED]))
-            if number and rng.random() < 0.1:
-                paragraphs = docs[rng.randrange(len(docs))].text.split("\n\n")
-            docs.append(doc(f"d{number:03}", *paragraphs))
-        return docs
-
-    def outcome(workers: int) -> tuple[list, list]:
-        docs = corpus()
-        clusters = [cluster.to_record() for cluster in deduplicate(docs, Settings(workers=workers))]
-        return clusters, [(d.id, d.status, [(r.start, r.end, r.detail) for r in d.removed]) for d in docs]
-
-    one, two = outcome(1), outcome(2)
-    assert one == two
-    levels = {cluster["level"] for cluster in one[0]}
-    assert levels == {"document", "paragraph"}
