@@ -395,6 +395,8 @@ class Index(BaseIndex):
             raise InputError(f"cannot make index {path}: folder {path.parent} does not exist")
         if path.is_dir():
             raise InputError(f"index {path} is a folder; give the path of an index file (e.g. {path}/index.sqlite)")
+        if not readonly and not (os.access(path.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))):
+            raise InputError(f"cannot write index {path}: it or its folder is read-only; leave out --update-index to read it, or make both writable")
         try:
             if readonly:
                 connection = _connect_readonly(path)
