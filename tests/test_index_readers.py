@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shlex
@@ -16,10 +17,11 @@ from pathlib import Path
 import pytest
 
 from cleaner.config import Settings
+from cleaner.dedup import deduplicate
 from cleaner.index import Index
 from conftest import BACKGROUND, EDITED
 from test_cli import cleaner, read_docs
-from test_index import OTHER, STORY, write
+from test_index import OTHER, STORY, corpus, decisions, write  # noqa: F401 (the corpus fixture)
 
 ROOT = os.geteuid() == 0
 
@@ -156,3 +158,19 @@ def test_dupes_with_an_index_reports_clusters_that_keep_a_stored_copy(built, tmp
     assert [(m["doc"], m["paragraph"]) for m in paragraph["members"]] == [("d", 0)]
     alone = cleaner("dupes", str(new), "--isolated", cwd=tmp_path)
     assert alone.returncode == 1 and "stored" not in alone.stdout, "without the index only c and d's own clusters"
+
+
+def test_a_reader_passes_over_copies_another_writer_adds_while_it_reads(corpus, tmp_path):
+    """Copies saved after a reader opened the index are not part of the past it decides against."""
+    settings = Settings()
+    path = tmp_path / "index.sqlite"
+    Index.open(path, settings, create=True).close()
+    with Index.open(path, settings, readonly=True) as reader:
+        with Index.open(path, settings) as writer:
+            deduplicate(copy.deepcopy(corpus[:10]), settings, stored=writer.levels)
+            writer.save()
+        again = copy.deepcopy(corpus[:10])
+        deduplicate(again, settings, stored=reader.levels)
+    alone = copy.deepcopy(corpus[:10])
+    deduplicate(alone, settings)
+    assert decisions(again) == decisions(alone)
