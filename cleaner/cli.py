@@ -115,6 +115,7 @@ IndexPath = Annotated[
     Optional[str],
     typer.Option(
         "--index",
+        metavar="PATH",
         help="A persistent index (SQLite file, or redis://host:port/db): deduplicate against the kept copies stored there too.",
     ),
 ]

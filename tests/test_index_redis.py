@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -198,6 +199,47 @@ def test_an_error_inside_a_redis_save_leaves_the_index_as_it_was(corpus, url, mo
             index.save()
     assert stored(url) == before
     assert before[0]["document"] > 0 and before[3] == "ok"
+
+
+KILLED_WRITER = """
+import sys, time
+from cleaner.config import Settings
+from cleaner.dedup import deduplicate
+from cleaner.index import Index
+from cleaner.redis_index import RedisLevel
+sys.path.insert(0, {tests!r})
+from test_index import document
+
+planned = RedisLevel.plan_save
+def plan_then_wait(self, pipe, writes):
+    change = planned(self, pipe, writes)
+    print("inside", self.level, len(writes), flush=True)
+    time.sleep(60)
+RedisLevel.plan_save = plan_then_wait
+docs = [document(f"new{{n}}", f"Paragraph one of document {{n}} says the council met on Monday to vote.\\n\\n" * 2 + "x " * n) for n in range(30)]
+with Index.open({url!r}, Settings()) as index:
+    deduplicate(docs, Settings(), stored=index.levels)
+    index.save()
+"""
+
+
+def test_a_redis_writer_killed_inside_its_save_leaves_the_index_whole(corpus, url):
+    settings = Settings()
+    with Index.open(url, settings, create=True) as index:
+        deduplicate(copy.deepcopy(corpus[:10]), settings, stored=index.levels)
+        index.save()
+    before = stored(url)
+    script = KILLED_WRITER.format(tests=str(REPO / "tests"), url=url)
+    writer = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    line = writer.stdout.readline()
+    assert line.startswith("inside document"), line
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    assert stored(url) == before
+    with Index.open(url, settings) as index:  # and the next writer is not refused for it
+        deduplicate(copy.deepcopy(corpus[10:20]), settings, stored=index.levels)
+        index.save()
+    assert stored(url)[0]["document"] > before[0]["document"]
 
 
 def test_a_run_whose_output_cannot_be_written_adds_nothing_to_the_index(tmp_path, url, seeds):
