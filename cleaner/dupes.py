@@ -58,8 +58,8 @@ def render_text(report: DupesReport, width: int = 72) -> str:
     for cluster in report.clusters:
         documents = len({cluster.canonical.doc, *(member.item.doc for member in cluster.members)})
         lines.append(f"{cluster.level} cluster {cluster.id}: {1 + len(cluster.members)} copies in {documents} document(s)")
-        kept = "stored " if cluster.canonical.stored else "kept   "
-        lines.append(f"  {kept}  {_where(cluster.canonical):<34}        {_snippet(cluster.canonical.text, width)}")
+        kept = "stored" if cluster.canonical.stored else "kept"
+        lines.append(f"  {kept:<9}{_where(cluster.canonical):<34}        {_snippet(cluster.canonical.text, width)}")
         for member in cluster.members:
             mark = "⊂" if member.measure == "containment" else " "
             where = _where(member.item)
