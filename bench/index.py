@@ -9,7 +9,10 @@ batch alone, without an index, is timed too: the difference is what the index co
 Documents go through normalise only (no rules, no langid), so the figures are dedup + index.
 
 Run:
-  python bench/index.py --sizes 1000 3000 10000 [--batch 1000] [--step 1000] [--work DIR]
+  python bench/index.py --sizes 1000 3000 10000 [--batch 1000] [--step 1000] [--work DIR] [--index redis://HOST:PORT/DB]
+
+`--index` builds the index there instead of WORK/index.sqlite: a redis:// URL must name an empty
+database (its size is then the memory Redis reports for the index's keys).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pathlib import Path
 from cleaner.config import Settings
 from cleaner.dedup import deduplicate
 from cleaner.document import Document, Source
-from cleaner.index import Index, StoredLevel
+from cleaner.index import Index, StoredLevel, is_redis_url
 from cleaner.normalise import normalise
 
 HERE = Path(__file__).resolve().parent
@@ -60,6 +63,13 @@ def timed(method):
 
 for _name in ("exact", "candidates", "copy"):
     setattr(StoredLevel, _name, timed(getattr(StoredLevel, _name)))
+try:
+    from cleaner.redis_index import RedisLevel
+
+    for _name in ("exact", "candidates", "copy"):
+        setattr(RedisLevel, _name, timed(getattr(RedisLevel, _name)))
+except ImportError:
+    pass
 
 
 def outcome(documents: list[Document]) -> tuple[int, int]:
@@ -74,6 +84,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--step", type=int, default=1000)
     parser.add_argument("--work", type=Path, help="folder for the corpus and index (default: a temporary one)")
+    parser.add_argument("--index", help="build the index here instead: an SQLite file, or a redis:// URL of an empty database")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-index-"))
     total = max(args.sizes) + args.batch
@@ -95,8 +106,9 @@ def main() -> None:
     deduplicate(alone, settings)
     alone_seconds = time.perf_counter() - clock
 
-    path = work / "index.sqlite"
-    path.unlink(missing_ok=True)
+    path = args.index or work / "index.sqlite"
+    if not is_redis_url(path):
+        Path(path).unlink(missing_ok=True)
     rows = []
     built, build_seconds, write_seconds = 0, 0.0, 0.0
     for size in sorted(args.sizes):
@@ -116,7 +128,7 @@ def main() -> None:
             clock, LOOKUP_SECONDS[0] = time.perf_counter(), 0.0
             deduplicate(queried, settings, stored=index.levels)
             query_seconds, lookup_seconds = time.perf_counter() - clock, LOOKUP_SECONDS[0]
-        size_bytes = sum(p.stat().st_size for p in work.glob("index.sqlite*"))
+            size_bytes = index.stats().bytes if is_redis_url(path) else sum(p.stat().st_size for p in Path(path).parent.glob(Path(path).name + "*"))
         rows.append((size, counts, build_seconds, write_seconds, size_bytes, query_seconds, lookup_seconds, outcome(queried), outcome(alone)))
         print(f"  {size:,} indexed", file=sys.stderr)
 

@@ -26,7 +26,7 @@ from .gate import GateOptions, git_changes, run_gate
 from .gate import render as render_gate
 from .gate import write_baseline as gate_write_baseline
 from .pipeline import RunResult, build_index, clean_corpus, default_inputs, query_index
-from .index import Index, render_nearest, render_stats
+from .index import Index, describe, render_nearest, render_stats
 from .remote import is_url, redact
 from .report import write_report
 from .rules import describe_rule, load_ruleset
@@ -121,8 +121,12 @@ FollowSymlinks = Annotated[bool, typer.Option("--follow-symlinks", help="Read sy
 Isolated = Annotated[bool, typer.Option("--isolated", help="Ignore [tool.cleaner] in pyproject.toml / cleaner.toml.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors and results.")]
 IndexPath = Annotated[
-    Optional[Path],
-    typer.Option("--index", help="A persistent index (SQLite file): deduplicate against the kept copies stored there too."),
+    Optional[str],
+    typer.Option(
+        "--index",
+        metavar="PATH",
+        help="A persistent index (SQLite file, or redis://host:port/db): deduplicate against the kept copies stored there too.",
+    ),
 ]
 
 
@@ -226,6 +230,7 @@ def dupes(
     max_file_size: MaxFileSize = None,
     encoding_fallback: EncodingFallback = None,
     follow_symlinks: FollowSymlinks = False,
+    index: IndexPath = None,
     isolated: Isolated = False,
     quiet: Quiet = False,
 ) -> None:
@@ -236,7 +241,7 @@ def dupes(
     try:
         settings, project = _settings(isolated, locals())
         inputs = paths or default_inputs(project)
-        report = find_duplicates(inputs, settings, progress=bar.update)
+        report = find_duplicates(inputs, settings, progress=bar.update, index=index)
     except CleanerError as error:
         raise fail(str(error), error.exit_code) from None
     finally:
@@ -356,7 +361,9 @@ app.add_typer(index_app, name="index")
 
 @index_app.command("build")
 def index_build(
-    paths: list[Path] = typer.Argument(..., metavar="IN... PATH", help="Input files or folders, then the index file (made if missing)."),
+    paths: list[str] = typer.Argument(
+        ..., metavar="IN... PATH", help="Input files or folders, then the index file or redis:// URL (made if missing)."
+    ),
     threshold: Threshold = None,
     paragraph_threshold: ParagraphThreshold = None,
     paragraph_containment: Containment = None,
@@ -379,7 +386,7 @@ def index_build(
     bar = _LazyProgress(enabled=not quiet)
     try:
         settings, _ = _settings(isolated, locals())
-        result = build_index(inputs, path, settings, progress=bar.update)
+        result = build_index([Path(name) for name in inputs], path, settings, progress=bar.update)
     except CleanerError as error:
         raise fail(str(error), error.exit_code) from None
     finally:
@@ -387,12 +394,12 @@ def index_build(
     _report_problems(result.corpus.errors, result.corpus.warnings)
     added = ", ".join(f"{count:,} {level}s" for level, count in result.added.items())
     stored = ", ".join(f"{count:,} {level}s" for level, count in result.stored.items())
-    typer.echo(f"{path}: added {added}; {stored} stored")
+    typer.echo(f"{describe(path)}: added {added}; {stored} stored")
 
 
 @index_app.command("stats")
 def index_stats(
-    path: Path = typer.Argument(..., metavar="PATH", help="The index file."),
+    path: str = typer.Argument(..., metavar="PATH", help="The index file, or redis://host:port/db."),
     output_format: str = typer.Option("text", "--output-format", help="text or json."),
 ) -> None:
     """Show an index's counts per level, settings, size on disk and integrity; exit 1 if damaged."""
@@ -408,12 +415,12 @@ def index_stats(
     else:
         sys.stdout.write(render_stats(stats))
     if stats.integrity != "ok":
-        raise fail(f"{path} failed SQLite's integrity check: {stats.integrity}", 1)
+        raise fail(f"{stats.path} failed its integrity check: {stats.integrity}", 1)
 
 
 @index_app.command("query")
 def index_query(
-    path: Path = typer.Argument(..., metavar="PATH", help="The index file."),
+    path: str = typer.Argument(..., metavar="PATH", help="The index file, or redis://host:port/db."),
     inputs: list[Path] = typer.Argument(..., metavar="FILE...", help="Documents to look up (any input format)."),
     limit: int = typer.Option(5, "--limit", min=1, help="Matches to show per document and paragraph."),
     output_format: str = typer.Option("text", "--output-format", help="text or json."),

@@ -10,6 +10,7 @@ from typing import Sequence
 from .config import Settings
 from .dedup import Cluster, Item
 from .document import Document
+from .index import open_index
 from .lines import line_map
 from .pipeline import Corpus, ProgressCallback, prepare_corpus
 
@@ -40,10 +41,15 @@ class DupesReport:
 
 
 def find_duplicates(
-    inputs: Sequence[Path | str], settings: Settings, progress: ProgressCallback | None = None
+    inputs: Sequence[Path | str], settings: Settings, progress: ProgressCallback | None = None, index: Path | str | None = None
 ) -> DupesReport:
-    """Run every stage over the inputs, write nothing, and return the clusters."""
-    return DupesReport(prepare_corpus(inputs, settings, progress=progress))
+    """Run every stage over the inputs, write nothing, and return the clusters.
+
+    With `index`, the kept copies stored there come first (read only): a cluster may then
+    keep a stored copy and hold only documents of the inputs as its members.
+    """
+    with open_index(index, settings) as store:
+        return DupesReport(prepare_corpus(inputs, settings, progress=progress, index=store))
 
 
 def render_text(report: DupesReport, width: int = 72) -> str:
@@ -52,7 +58,8 @@ def render_text(report: DupesReport, width: int = 72) -> str:
     for cluster in report.clusters:
         documents = len({cluster.canonical.doc, *(member.item.doc for member in cluster.members)})
         lines.append(f"{cluster.level} cluster {cluster.id}: {1 + len(cluster.members)} copies in {documents} document(s)")
-        lines.append(f"  kept     {_where(cluster.canonical):<34}        {_snippet(cluster.canonical.text, width)}")
+        kept = "stored" if cluster.canonical.stored else "kept"
+        lines.append(f"  {kept:<9}{_where(cluster.canonical):<34}        {_snippet(cluster.canonical.text, width)}")
         for member in cluster.members:
             mark = "⊂" if member.measure == "containment" else " "
             where = _where(member.item)

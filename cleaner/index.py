@@ -15,17 +15,28 @@ a candidate that exact verification then judges, so it cannot remove a non-dupli
 Writes happen in one transaction per batch (`save`), in WAL mode: a crash or an error in the
 middle leaves the index as it was before the batch. The index records the settings that decide
 matches and refuses to mix in a run with different ones, naming the setting.
+
+A writer leaves the file in rollback-journal mode when it closes, so that at rest the index is
+one plain file: a reader opens it with `mode=ro` and then neither writes nor creates anything
+beside it (in WAL mode even a read-only connection makes `-wal` and `-shm` files). A WAL-mode
+file in a folder that cannot be written is read as `immutable`, as SQLite documents
+(https://sqlite.org/wal.html, "Read-Only Databases").
+
+`--index redis://host:port/db` keeps the same copies in a shared Redis server instead
+(cleaner/redis_index.py, the `redis` extra); `Index.open` picks the store from the location.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import numpy as np
 
@@ -89,19 +100,44 @@ CREATE TABLE IF NOT EXISTS bands (
 """
 
 
+REDIS_SCHEMES = ("redis://", "rediss://")
+
+
 def match_settings(settings: Settings) -> dict[str, Any]:
     """The settings an index records and checks, with the versions that wrote it."""
     return {"format": FORMAT_VERSION, "cleaner": __version__, **{name: getattr(settings, name) for name in MATCH_SETTINGS}}
 
 
-class StoredLevel:
-    """One level's stored kept copies, as `NearDuplicateIndex` sees them (`dedup.StoredCopies`).
+def is_redis_url(location: Path | str) -> bool:
+    """Whether an index location names a Redis server rather than an SQLite file.
 
-    Copies kept during a run are collected by `add` and written by `Index.save`.
+    >>> is_redis_url("redis://localhost:6379/0"), is_redis_url("news.index")
+    (True, False)
     """
+    return str(location).startswith(REDIS_SCHEMES)
 
-    def __init__(self, connection: sqlite3.Connection, level: str, settings: Settings) -> None:
-        self.connection = connection
+
+def describe(location: Path | str) -> str:
+    """An index location as messages and the manifest show it: a URL's password masked.
+
+    >>> describe("redis://team:s3cret@db.example:6379/2")
+    'redis://team:***@db.example:6379/2'
+    """
+    location = str(location)
+    if not is_redis_url(location):
+        return location
+    parts = urlsplit(location)
+    if parts.password is None:
+        return location
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+class Level:
+    """What both stores share for one level: its LSH layout, the copies kept in this run
+    (collected by `add`, written by `save`), hidden numbers and a cache of copies read."""
+
+    def __init__(self, level: str, settings: Settings, end: int) -> None:
         self.level = level
         self.space = 2 * LEVELS.index(level)
         if level == "document":
@@ -109,10 +145,10 @@ class StoredLevel:
         else:
             threshold, containment = settings.paragraph_threshold, settings.paragraph_containment
         self.fact_guard = settings.fact_guard
-        # Only their `keys` are used (by `Index.nearest`): the buckets live in the database.
-        self.bands: BandIndex = BandIndex(threshold, settings.num_perm)
+        # Only their `keys` are used (by `nearest`): the buckets live in the store.
+        self.bands = BandIndex(threshold, settings.num_perm)
         self.sentence_bands = dedup.sentence_bands(threshold, containment, settings.num_perm)
-        self.end = _end(connection, level)
+        self.end = end
         self.hidden: set[int] = set()
         self.cache: dict[int, Kept] = {}
         self.pending: list[tuple[Kept, str, np.ndarray, np.ndarray, np.ndarray | None]] = []
@@ -120,6 +156,34 @@ class StoredLevel:
     def __len__(self) -> int:
         """One past the last stored number: copies kept in this run are numbered from here."""
         return self.end
+
+    def copy(self, number: int) -> Kept:
+        if number not in self.cache:
+            self._read([number])
+        return self.cache[number]
+
+    def _read(self, numbers: Sequence[int]) -> None:
+        raise NotImplementedError
+
+    def add(self, kept: Kept, digest: str, signature: np.ndarray, keys: np.ndarray, sentence_keys: np.ndarray | None) -> None:
+        if self.fact_guard:
+            kept.item_facts()  # facts come from the full text, which the index does not hold
+        self.pending.append((kept, digest, signature, keys, sentence_keys))
+
+    def saved(self) -> None:
+        """Forget what `save` wrote: the pending copies are stored now, the hidden ones gone."""
+        self.end += len(self.pending)
+        self.pending.clear()
+        self.hidden.clear()
+        self.cache.clear()
+
+
+class StoredLevel(Level):
+    """One level's stored kept copies in SQLite, as `NearDuplicateIndex` sees them (`dedup.StoredCopies`)."""
+
+    def __init__(self, connection: sqlite3.Connection, level: str, settings: Settings) -> None:
+        super().__init__(level, settings, _end(connection, level))
+        self.connection = connection
 
     def hide(self, docs: Iterable[str]) -> None:
         """Pass over the stored copies of these documents: the run holds a newer version of them."""
@@ -132,21 +196,17 @@ class StoredLevel:
         row = self.connection.execute(
             "SELECT number FROM copies WHERE level = ? AND digest = ?", (self.level, bytes.fromhex(digest))
         ).fetchone()
-        return row[0] if row and row[0] not in self.hidden else None
+        return row[0] if row and row[0] not in self.hidden and row[0] < self.end else None
 
     def candidates(self, keys: np.ndarray, sentence_keys: np.ndarray | None) -> set[int]:
         """Stored copies sharing a band key with the item, or a sentence band key with a sentence."""
         wanted = [(self.space, key) for key in _signed(keys)]
         if sentence_keys is not None:
             wanted += [(self.space + 1, key) for key in _signed(np.unique(sentence_keys))]
-        numbers = {number for number in _lookup(self.connection, wanted) if number not in self.hidden}
+        # Numbers from `end` on were added by another writer since opening: not this run's past.
+        numbers = {number for number in _lookup(self.connection, wanted) if number not in self.hidden and number < self.end}
         self._read(sorted(numbers - self.cache.keys()))
         return numbers
-
-    def copy(self, number: int) -> Kept:
-        if number not in self.cache:
-            self._read([number])
-        return self.cache[number]
 
     def _read(self, numbers: Sequence[int]) -> None:
         """Read these copies into the cache (emptied first when it would grow past its bound)."""
@@ -158,11 +218,6 @@ class StoredLevel:
             for number, doc, paragraph, lang, snippet, hashes, facts in self.connection.execute(query, (self.level, *chunk)):
                 item = Item(doc, paragraph, snippet, lang, stored=True)
                 self.cache[number] = Kept(item, np.frombuffer(hashes, dtype=np.uint32), None if facts is None else Counter(json.loads(facts)))
-
-    def add(self, kept: Kept, digest: str, signature: np.ndarray, keys: np.ndarray, sentence_keys: np.ndarray | None) -> None:
-        if self.fact_guard:
-            kept.item_facts()  # facts come from the full text, which the index does not hold
-        self.pending.append((kept, digest, signature, keys, sentence_keys))
 
     def delete_hidden(self) -> None:
         """Delete the copies of documents the run held again (inside a transaction)."""
@@ -240,58 +295,27 @@ class IndexStats:
         return {field.name: getattr(self, field.name) for field in fields(self)}
 
 
-class Index:
-    """An open persistent index: the stored copies of each level, and the settings it holds."""
+class BaseIndex:
+    """An open persistent index, whatever holds it: the stored copies of each level
+    (`dedup.StoredCopies`), and the match settings it was built with."""
 
-    def __init__(self, path: Path, connection: sqlite3.Connection, settings: Settings) -> None:
-        self.path = path
-        self.connection = connection
-        self.settings = settings
-        self.levels = {level: StoredLevel(connection, level, settings) for level in LEVELS}
+    location: str
+    settings: Settings
+    levels: dict[str, Level]
 
-    @classmethod
-    def open(cls, path: Path | str, settings: Settings | None = None, create: bool = False) -> Index:
-        """Open the index at `path`, checking it was built with `settings`' match settings.
+    @property
+    def path(self) -> str:
+        """Where the index is, as messages and the manifest show it (a URL's password masked)."""
+        return describe(self.location)
 
-        With no `settings`, the index's own are used (to read it). With `create`, a missing
-        index is made with `settings`.
-        """
-        path = Path(path)
-        if not path.exists() and not create:
-            raise InputError(f"no index at {path}; build one with `cleaner index build IN {path}` or pass --update-index")
-        if not path.parent.is_dir():
-            raise InputError(f"cannot make index {path}: folder {path.parent} does not exist")
-        if path.is_dir():
-            raise InputError(f"index {path} is a folder; give the path of an index file (e.g. {path}/index.sqlite)")
-        try:
-            connection = sqlite3.connect(path, isolation_level=None)
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
-            connection.executescript(SCHEMA)
-            stored = dict(connection.execute("SELECT key, value FROM settings").fetchall())
-        except sqlite3.DatabaseError as error:
-            raise InputError(f"{path} is not a cleaner index ({error}); give another path or delete it") from None
-        recorded = {key: json.loads(value) for key, value in stored.items()}
-        if not recorded:
-            if settings is None:
-                raise InputError(f"{path} is an empty index; build it with `cleaner index build IN {path}`")
-            with transaction(connection):
-                connection.executemany(
-                    "INSERT INTO settings VALUES (?, ?)", [(key, json.dumps(value)) for key, value in match_settings(settings).items()]
-                )
-            recorded = match_settings(settings)
-        check_compatible(path, recorded, settings)
-        base = settings or Settings()
-        return cls(path, connection, base.updated(**{name: recorded[name] for name in MATCH_SETTINGS}))
-
-    def __enter__(self) -> Index:
+    def __enter__(self) -> BaseIndex:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
-        self.connection.close()
+        raise NotImplementedError
 
     def hide(self, documents: Iterable[Document]) -> None:
         """Pass over stored copies of documents this run holds again (it decides them anew)."""
@@ -300,40 +324,15 @@ class Index:
             level.hide(ids)
 
     def save(self) -> dict[str, int]:
-        """Add the copies kept since opening, all or nothing; return how many per level.
-
-        Stored copies of documents the run held again are replaced by what the run kept.
-        """
-        added: dict[str, int] = {}
-        with transaction(self.connection, immediate=True):
-            for name, level in self.levels.items():
-                if _end(self.connection, name) != level.end:
-                    raise InputError(f"index {self.path} changed while this run read it (another writer); run again")
-                level.delete_hidden()
-                added[name] = level.write_pending()
-        for level in self.levels.values():
-            level.end += len(level.pending)
-            level.pending.clear()
-            level.hidden.clear()
-            level.cache.clear()
-        return added
+        """Add the copies kept since opening, all or nothing; return how many per level."""
+        raise NotImplementedError
 
     def counts(self) -> dict[str, int]:
         """How many kept copies each level stores."""
-        found = dict(self.connection.execute("SELECT level, COUNT(*) FROM copies GROUP BY level").fetchall())
-        return {level: found.get(level, 0) for level in LEVELS}
+        raise NotImplementedError
 
     def stats(self) -> IndexStats:
-        """Counts per level, settings, size on disk and SQLite's integrity check."""
-        documents = self.connection.execute("SELECT COUNT(DISTINCT doc) FROM copies").fetchone()[0]
-        band_rows = self.connection.execute("SELECT COUNT(*) FROM bands").fetchone()[0]
-        integrity = "; ".join(row[0] for row in self.connection.execute("PRAGMA integrity_check"))
-        files = [self.path, self.path.with_name(self.path.name + "-wal")]
-        size = sum(path.stat().st_size for path in files if path.exists())
-        recorded = {key: json.loads(value) for key, value in self.connection.execute("SELECT key, value FROM settings ORDER BY key")}
-        return IndexStats(
-            str(self.path), recorded, self.counts(), documents, band_rows, size, integrity
-        )
+        raise NotImplementedError
 
     def nearest(self, documents: Sequence[Document], limit: int = 5) -> list[dict[str, Any]]:
         """The stored copies most similar to each document and each of its paragraphs.
@@ -365,7 +364,126 @@ class Index:
         return results
 
 
-def _nearest(level: StoredLevel, fingerprints: Fingerprinter, item: Item, limit: int) -> list[dict[str, Any]]:
+class Index(BaseIndex):
+    """A persistent index in an SQLite file."""
+
+    def __init__(self, path: Path, connection: sqlite3.Connection, settings: Settings, readonly: bool = False) -> None:
+        self.location = str(path)
+        self.file = path
+        self.connection = connection
+        self.settings = settings
+        self.readonly = readonly
+        self.levels = {level: StoredLevel(connection, level, settings) for level in LEVELS}
+
+    @classmethod
+    def open(cls, path: Path | str, settings: Settings | None = None, create: bool = False, readonly: bool = False) -> BaseIndex:
+        """Open the index at `path` (a file, or a redis:// URL), checking it was built with
+        `settings`' match settings.
+
+        With no `settings`, the index's own are used, read only. With `create`, a missing index
+        is made with `settings`. With `readonly`, nothing is ever written (`save` is refused).
+        """
+        if is_redis_url(path):
+            from .redis_index import RedisIndex
+
+            return RedisIndex.open(str(path), settings, create=create, readonly=readonly)
+        path = Path(path)
+        readonly = readonly or settings is None
+        if not path.exists() and not create:
+            raise InputError(f"no index at {path}; build one with `cleaner index build IN {path}` or pass --update-index")
+        if not path.parent.is_dir():
+            raise InputError(f"cannot make index {path}: folder {path.parent} does not exist")
+        if path.is_dir():
+            raise InputError(f"index {path} is a folder; give the path of an index file (e.g. {path}/index.sqlite)")
+        if not readonly and not (os.access(path.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))):
+            raise InputError(f"cannot write index {path}: it or its folder is read-only; leave out --update-index to read it, or make both writable")
+        try:
+            if readonly:
+                connection = _connect_readonly(path)
+            else:
+                connection = sqlite3.connect(path, isolation_level=None)
+                connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
+            if not readonly:
+                connection.executescript(SCHEMA)
+            stored = dict(connection.execute("SELECT key, value FROM settings").fetchall())
+        except sqlite3.DatabaseError as error:
+            raise InputError(f"{path} is not a cleaner index ({error}); give another path or delete it") from None
+        recorded = {key: json.loads(value) for key, value in stored.items()}
+        if not recorded:
+            if settings is None or readonly:
+                connection.close()
+                raise InputError(f"{path} is an empty index; build it with `cleaner index build IN {path}`")
+            with transaction(connection):
+                connection.executemany(
+                    "INSERT INTO settings VALUES (?, ?)", [(key, json.dumps(value)) for key, value in match_settings(settings).items()]
+                )
+            recorded = match_settings(settings)
+        check_compatible(path, recorded, settings)
+        base = settings or Settings()
+        return cls(path, connection, base.updated(**{name: recorded[name] for name in MATCH_SETTINGS}), readonly)
+
+    def close(self) -> None:
+        if not self.readonly:
+            # Leave the file in rollback-journal mode, so readers need not create -wal and -shm
+            # files beside it; while another connection has it open it stays in WAL mode.
+            try:
+                self.connection.execute("PRAGMA busy_timeout = 0")
+                self.connection.execute("PRAGMA journal_mode = DELETE")
+            except sqlite3.OperationalError:
+                pass
+        self.connection.close()
+
+    def save(self) -> dict[str, int]:
+        """Add the copies kept since opening, all or nothing; return how many per level.
+
+        Stored copies of documents the run held again are replaced by what the run kept.
+        """
+        if self.readonly:
+            raise InputError(f"index {self.path} was opened read only; open it for writing to add copies")
+        added: dict[str, int] = {}
+        with transaction(self.connection, immediate=True):
+            for name, level in self.levels.items():
+                if _end(self.connection, name) != level.end:
+                    raise InputError(f"index {self.path} changed while this run read it (another writer); run again")
+                level.delete_hidden()
+                added[name] = level.write_pending()
+        for level in self.levels.values():
+            level.saved()
+        return added
+
+    def counts(self) -> dict[str, int]:
+        """How many kept copies each level stores."""
+        found = dict(self.connection.execute("SELECT level, COUNT(*) FROM copies GROUP BY level").fetchall())
+        return {level: found.get(level, 0) for level in LEVELS}
+
+    def stats(self) -> IndexStats:
+        """Counts per level, settings, size on disk and SQLite's integrity check."""
+        documents = self.connection.execute("SELECT COUNT(DISTINCT doc) FROM copies").fetchone()[0]
+        band_rows = self.connection.execute("SELECT COUNT(*) FROM bands").fetchone()[0]
+        integrity = "; ".join(row[0] for row in self.connection.execute("PRAGMA integrity_check"))
+        files = [self.file, self.file.with_name(self.file.name + "-wal")]
+        size = sum(path.stat().st_size for path in files if path.exists())
+        recorded = {key: json.loads(value) for key, value in self.connection.execute("SELECT key, value FROM settings ORDER BY key")}
+        return IndexStats(self.path, recorded, self.counts(), documents, band_rows, size, integrity)
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """Open an SQLite file read only: `mode=ro`, or `immutable` for a WAL-mode file whose folder
+    cannot be written (SQLite can then make no -shm file, and nobody can be writing it)."""
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    connection = sqlite3.connect(uri, uri=True, isolation_level=None)
+    try:
+        connection.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        connection.close()
+        if os.access(path.parent, os.W_OK):
+            raise
+        connection = sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None)
+    return connection
+
+
+def _nearest(level: Level, fingerprints: Fingerprinter, item: Item, limit: int) -> list[dict[str, Any]]:
     hashes, signature = fingerprints.fingerprint(item.text)
     sentences = None if level.sentence_bands is None else dedup.sentence_keys(fingerprints, level.sentence_bands, item.text)
     numbers = level.candidates(level.bands.keys(signature), sentences)
@@ -389,7 +507,7 @@ def _nearest(level: StoredLevel, fingerprints: Fingerprinter, item: Item, limit:
     return found[:limit]
 
 
-def check_compatible(path: Path, recorded: dict[str, Any], settings: Settings | None) -> None:
+def check_compatible(path: Path | str, recorded: dict[str, Any], settings: Settings | None) -> None:
     """Refuse an index of another format, or built with other match settings than this run's."""
     if recorded.get("format") != FORMAT_VERSION:
         raise ConfigError(
@@ -420,12 +538,13 @@ def transaction(connection: sqlite3.Connection, immediate: bool = False) -> Iter
 
 
 @contextmanager
-def open_index(path: Path | str | None, settings: Settings, create: bool = False) -> Iterator[Index | None]:
-    """`Index.open` as a context, passing None through (a run without an index)."""
+def open_index(path: Path | str | None, settings: Settings, create: bool = False) -> Iterator[BaseIndex | None]:
+    """`Index.open` as a context, passing None through (a run without an index); read only
+    unless `create` (a run that adds its copies)."""
     if path is None:
         yield None
         return
-    index = Index.open(path, settings, create=create)
+    index = Index.open(path, settings, create=create, readonly=not create)
     try:
         yield index
     finally:

@@ -30,7 +30,7 @@ from .progress import ProgressCallback, reporting
 from .resume import ResultCache, cache_folder
 from .rules import RuleSet, apply_rules, load_ruleset
 from .errors import ConfigError, InputError
-from .index import Index, open_index
+from .index import Index, is_redis_url, open_index
 from .remote import RemoteOutput, is_url, redact
 from .write import MANIFEST, check_output_dir, is_cleaner_output, write_output
 
@@ -382,7 +382,7 @@ def build_index(
 ) -> IndexRun:
     """Add the kept copies of a corpus to the index at `path` (made if missing), in one transaction."""
     with open_index(path, settings, create=True) as index:
-        corpus = prepare_corpus(inputs, settings, exclude=[Path(path)], progress=progress, index=index)
+        corpus = prepare_corpus(inputs, settings, exclude=[] if is_redis_url(path) else [Path(path)], progress=progress, index=index)
         added = index.save()
         return IndexRun(corpus, added, index.counts())
 
