@@ -731,6 +731,23 @@ int64_t bm_query(const bandmap_t *m, const uint64_t *keys, int64_t n, int32_t *o
     return found;
 }
 
+static int bm_compare(const void *a, const void *b) {
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* As bm_query, but `out` gets each value once, in ascending order, and the return value is how
+   many; when they do not fit, minus the room needed (call again with that much). */
+int64_t bm_query_sorted(const bandmap_t *m, const uint64_t *keys, int64_t n, int32_t *out, int64_t capacity) {
+    int64_t found = bm_query(m, keys, n, out, capacity);
+    if (found > capacity) return -found;
+    if (found < 2) return found;
+    qsort(out, (size_t)found, sizeof(int32_t), bm_compare);
+    int64_t unique = 1;
+    for (int64_t i = 1; i < found; i++) if (out[i] != out[unique - 1]) out[unique++] = out[i];
+    return unique;
+}
+
 /* Bytes held: slots and value arrays. */
 int64_t bm_bytes(const bandmap_t *m) {
     return m->cap * (int64_t)(sizeof(uint64_t) + sizeof(int32_t)) + m->vcap * (int64_t)(2 * sizeof(int32_t));
@@ -892,6 +909,9 @@ class _Kernel:
         self.bm_query = library.bm_query
         self.bm_query.restype = _i64
         self.bm_query.argtypes = [_ptr, _ptr, _i64, _ptr, _i64]
+        self.bm_query_sorted = library.bm_query_sorted
+        self.bm_query_sorted.restype = _i64
+        self.bm_query_sorted.argtypes = [_ptr, _ptr, _i64, _ptr, _i64]
         self.bm_bytes = library.bm_bytes
         self.bm_bytes.restype = _i64
         self.bm_bytes.argtypes = [_ptr]

@@ -95,7 +95,7 @@ class BandIndex:
 
     def query_array(self, keys: np.ndarray) -> np.ndarray:
         """The values stored under any of `keys` (one row, or several), sorted, each once."""
-        return np.unique(self._buckets.query(keys))
+        return self._buckets.query_sorted(keys)
 
     def query_many(self, keys: Iterable[np.ndarray]) -> set[int]:
         return set(self.query_array(np.asarray(keys)).tolist())
@@ -135,6 +135,14 @@ class _NativeBuckets:
                 return self._out[:found].copy()
             self._out = np.empty(2 * found, dtype=np.int32)
 
+    def query_sorted(self, keys: np.ndarray) -> np.ndarray:
+        keys = np.ascontiguousarray(keys, dtype=np.uint64)
+        while True:
+            found = self._kernel.bm_query_sorted(self._map, keys.ctypes.data, keys.size, self._out.ctypes.data, self._out.size)
+            if found >= 0:
+                return self._out[:found].copy()
+            self._out = np.empty(-2 * found, dtype=np.int32)
+
     @property
     def nbytes(self) -> int:
         return int(self._kernel.bm_bytes(self._map))
@@ -172,6 +180,9 @@ class _DictBuckets:
             else:
                 found.append(held)
         return np.array(found, dtype=np.int32)
+
+    def query_sorted(self, keys: np.ndarray) -> np.ndarray:
+        return np.unique(self.query(keys))
 
     @property
     def nbytes(self) -> int:

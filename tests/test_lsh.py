@@ -85,6 +85,8 @@ def test_compiled_buckets_hold_the_same_values_as_the_dict_fallback():
         fallback.insert(value, row)
     for row in keys[::97]:
         assert sorted(native.query(row).tolist()) == sorted(fallback.query(row).tolist())
+        assert native.query_sorted(row).tolist() == fallback.query_sorted(row).tolist() == sorted(set(fallback.query(row).tolist()))
     assert native.query(np.array([12345], dtype=np.uint64)).size == 0
     everything = native.query(keys[:50])  # more values than the first output buffer holds
     assert everything.size == fallback.query(keys[:50]).size > 4096
+    assert native.query_sorted(keys[:60]).tolist() == sorted(set(fallback.query(keys[:60]).tolist()))
