@@ -195,6 +195,7 @@ class NearDuplicateIndex:
         containment_min_words: int = 0,
         guard: FactGuard | None = None,
         stored: StoredCopies | None = None,
+        sentence_floor: float = SENTENCE_MIN_THRESHOLD,
     ) -> None:
         self.fingerprinter = fingerprinter
         self.threshold = threshold
@@ -203,7 +204,7 @@ class NearDuplicateIndex:
         self.guard = guard
         num_perm = fingerprinter.num_perm
         self.lsh: BandIndex = BandIndex(threshold, num_perm)
-        self.sentence_lsh = sentence_bands(threshold, containment, num_perm)
+        self.sentence_lsh = sentence_bands(threshold, containment, num_perm, sentence_floor)
         self.exact: dict[str, int] = {}
         self.kept: list[Kept] = []
         self.sketches = Sketches(num_perm)
@@ -371,19 +372,27 @@ def _least_agreements(num_perm: int) -> np.ndarray:
     return np.argmax(cdf >= SKETCH_MISS_RATE, axis=1)
 
 
-def sentence_bands(threshold: float, containment: float | None, num_perm: int) -> BandIndex | None:
+def sentence_bands(
+    threshold: float, containment: float | None, num_perm: int, floor: float = SENTENCE_MIN_THRESHOLD
+) -> BandIndex | None:
     """The LSH over kept copies' sentences that finds containment candidates, or None without
     containment.
 
     A short item inside a longer kept copy shares at least one sentence with it almost whole,
-    so sentences are indexed at min(threshold, containment) but never below
-    SENTENCE_MIN_THRESHOLD: lower, chance pairs of same-topic sentences (Jaccard 0.2-0.3)
-    made most of dedup's work on news and grew with the square of the corpus, while the real
-    BBC corpus lost 1 of 268 paragraph matches at 0.65 (bench/README-dedup.md).
+    so sentences are indexed at min(threshold, containment) but never below `floor`: lower,
+    chance pairs of same-topic sentences (Jaccard 0.2-0.3) made most of dedup's work on news
+    and grew with the square of the corpus. Paragraphs use SENTENCE_MIN_THRESHOLD (the real BBC
+    corpus lost 1 of 268 paragraph matches at 0.65); documents their containment, since a
+    document inside another shares most of its sentences, not one (bench/README-dedup.md).
     """
     if not containment:
         return None
-    return BandIndex(max(SENTENCE_MIN_THRESHOLD, min(threshold, containment)), num_perm)
+    return BandIndex(max(floor, min(threshold, containment)), num_perm)
+
+
+def sentence_floor(settings: Settings, level: str) -> float:
+    """The lowest Jaccard a level's sentence index works at (see `sentence_bands`)."""
+    return max(settings.document_containment, SENTENCE_MIN_THRESHOLD) if level == "document" else SENTENCE_MIN_THRESHOLD
 
 
 def sentence_keys(fingerprints: Fingerprinter, bands: BandIndex, text: str) -> np.ndarray | None:
@@ -460,6 +469,7 @@ def level_index(settings: Settings, level: str, stored: StoredCopies | None = No
             containment_min_words=DOCUMENT_CONTAINMENT_MIN_WORDS,
             guard=document_facts_differ if settings.fact_guard else None,
             stored=stored,
+            sentence_floor=sentence_floor(settings, level),
         )
     return NearDuplicateIndex(
         fingerprinter(settings, settings.paragraph_shingling),

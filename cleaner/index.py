@@ -50,7 +50,7 @@ from .fastminhash import Fingerprinter
 from .lsh import BandIndex
 from .minhash import jaccard, shared_count
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 LEVELS = ("document", "paragraph")
 SNIPPET = 300
 # The settings that decide what matches what: an index only serves runs that share them.
@@ -147,7 +147,7 @@ class Level:
         self.fact_guard = settings.fact_guard
         # Only their `keys` are used (by `nearest`): the buckets live in the store.
         self.bands = BandIndex(threshold, settings.num_perm)
-        self.sentence_bands = dedup.sentence_bands(threshold, containment, settings.num_perm)
+        self.sentence_bands = dedup.sentence_bands(threshold, containment, settings.num_perm, dedup.sentence_floor(settings, level))
         self.end = end
         self.hidden: set[int] = set()
         self.cache: dict[int, Kept] = {}
