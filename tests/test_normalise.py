@@ -114,3 +114,20 @@ def test_normalised_text_has_the_canonical_layout(raw):
     for line in text.split("\n"):
         assert line == line.strip()
         assert "  " not in line
+
+
+_SUSPECTS = sorted(
+    {chr(point) for point in range(0x80, 0x250)}
+    | set("€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ°±²³µ¶·¸¹º»¼½¾ГўВЂРСΒΓΞΟβάā√≈∂≠≤≥×ØÙàÃÂÎÐ")
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.text(alphabet=st.sampled_from([*"abcXYZ .,?!'\"\n\t-19", *_SUSPECTS]), max_size=80), st.text(alphabet="abc def.\n", max_size=40))
+def test_looks_bad_equals_ftfy_is_bad(text, padding):
+    from ftfy.badness import is_bad
+
+    from cleaner.normalise import looks_bad
+
+    for candidate in (text, padding + text, text + padding, padding + text + padding + text):
+        assert looks_bad(candidate) == is_bad(candidate), repr(candidate)
