@@ -991,10 +991,12 @@ class _Kernel:
     def canonical_utf8(self, text: str) -> bytes | None:
         """The UTF-8 of the kernel's canonical form of a text (None when it defers to Python)."""
         data = text.encode("utf-8", "surrogatepass")
-        out = ctypes.create_string_buffer(3 * len(data) + 16)
+        out = getattr(self.local, "canonical", None)
+        if out is None or len(out) < 3 * len(data) + 16:  # one buffer per thread, grown as needed
+            out = self.local.canonical = ctypes.create_string_buffer(max(3 * len(data) + 16, 1 << 16))
         ascii_map, table, pool = self.tables
         size = self.canonicalise_fn(data, len(data), ascii_map, table, pool, ctypes.addressof(out))
-        return None if size < 0 else out.raw[:size]
+        return None if size < 0 else ctypes.string_at(out, size)
 
     def check(self) -> None:
         """Refuse a library that disagrees with the numpy backend on a small known text."""
