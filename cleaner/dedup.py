@@ -492,67 +492,61 @@ def _items(doc: Document, level: str, settings: Settings) -> list[tuple[int | No
     return [(number, span, text) for number, span, text in kept_paragraphs(doc) if len(text.split()) >= settings.min_paragraph_words]
 
 
-def _with_features(
-    ordered: Iterable[Document], level: str, settings: Settings, index: NearDuplicateIndex
-) -> Iterator[tuple[Document, list[tuple[int | None, Span, str]], list[Features]]]:
-    """Each document with its items and their features (hashed in one batch per document).
+def _matches(
+    ordered: Iterable[Document], level: str, settings: Settings, stored: StoredCopies | None, clusters: dict[int, Cluster]
+) -> Iterator[tuple[Document, Span, Cluster, Member]]:
+    """Match each item of a level in order; yield each one found to duplicate a kept copy, with
+    its document, span, cluster (in `clusters`, by kept copy) and membership.
 
-    Hashing is about a third of dedup's work; computing it in a pool of processes or threads a
-    few batches ahead of the matching was tried and was no faster on two cores (10k documents:
-    50 s with processes, 43 s with threads, 44 s here): pickling the features costs what they
-    save, and the matching, which must stay in order, is the rest."""
+    A document's items are hashed in one batch. Hashing is about a third of dedup's work;
+    computing it in a pool of processes or threads a few batches ahead of the matching was
+    tried and was no faster on two cores (10k documents: 50 s with processes, 43 s with threads,
+    44 s here): pickling the features costs what they save, and the matching, which must stay
+    in order, is the rest."""
+    index = level_index(settings, level, stored)
     for doc in ordered:
         items = _items(doc, level, settings)
-        yield doc, items, index.features([text for _, _, text in items])
+        features = index.features([text for _, _, text in items])
+        for (number, span, text), item_features in zip(items, features):
+            item = Item(doc.id, number, text, doc.lang)
+            found = index.match_or_keep(item, item_features)
+            if found is not None:
+                yield doc, span, *_join(clusters, level, index, found, item)
 
 
 def _deduplicate_documents(
     ordered: Iterable[Document], settings: Settings, stored: StoredCopies | None = None
 ) -> list[Cluster]:
-    index = level_index(settings, "document", stored)
     clusters: dict[int, Cluster] = {}
     rule, name = DUPLICATE_DOCUMENT
-    for doc, items, features in _with_features(ordered, "document", settings, index):
-        for (_, _, text), item_features in zip(items, features):
-            item = Item(doc.id, None, text, doc.lang)
-            found = index.match_or_keep(item, item_features)
-            if found is None:
-                continue
-            cluster, member = _join(clusters, "document", index, found, item)
-            kept = cluster.canonical
-            detail = f"{member.similarity:.0%} {_how(member)} {kept.doc} (cluster {cluster.id})"
-            doc.drop(Reason("dedup", rule, name, detail, duplicate_of=kept.doc, similarity=member.similarity))
+    for doc, _, cluster, member in _matches(ordered, "document", settings, stored, clusters):
+        kept = cluster.canonical
+        detail = f"{member.similarity:.0%} {_how(member)} {kept.doc} (cluster {cluster.id})"
+        doc.drop(Reason("dedup", rule, name, detail, duplicate_of=kept.doc, similarity=member.similarity))
     return list(clusters.values())
 
 
 def _deduplicate_paragraphs(
     ordered: Iterable[Document], settings: Settings, stored: StoredCopies | None = None
 ) -> list[Cluster]:
-    index = level_index(settings, "paragraph", stored)
     clusters: dict[int, Cluster] = {}
     rule, name = DUPLICATE_PARAGRAPH
-    for doc, items, features in _with_features(ordered, "paragraph", settings, index):
-        for (number, (start, end), text), item_features in zip(items, features):
-            item = Item(doc.id, number, text, doc.lang)
-            found = index.match_or_keep(item, item_features)
-            if found is None:
-                continue
-            cluster, member = _join(clusters, "paragraph", index, found, item)
-            kept, similarity = cluster.canonical, member.similarity
-            where = "earlier in this document" if kept.doc == doc.id else f"in {kept.doc}"
-            doc.remove(
-                Removal(
-                    start,
-                    end,
-                    "dedup",
-                    rule,
-                    name,
-                    f"{similarity:.0%} {_how(member)} paragraph {kept.paragraph} {where} (cluster {cluster.id})",
-                    cluster=cluster.id,
-                    duplicate_of=kept.key,
-                    similarity=similarity,
-                )
+    for doc, (start, end), cluster, member in _matches(ordered, "paragraph", settings, stored, clusters):
+        kept, similarity = cluster.canonical, member.similarity
+        where = "earlier in this document" if kept.doc == doc.id else f"in {kept.doc}"
+        doc.remove(
+            Removal(
+                start,
+                end,
+                "dedup",
+                rule,
+                name,
+                f"{similarity:.0%} {_how(member)} paragraph {kept.paragraph} {where} (cluster {cluster.id})",
+                cluster=cluster.id,
+                duplicate_of=kept.key,
+                similarity=similarity,
             )
+        )
     return list(clusters.values())
 
 
