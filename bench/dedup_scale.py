@@ -1,0 +1,121 @@
+"""Dedup alone at growing corpus sizes: wall time, peak RSS and candidates, against a baseline
+revision in the same run (issue 6).
+
+The per-document stages (ingest, normalise, rules, langid) run once over the largest size and
+their output is pickled under --work; each (revision, size) then deduplicates the first N
+documents in a fresh subprocess, so peak RSS is that of one dedup. A baseline revision (any git
+revision of this repository, checked out into a worktree under --work) runs the same pickles.
+
+  python bench/dedup_scale.py --docs 2500,5000,10000 --baseline c091d3f   # ~10 min on 2 cores
+  python bench/dedup_scale.py --docs 10000,20000,40000                   # this checkout only
+
+Corpora come from bench/corpus.py (cached under --work, default $TMPDIR/cleaner-bench); without
+../shared/data/bbc_fulltext.tar.gz it uses its synthetic vocabulary and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+sys.path.insert(0, str(BENCH))
+
+# One dedup in a subprocess: print its wall time, peak RSS and result sizes as one JSON line.
+_CHILD = r"""
+import json, pickle, resource, sys, time
+from cleaner.config import Settings
+from cleaner.dedup import deduplicate
+docs = pickle.load(open(sys.argv[1], "rb"))[: int(sys.argv[2])]
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+clock = time.perf_counter()
+clusters = deduplicate(docs, Settings(workers=1))
+seconds = time.perf_counter() - clock
+print(json.dumps({
+    "seconds": seconds,
+    "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "rss_before_mb": before / 1024,
+    "clusters": len(clusters),
+    "dropped": sum(doc.status == "dropped" for doc in docs),
+    "paragraphs_removed": sum(r.rule == "DD002" for doc in docs for r in doc.removed),
+}))
+"""
+
+
+def prepared_documents(work: Path, size: int, seed: int) -> Path:
+    """Pickle of the per-document stages' output for the first `size` documents (cached)."""
+    from run import ensure_corpus
+
+    from cleaner.config import Settings
+    from cleaner.pipeline import read_corpus
+
+    corpus = ensure_corpus(work, size, seed, jobs=2)
+    target = work / f"{corpus.name}.documents.pickle"
+    if not target.is_file():
+        print(f"bench: per-document stages over {corpus} ...", file=sys.stderr, flush=True)
+        documents = read_corpus([corpus / "docs"], Settings()).documents
+        partial = target.with_suffix(".partial")
+        with partial.open("wb") as handle:
+            pickle.dump(documents, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        partial.rename(target)
+    return target
+
+
+def checkout(work: Path, revision: str) -> Path:
+    """A worktree of this repository at `revision` (made once)."""
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", revision], capture_output=True, text=True, check=True).stdout.strip()
+    folder = work / f"worktree-{commit[:12]}"
+    if not folder.is_dir():
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(folder), commit], capture_output=True, check=True)
+    return folder
+
+
+def dedup_once(code: Path, pickle_path: Path, size: int) -> dict:
+    environment = {**os.environ, "PYTHONPATH": str(code)}
+    process = subprocess.run([sys.executable, "-c", _CHILD, str(pickle_path), str(size)], capture_output=True, text=True, env=environment)
+    if process.returncode != 0:
+        return {"error": (process.stderr.strip().splitlines() or [f"exit {process.returncode}"])[-1]}
+    return json.loads(process.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--docs", default="2500,5000,10000", help="comma-separated corpus sizes")
+    parser.add_argument("--baseline", help="a git revision to run beside this checkout")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "cleaner-bench")
+    args = parser.parse_args(argv)
+    sizes = sorted(int(size) for size in args.docs.split(","))
+    args.work.mkdir(parents=True, exist_ok=True)
+    pickle_path = prepared_documents(args.work, sizes[-1], args.seed)
+    ways = [("this checkout", REPO)]
+    if args.baseline:
+        ways.insert(0, (f"baseline {args.baseline}", checkout(args.work, args.baseline)))
+    print("| documents | code | dedup s | peak RSS MB | clusters | dropped | ¶ removed | x baseline |")
+    print("|---|---|---|---|---|---|---|---|")
+    for size in sizes:
+        baseline = None
+        for name, code in ways:
+            found = dedup_once(code, pickle_path, size)
+            if "error" in found:
+                print(f"| {size:,} | {name} | error: {found['error']} | | | | | |", flush=True)
+                continue
+            ratio = f"{baseline / found['seconds']:.1f}x" if baseline else ""
+            baseline = baseline or (found["seconds"] if args.baseline else None)
+            print(
+                f"| {size:,} | {name} | {found['seconds']:.1f} | {found['rss_mb']:,.0f} | {found['clusters']:,} | "
+                f"{found['dropped']:,} | {found['paragraphs_removed']:,} | {ratio} |",
+                flush=True,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
