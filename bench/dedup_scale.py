@@ -79,7 +79,10 @@ def checkout(work: Path, revision: str) -> Path:
 
 def dedup_once(code: Path, pickle_path: Path, size: int) -> dict:
     environment = {**os.environ, "PYTHONPATH": str(code)}
-    process = subprocess.run([sys.executable, "-c", _CHILD, str(pickle_path), str(size)], capture_output=True, text=True, env=environment)
+    # run in the code's own folder: `python -c` puts the working folder first on sys.path
+    process = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(pickle_path), str(size)], capture_output=True, text=True, env=environment, cwd=code
+    )
     if process.returncode != 0:
         return {"error": (process.stderr.strip().splitlines() or [f"exit {process.returncode}"])[-1]}
     return json.loads(process.stdout.strip().splitlines()[-1])
