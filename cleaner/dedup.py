@@ -217,7 +217,7 @@ class NearDuplicateIndex:
             return []
         signatures, hashes = self.fingerprinter.fingerprints(texts)
         keys = self.lsh.keys(signatures)
-        sentences = self._sentence_keys(texts)
+        sentences = sentence_keys(self.fingerprinter, self.sentence_lsh, texts)
         return [
             Features(exact_digest(text), hashes[row], signatures[row], keys[row], sentences[row])
             for row, text in enumerate(texts)
@@ -302,24 +302,6 @@ class NearDuplicateIndex:
         if sentence_keys is not None:
             self.sentence_lsh.insert(number, sentence_keys)
 
-    def _sentence_keys(self, texts: Sequence[str]) -> list[np.ndarray | None]:
-        """Per text, the band keys of its sentences (one row each), or None (no containment, or
-        no sentence long enough)."""
-        if self.sentence_lsh is None:
-            return [None] * len(texts)
-        split = [split_sentences(text) for text in texts]
-        every = [sentence for sentences in split for sentence in sentences]
-        if not every:
-            return [None] * len(texts)
-        signatures, _ = self.fingerprinter.fingerprints(every)
-        keys = self.sentence_lsh.keys(signatures)
-        rows, start = [], 0
-        for sentences in split:
-            rows.append(keys[start : start + len(sentences)] if sentences else None)
-            start += len(sentences)
-        return rows
-
-
 class Sketches:
     """One byte of each MinHash value of every kept copy (b-bit minwise hashing, Li & König
     2010), and its shingle count: enough to rule out most chance LSH candidates at 129 bytes a copy.
@@ -395,13 +377,22 @@ def sentence_floor(settings: Settings, level: str) -> float:
     return max(settings.document_containment, SENTENCE_MIN_THRESHOLD) if level == "document" else SENTENCE_MIN_THRESHOLD
 
 
-def sentence_keys(fingerprints: Fingerprinter, bands: BandIndex, text: str) -> np.ndarray | None:
-    """The band keys of a text's sentences (one row each) for a sentence index, or None."""
-    sentences = split_sentences(text)
-    if not sentences:
-        return None
-    signatures, _ = fingerprints.fingerprints(sentences)
-    return bands.keys(signatures)
+def sentence_keys(fingerprints: Fingerprinter, bands: BandIndex | None, texts: Sequence[str]) -> list[np.ndarray | None]:
+    """Per text, the band keys of its sentences (one row each) for a sentence index, or None (no
+    sentence index, or no sentence long enough); all sentences hashed in one call."""
+    if bands is None:
+        return [None] * len(texts)
+    split = [split_sentences(text) for text in texts]
+    every = [sentence for sentences in split for sentence in sentences]
+    if not every:
+        return [None] * len(texts)
+    signatures, _ = fingerprints.fingerprints(every)
+    keys = bands.keys(signatures)
+    rows, start = [], 0
+    for sentences in split:
+        rows.append(keys[start : start + len(sentences)] if sentences else None)
+        start += len(sentences)
+    return rows
 
 
 def exact_digest(text: str) -> str:
@@ -461,23 +452,15 @@ def _fingerprinter(unit: str, n: int, num_perm: int, seed: int, shingle_hash: st
 
 def level_index(settings: Settings, level: str, stored: StoredCopies | None = None) -> NearDuplicateIndex:
     """The index that deduplicates one level ("document" or "paragraph") with these settings."""
-    if level == "document":
-        return NearDuplicateIndex(
-            fingerprinter(settings, settings.document_shingling),
-            settings.threshold,
-            containment=settings.document_containment or None,
-            containment_min_words=DOCUMENT_CONTAINMENT_MIN_WORDS,
-            guard=document_facts_differ if settings.fact_guard else None,
-            stored=stored,
-            sentence_floor=sentence_floor(settings, level),
-        )
+    document = level == "document"
     return NearDuplicateIndex(
-        fingerprinter(settings, settings.paragraph_shingling),
-        settings.paragraph_threshold,
-        containment=settings.paragraph_containment or None,
-        containment_min_words=settings.min_paragraph_words,
-        guard=paragraph_facts_differ if settings.fact_guard else None,
+        fingerprinter(settings, settings.document_shingling if document else settings.paragraph_shingling),
+        settings.threshold if document else settings.paragraph_threshold,
+        containment=(settings.document_containment if document else settings.paragraph_containment) or None,
+        containment_min_words=DOCUMENT_CONTAINMENT_MIN_WORDS if document else settings.min_paragraph_words,
+        guard=(document_facts_differ if document else paragraph_facts_differ) if settings.fact_guard else None,
         stored=stored,
+        sentence_floor=sentence_floor(settings, level),
     )
 
 

@@ -737,10 +737,10 @@ static int bm_compare(const void *a, const void *b) {
 }
 
 /* As bm_query, but `out` gets each value once, in ascending order, and the return value is how
-   many; when they do not fit, minus the room needed (call again with that much). */
+   many; when they do not fit, the room needed, as bm_query says it (call again with that much). */
 int64_t bm_query_sorted(const bandmap_t *m, const uint64_t *keys, int64_t n, int32_t *out, int64_t capacity) {
     int64_t found = bm_query(m, keys, n, out, capacity);
-    if (found > capacity) return -found;
+    if (found > capacity) return found;
     if (found < 2) return found;
     qsort(out, (size_t)found, sizeof(int32_t), bm_compare);
     int64_t unique = 1;

@@ -485,7 +485,7 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
 
 def _nearest(level: Level, fingerprints: Fingerprinter, item: Item, limit: int) -> list[dict[str, Any]]:
     hashes, signature = fingerprints.fingerprint(item.text)
-    sentences = None if level.sentence_bands is None else dedup.sentence_keys(fingerprints, level.sentence_bands, item.text)
+    [sentences] = dedup.sentence_keys(fingerprints, level.sentence_bands, [item.text])
     numbers = level.candidates(level.bands.keys(signature), sentences)
     exact = level.exact(exact_digest(item.text))
     if exact is not None:

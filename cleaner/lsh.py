@@ -128,20 +128,20 @@ class _NativeBuckets:
             raise MemoryError("no memory for LSH buckets")
 
     def query(self, keys: np.ndarray) -> np.ndarray:
+        return self._ask(self._kernel.bm_query, keys)
+
+    def query_sorted(self, keys: np.ndarray) -> np.ndarray:
+        return self._ask(self._kernel.bm_query_sorted, keys)
+
+    def _ask(self, function, keys: np.ndarray) -> np.ndarray:
+        """Call a kernel query, growing the output buffer until the values fit (a count above
+        its size says how much room they need)."""
         keys = np.ascontiguousarray(keys, dtype=np.uint64)
         while True:
-            found = self._kernel.bm_query(self._map, keys.ctypes.data, keys.size, self._out.ctypes.data, self._out.size)
+            found = function(self._map, keys.ctypes.data, keys.size, self._out.ctypes.data, self._out.size)
             if found <= self._out.size:
                 return self._out[:found].copy()
             self._out = np.empty(2 * found, dtype=np.int32)
-
-    def query_sorted(self, keys: np.ndarray) -> np.ndarray:
-        keys = np.ascontiguousarray(keys, dtype=np.uint64)
-        while True:
-            found = self._kernel.bm_query_sorted(self._map, keys.ctypes.data, keys.size, self._out.ctypes.data, self._out.size)
-            if found >= 0:
-                return self._out[:found].copy()
-            self._out = np.empty(-2 * found, dtype=np.int32)
 
     @property
     def nbytes(self) -> int:
