@@ -24,7 +24,7 @@ import numpy as np
 from .config import Settings, parse_shingling
 from .document import Document, Reason, Removal
 from .facts import fact_difference, facts
-from .fastminhash import Fingerprinter, canonical_utf8
+from .fastminhash import Fingerprinter, canonical_utf8, load_kernel
 from .lsh import BandIndex
 from .minhash import shared_count
 from .progress import ProgressCallback, reporting
@@ -235,14 +235,15 @@ class NearDuplicateIndex:
             return self.exact[digest], 1.0, "jaccard"
         if self.stored is not None and (number := self.stored.exact(digest)) is not None:
             return number, 1.0, "jaccard"
-        candidates = self.lsh.query_array(keys)
-        if sentence_keys is not None:
-            candidates = np.union1d(candidates, self.sentence_lsh.query_array(sentence_keys))
-        if self.stored is not None and (stored := self.stored.candidates(keys, sentence_keys)):
-            candidates = np.union1d(candidates, np.fromiter(stored, dtype=np.int64, count=len(stored)))
         candidate = Kept(item, hashes)
+        contain = self.containment if self.containment and candidate.words >= self.containment_min_words else 0.0
+        lookups = [(self.lsh, keys)] if sentence_keys is None else [(self.lsh, keys), (self.sentence_lsh, sentence_keys)]
+        candidates = self.sketches.plausible(lookups, signature, hashes.size, self.threshold, contain, self.first)
+        if self.stored is not None and (stored := self.stored.candidates(keys, sentence_keys)):
+            # Stored copies have no sketch here: every one is compared.
+            candidates = np.union1d(candidates, np.fromiter(stored, dtype=np.int64, count=len(stored)))
         best: tuple[int, float, str] | None = None
-        for number in self._plausible(candidates, signature, hashes.size, candidate.words):
+        for number in candidates.tolist():
             found = self._verify(candidate, self.copy(number))
             if found and (best is None or found[0] > best[1]):
                 best = (number, *found)
@@ -251,27 +252,6 @@ class NearDuplicateIndex:
             if self.stored is not None:
                 self.stored.add(candidate, digest, signature, keys, sentence_keys)
         return best
-
-    def _plausible(self, candidates: np.ndarray, signature: np.ndarray, size: int, words: int) -> list[int]:
-        """The candidates, in order, less the copies kept here whose sketch rules out a match.
-
-        Most LSH candidates share a band by chance (at 35 bands of 3 rows, a pair at Jaccard
-        0.3 does so 6 times in 10); one vectorised look at the sketches spares them the exact
-        comparison. Stored copies have no sketch here and are always compared.
-        """
-        numbers = candidates.astype(np.int64, copy=False)
-        local = numbers >= self.first
-        if not local.any() or size == 0:
-            return numbers.tolist()
-        wanted = np.full(int(local.sum()), self.threshold)
-        if self.containment and words >= self.containment_min_words:
-            others = self.sketches.sizes(numbers[local] - self.first)
-            inside = self.containment * size
-            wanted = np.minimum(wanted, inside / np.maximum(size + others - inside, 1.0))
-        possible = self.sketches.possible(numbers[local] - self.first, signature, wanted)
-        keep = ~local
-        keep[local] = possible
-        return numbers[keep].tolist()
 
     def copy(self, number: int) -> Kept:
         """The kept copy with this number, stored or kept here."""
@@ -310,29 +290,83 @@ class Sketches:
     A candidate is ruled out when it agrees on fewer values than a pair at the lowest Jaccard
     that could still match would reach with probability `SKETCH_MISS_RATE` (binomial tail):
     exact verification decides every other one, so this only ever saves work.
+
+    Most LSH candidates share a band by chance: pairs of unrelated paragraphs share 2-5% of
+    their character 5-grams, and each kept copy adds such pairs, so candidates per item grow
+    with the corpus. With the compiled bucket maps, `plausible` gathers the candidates and reads
+    their sketches in one call (each candidate once, by a stamp per copy); without them, numpy.
     """
 
     def __init__(self, num_perm: int) -> None:
         self.num_perm = num_perm
         self._bytes = np.empty((1024, num_perm), dtype=np.uint8)
         self._sizes = np.empty(1024, dtype=np.int64)
+        self._stamps = np.zeros(1024, dtype=np.int32)
+        self._out = np.empty(1024, dtype=np.int32)
+        self._stamp = 0
         self._count = 0
-        self._least = _least_agreements(num_perm)
+        self._least = np.ascontiguousarray(_least_agreements(num_perm), dtype=np.int64)
+        self._addresses = self._arrays()
 
     def add(self, signature: np.ndarray, size: int) -> None:
         if self._count == len(self._sizes):
             self._bytes = np.concatenate([self._bytes, np.empty_like(self._bytes)])
             self._sizes = np.concatenate([self._sizes, np.empty_like(self._sizes)])
+            self._stamps = np.concatenate([self._stamps, np.zeros_like(self._stamps)])
+            self._out = np.empty(len(self._sizes), dtype=np.int32)
+            self._addresses = self._arrays()
         self._bytes[self._count] = signature.astype(np.uint8)
         self._sizes[self._count] = size
         self._count += 1
 
-    def sizes(self, numbers: np.ndarray) -> np.ndarray:
-        return self._sizes[numbers]
+    def _arrays(self) -> tuple[int, ...]:
+        """Addresses of the arrays the kernel reads (asking numpy each call costs a tenth of it)."""
+        return tuple(array.ctypes.data for array in (self._stamps, self._bytes, self._sizes, self._least, self._out))
 
-    def possible(self, numbers: np.ndarray, signature: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    def plausible(
+        self, lookups: Sequence[tuple[BandIndex, np.ndarray]], signature: np.ndarray, size: int, threshold: float,
+        containment: float, first: int,
+    ) -> np.ndarray:
+        """Numbers (row + `first`) of the kept copies stored under any (index, keys) lookup whose
+        sketch does not rule out Jaccard `threshold`, or, with `containment` > 0, the lower
+        Jaccard that containment implies from the two sizes; ascending, each once."""
+        maps = [index.native_map for index, _ in lookups]
+        kernel = load_kernel()
+        if size == 0 or kernel is None or None in maps or len(lookups) > 2:
+            return self._plausible_numpy(lookups, signature, size, threshold, containment, first)
+        self._stamp += 1
+        if self._stamp == 2**31 - 1:
+            self._stamps[:] = 0
+            self._stamp = 1
+        keys = [np.ascontiguousarray(keys, dtype=np.uint64) for _, keys in lookups]
+        second = (maps[1], keys[1].ctypes.data, keys[1].size) if len(keys) == 2 else (None, None, 0)
+        query = np.ascontiguousarray(signature.astype(np.uint8))
+        stamps, sketches, sizes, least, out = self._addresses
+        found = kernel.bm_plausible(
+            maps[0], keys[0].ctypes.data, keys[0].size, *second, first, stamps, self._stamp, sketches, self.num_perm,
+            sizes, query.ctypes.data, threshold, containment, size, least, out,
+        )
+        return self._out[:found].astype(np.int64)
+
+    def _plausible_numpy(
+        self, lookups: Sequence[tuple[BandIndex, np.ndarray]], signature: np.ndarray, size: int, threshold: float,
+        containment: float, first: int,
+    ) -> np.ndarray:
+        numbers = lookups[0][0].query_array(lookups[0][1]).astype(np.int64)
+        for index, keys in lookups[1:]:
+            numbers = np.union1d(numbers, index.query_array(keys))
+        if size == 0 or not numbers.size:
+            return numbers
+        rows = numbers - first
+        wanted = np.full(rows.size, threshold)
+        if containment:
+            inside = containment * size
+            wanted = np.minimum(wanted, inside / np.maximum(size + self._sizes[rows] - inside, 1.0))
+        return numbers[self.possible(rows, signature, wanted)]
+
+    def possible(self, rows: np.ndarray, signature: np.ndarray, wanted: np.ndarray) -> np.ndarray:
         """Whether each copy could reach Jaccard `wanted` with the signature (True: verify it)."""
-        agreements = np.count_nonzero(self._bytes[numbers] == signature.astype(np.uint8), axis=1)
+        agreements = np.count_nonzero(self._bytes[rows] == signature.astype(np.uint8), axis=1)
         grid = np.clip((wanted * _GRID).astype(np.int64), 0, _GRID)  # rounded down: never stricter
         return agreements >= self._least[grid]
 

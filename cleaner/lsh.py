@@ -105,6 +105,11 @@ class BandIndex:
         """Memory the buckets hold, roughly."""
         return self._buckets.nbytes
 
+    @property
+    def native_map(self) -> int | None:
+        """The address of the compiled bucket map, or None (buckets in a dict)."""
+        return getattr(self._buckets, "address", None)
+
 
 class _NativeBuckets:
     """Buckets in the compiled kernel's open-addressing map (cleaner/fastminhash.py): ~30 bytes
@@ -116,6 +121,10 @@ class _NativeBuckets:
         if not self._map:
             raise MemoryError("no memory for LSH buckets")
         self._out = np.empty(4096, dtype=np.int32)
+
+    @property
+    def address(self) -> int:
+        return self._map
 
     def __del__(self) -> None:
         if getattr(self, "_map", None):

