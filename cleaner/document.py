@@ -284,34 +284,10 @@ def cut_spans(text: str, removals: Iterable[Removal]) -> list[tuple[int, int, Re
     ([(6, 12)], 'keep\\n\\nkeep')
     """
     ordered = sorted(removals, key=lambda r: (r.start, r.end))
-    if not ordered:
-        return []
-    # Segments in text order: ("R", number, start, end) for removed spans, ("W", start, end) for
-    # whitespace, ("K", start, end) for kept non-whitespace.
-    segments: list[tuple[Any, ...]] = []
-    position = 0
-    for number in range(len(ordered) + 1):
-        stop = ordered[number].start if number < len(ordered) else len(text)
-        for match in _WHITESPACE_OR_WORD.finditer(text, position, stop):
-            kind = "W" if match.group().isspace() else "K"
-            segments.append((kind, match.start(), match.end()))
-        if number < len(ordered):
-            segments.append(("R", number, ordered[number].start, ordered[number].end))
-            position = ordered[number].end
-
     cuts: dict[int, list[int]] = {}
-    index = 0
-    while index < len(segments):
-        if segments[index][0] == "K":
-            index += 1
-            continue
-        gap_start = index
-        while index < len(segments) and segments[index][0] != "K":
-            index += 1
-        gap = segments[gap_start:index]
-        if not any(segment[0] == "R" for segment in gap):
-            continue
-        bounded = gap_start > 0 and index < len(segments)
+    number = 0
+    while number < len(ordered):
+        gap, number, bounded = _gap(text, ordered, number)
         kept = None
         if bounded:
             spaces = [segment for segment in gap if segment[0] == "W"]
@@ -319,6 +295,36 @@ def cut_spans(text: str, removals: Iterable[Removal]) -> list[tuple[int, int, Re
                 kept = max(spaces, key=lambda s: (_break_strength(text[s[1] : s[2]]), -s[1]))
         _attach_whitespace(gap, kept, cuts)
     return sorted(((start, end, ordered[number]) for number, (start, end) in cuts.items()), key=lambda c: c[0])
+
+
+_SPACES = re.compile(r"\s*")
+
+
+def _gap(text: str, ordered: list[Removal], number: int) -> tuple[list[tuple[Any, ...]], int, bool]:
+    """The gap around removal `number`: the whitespace and removals between the kept words on
+    either side, as segments ("W", start, end) and ("R", number, start, end) in text order; the
+    number of the first removal after it; and whether kept words bound it on both sides.
+
+    Only the text around removals is looked at (a document's words are not all tokenised).
+    """
+    start = ordered[number].start
+    left = start
+    while left > 0 and text[left - 1].isspace():
+        left -= 1
+    segments: list[tuple[Any, ...]] = [("W", left, start)] if left < start else []
+    while True:
+        removal = ordered[number]
+        segments.append(("R", number, removal.start, removal.end))
+        position = removal.end
+        spaces_end = _SPACES.match(text, position).end()
+        number += 1
+        if number < len(ordered) and ordered[number].start <= spaces_end:
+            if ordered[number].start > position:
+                segments.append(("W", position, ordered[number].start))
+            continue
+        if spaces_end > position:
+            segments.append(("W", position, spaces_end))
+        return segments, number, left > 0 and spaces_end < len(text)
 
 
 def _attach_whitespace(gap: list[tuple[Any, ...]], kept: tuple[Any, ...] | None, cuts: dict[int, list[int]]) -> None:

@@ -647,11 +647,14 @@ int64_t fm_many(const uint8_t *data, const int64_t *offsets, int64_t count, cons
     return count;
 }
 /* Band buckets for LSH: 64-bit band keys to int32 values, several values a key. Open addressing
-   (linear probing, load <= 1/2) over slots that hold a key and the head of its value list;
-   values and their links live in two growing arrays. About 24-32 bytes a stored value, against
-   ~100 for a Python dict entry. */
+   (linear probing, load <= 0.7) over 12-byte slots: the key and either its one value or,
+   negative, the head of a chain of its values in two growing arrays. Most band keys hold one
+   value, so a stored value costs ~25 bytes (~46 with separate key and head arrays at load 1/2
+   and a chain for every key), and a lookup reads one slot. */
+#define BM_EMPTY INT32_MIN
+typedef struct __attribute__((packed)) { uint64_t key; int32_t ref; } bmslot_t;
 typedef struct {
-    uint64_t *keys; int32_t *heads; int64_t cap, used;
+    bmslot_t *slots; int64_t cap, used;
     int32_t *values; int32_t *links; int64_t vcap, vused;
 } bandmap_t;
 
@@ -659,74 +662,87 @@ bandmap_t *bm_new(void) {
     bandmap_t *m = calloc(1, sizeof(bandmap_t));
     if (!m) return NULL;
     m->cap = 1024; m->vcap = 1024;
-    m->keys = malloc(m->cap * sizeof(uint64_t)); m->heads = malloc(m->cap * sizeof(int32_t));
+    m->slots = malloc(m->cap * sizeof(bmslot_t));
     m->values = malloc(m->vcap * sizeof(int32_t)); m->links = malloc(m->vcap * sizeof(int32_t));
-    if (!m->keys || !m->heads || !m->values || !m->links) { free(m->keys); free(m->heads); free(m->values); free(m->links); free(m); return NULL; }
-    memset(m->heads, 0xFF, m->cap * sizeof(int32_t));
+    if (!m->slots || !m->values || !m->links) { free(m->slots); free(m->values); free(m->links); free(m); return NULL; }
+    for (int64_t i = 0; i < m->cap; i++) m->slots[i].ref = BM_EMPTY;
     return m;
 }
 
 void bm_free(bandmap_t *m) {
     if (!m) return;
-    free(m->keys); free(m->heads); free(m->values); free(m->links); free(m);
+    free(m->slots); free(m->values); free(m->links); free(m);
 }
 
-static int64_t bm_slot(const uint64_t *keys, const int32_t *heads, int64_t cap, uint64_t key) {
+/* The slot holding `key`, or the empty slot where it would go. */
+static int64_t bm_slot(const bmslot_t *slots, int64_t cap, uint64_t key) {
     int64_t mask = cap - 1, slot = (int64_t)(fmix64(key) & (uint64_t)mask);
-    while (heads[slot] >= 0 && keys[slot] != key) slot = (slot + 1) & mask;
+    while (slots[slot].ref != BM_EMPTY && slots[slot].key != key) slot = (slot + 1) & mask;
     return slot;
 }
 
 static int bm_grow(bandmap_t *m) {
     int64_t cap = m->cap * 2;
-    uint64_t *keys = malloc(cap * sizeof(uint64_t)); int32_t *heads = malloc(cap * sizeof(int32_t));
-    if (!keys || !heads) { free(keys); free(heads); return -1; }
-    memset(heads, 0xFF, cap * sizeof(int32_t));
+    bmslot_t *slots = malloc(cap * sizeof(bmslot_t));
+    if (!slots) return -1;
+    for (int64_t i = 0; i < cap; i++) slots[i].ref = BM_EMPTY;
     for (int64_t i = 0; i < m->cap; i++) {
-        if (m->heads[i] < 0) continue;
-        int64_t slot = bm_slot(keys, heads, cap, m->keys[i]);
-        keys[slot] = m->keys[i]; heads[slot] = m->heads[i];
+        if (m->slots[i].ref == BM_EMPTY) continue;
+        slots[bm_slot(slots, cap, m->slots[i].key)] = m->slots[i];
     }
-    free(m->keys); free(m->heads);
-    m->keys = keys; m->heads = heads; m->cap = cap;
+    free(m->slots);
+    m->slots = slots; m->cap = cap;
+    return 0;
+}
+
+static int bm_reserve_values(bandmap_t *m, int64_t n) {
+    if (m->vused + n <= m->vcap) return 0;
+    int64_t vcap = m->vcap;
+    while (m->vused + n > vcap) vcap *= 2;
+    int32_t *values = realloc(m->values, vcap * sizeof(int32_t));
+    if (!values) return -1;
+    m->values = values;
+    int32_t *links = realloc(m->links, vcap * sizeof(int32_t));
+    if (!links) return -1;
+    m->links = links; m->vcap = vcap;
     return 0;
 }
 
 /* Store `value` under each of `n` keys; 0, or -1 when memory runs out (nothing half-stored). */
 int bm_insert(bandmap_t *m, const uint64_t *keys, int64_t n, int32_t value) {
-    while (2 * (m->used + n) > m->cap) if (bm_grow(m) < 0) return -1;
-    if (m->vused + n > m->vcap) {
-        int64_t vcap = m->vcap;
-        while (m->vused + n > vcap) vcap *= 2;
-        int32_t *values = realloc(m->values, vcap * sizeof(int32_t));
-        if (!values) return -1;
-        m->values = values;
-        int32_t *links = realloc(m->links, vcap * sizeof(int32_t));
-        if (!links) return -1;
-        m->links = links; m->vcap = vcap;
-    }
-    if (m->vused + n > 0x7FFFFFFF) return -1;
+    while (10 * (m->used + n) > 7 * m->cap) if (bm_grow(m) < 0) return -1;
+    if (bm_reserve_values(m, 2 * n) < 0) return -1;
+    if (m->vused + 2 * n > 0x7FFFFFFE) return -1;
     for (int64_t i = 0; i < n; i++) {
-        int64_t slot = bm_slot(m->keys, m->heads, m->cap, keys[i]);
+        bmslot_t *slot = &m->slots[bm_slot(m->slots, m->cap, keys[i])];
+        if (slot->ref == BM_EMPTY) { slot->key = keys[i]; slot->ref = value; m->used++; continue; }
+        if (slot->ref >= 0) {  /* a second value: the first moves into a chain */
+            int32_t first = (int32_t)m->vused++;
+            m->values[first] = slot->ref; m->links[first] = -1;
+            slot->ref = -1 - first;
+        }
         int32_t v = (int32_t)m->vused++;
-        m->values[v] = value;
-        if (m->heads[slot] < 0) { m->keys[slot] = keys[i]; m->links[v] = -1; m->used++; }
-        else m->links[v] = m->heads[slot];
-        m->heads[slot] = v;
+        m->values[v] = value; m->links[v] = -1 - slot->ref;
+        slot->ref = -1 - v;
     }
     return 0;
 }
+
+/* Call `EMIT(value)` for each value stored under `key` in map `m`. */
+#define BM_EACH(m, key, EMIT) do { \
+    const bmslot_t *found_ = &(m)->slots[bm_slot((m)->slots, (m)->cap, (key))]; \
+    int32_t ref_ = found_->ref; \
+    if (ref_ == BM_EMPTY) break; \
+    if (ref_ >= 0) { int32_t value_ = ref_; EMIT; break; } \
+    for (int32_t v_ = -1 - ref_; v_ >= 0; v_ = (m)->links[v_]) { int32_t value_ = (m)->values[v_]; EMIT; } \
+} while (0)
 
 /* Write the values stored under any of `n` keys to `out` (repeats included); return how many
    there are, which may exceed `capacity` (then only `capacity` were written: call again). */
 int64_t bm_query(const bandmap_t *m, const uint64_t *keys, int64_t n, int32_t *out, int64_t capacity) {
     int64_t found = 0;
     for (int64_t i = 0; i < n; i++) {
-        int64_t slot = bm_slot(m->keys, m->heads, m->cap, keys[i]);
-        for (int32_t v = m->heads[slot]; v >= 0; v = m->links[v]) {
-            if (found < capacity) out[found] = m->values[v];
-            found++;
-        }
+        BM_EACH(m, keys[i], { if (found < capacity) out[found] = value_; found++; });
     }
     return found;
 }
@@ -768,25 +784,25 @@ int64_t bm_plausible(const bandmap_t *a, const uint64_t *ka, int64_t na, const b
         int64_t n = side ? nb : na;
         if (!m) continue;
         for (int64_t i = 0; i < n; i++) {
-            int64_t slot = bm_slot(m->keys, m->heads, m->cap, keys[i]);
-            for (int32_t v = m->heads[slot]; v >= 0; v = m->links[v]) {
-                int32_t value = m->values[v], row = value - first;
-                if (stamps[row] == stamp) continue;
-                stamps[row] = stamp;
-                double wanted = threshold;
-                if (contain > 0.0) {
-                    double room = (double)(size + sizes[row]) - inside;
-                    double implied = inside / (room > 1.0 ? room : 1.0);
-                    if (implied < wanted) wanted = implied;
+            BM_EACH(m, keys[i], {
+                int32_t row = value_ - first;
+                if (stamps[row] != stamp) {
+                    stamps[row] = stamp;
+                    double wanted = threshold;
+                    if (contain > 0.0) {
+                        double room = (double)(size + sizes[row]) - inside;
+                        double implied = inside / (room > 1.0 ? room : 1.0);
+                        if (implied < wanted) wanted = implied;
+                    }
+                    int64_t grid = (int64_t)(wanted * 1000.0);
+                    if (grid < 0) grid = 0;
+                    if (grid > 1000) grid = 1000;
+                    const uint8_t *sketch = sketches + (int64_t)row * perms;
+                    int agree = 0;
+                    for (int p = 0; p < perms; p++) agree += sketch[p] == query[p];
+                    if (agree >= least[grid]) out[found++] = value_;
                 }
-                int64_t grid = (int64_t)(wanted * 1000.0);
-                if (grid < 0) grid = 0;
-                if (grid > 1000) grid = 1000;
-                const uint8_t *sketch = sketches + (int64_t)row * perms;
-                int agree = 0;
-                for (int p = 0; p < perms; p++) agree += sketch[p] == query[p];
-                if (agree >= least[grid]) out[found++] = value;
-            }
+            });
         }
     }
     if (found > 1) qsort(out, (size_t)found, sizeof(int32_t), bm_compare);
@@ -795,7 +811,7 @@ int64_t bm_plausible(const bandmap_t *a, const uint64_t *ka, int64_t na, const b
 
 /* Bytes held: slots and value arrays. */
 int64_t bm_bytes(const bandmap_t *m) {
-    return m->cap * (int64_t)(sizeof(uint64_t) + sizeof(int32_t)) + m->vcap * (int64_t)(2 * sizeof(int32_t));
+    return m->cap * (int64_t)sizeof(bmslot_t) + m->vcap * (int64_t)(2 * sizeof(int32_t));
 }
 """
 

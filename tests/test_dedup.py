@@ -246,3 +246,24 @@ def test_sketch_filter_changes_no_decision_and_spares_most_comparisons(monkeypat
     assert sum(found is not None for found in filtered) > 100
     assert compared_some < compared_all / 2
 
+
+
+def test_features_computed_in_a_pool_change_nothing(monkeypatch):
+    """With features computed by a process pool in chunks (here of 7 texts), the clusters and
+    every document's record are those of one process."""
+    from cleaner import dedup
+
+    def run(processes: int) -> tuple[list, list]:
+        docs = [doc(f"d{n:02}", story(n % 9), BACKGROUND if n % 3 else EDITED, story(100 + n), story(n % 5)) for n in range(40)]
+        clusters = [cluster.to_record() for cluster in deduplicate(docs, Settings(workers=processes))]
+        return clusters, [d.to_record() for d in docs]
+
+    monkeypatch.setattr(dedup, "FEATURE_CHUNK", 7)
+    monkeypatch.setattr(dedup, "FEATURE_POOL_DOCUMENTS", 0)
+    started = []
+    pool = dedup.feature_pool
+    monkeypatch.setattr(dedup, "feature_pool", lambda settings: started.append(settings.processes) or pool(settings))
+    alone = run(1)
+    assert len(alone[0]) >= 5
+    assert run(2) == alone
+    assert started == [1, 2]

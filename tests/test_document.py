@@ -1,8 +1,12 @@
 from __future__ import annotations
 
-from hypothesis import given
+import re
+from typing import Any
+
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cleaner import document
 from cleaner.document import Document, Removal, Source, cut_spans, cut_text, rebuild_text, split_paragraphs
 
 SOURCE = Source("a.txt", "txt", "0" * 64, 0)
@@ -106,3 +110,54 @@ def test_cuts_do_not_overlap(doc):
     for (s1, e1, _), (s2, e2, _) in zip(cuts, cuts[1:]):
         assert e1 <= s2
     assert cut_text(doc.text, cuts) == doc.cleaned_text()
+
+
+def _cut_spans_by_tokens(text: str, removals: list[Removal]) -> list:
+    """cut_spans as first written: every word and space of the text tokenised (the reference)."""
+    ordered = sorted(removals, key=lambda r: (r.start, r.end))
+    if not ordered:
+        return []
+    # Segments in text order: ("R", number, start, end) for removed spans, ("W", start, end) for
+    # whitespace, ("K", start, end) for kept non-whitespace.
+    segments: list[tuple[Any, ...]] = []
+    position = 0
+    for number in range(len(ordered) + 1):
+        stop = ordered[number].start if number < len(ordered) else len(text)
+        for match in re.compile(r"\s+|\S+").finditer(text, position, stop):
+            kind = "W" if match.group().isspace() else "K"
+            segments.append((kind, match.start(), match.end()))
+        if number < len(ordered):
+            segments.append(("R", number, ordered[number].start, ordered[number].end))
+            position = ordered[number].end
+
+    cuts: dict[int, list[int]] = {}
+    index = 0
+    while index < len(segments):
+        if segments[index][0] == "K":
+            index += 1
+            continue
+        gap_start = index
+        while index < len(segments) and segments[index][0] != "K":
+            index += 1
+        gap = segments[gap_start:index]
+        if not any(segment[0] == "R" for segment in gap):
+            continue
+        bounded = gap_start > 0 and index < len(segments)
+        kept = None
+        if bounded:
+            spaces = [segment for segment in gap if segment[0] == "W"]
+            if spaces:
+                kept = max(spaces, key=lambda s: (document._break_strength(text[s[1] : s[2]]), -s[1]))
+        document._attach_whitespace(gap, kept, cuts)
+    return sorted(((start, end, ordered[number]) for number, (start, end) in cuts.items()), key=lambda c: c[0])
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.data())
+def test_cut_spans_looks_only_around_removals_and_cuts_as_tokenising_all(data):
+    text = data.draw(st.text(alphabet=st.sampled_from(list("ab. \n\t\u00a0\u2028")), max_size=60))
+    bounds = sorted(data.draw(st.lists(st.integers(0, len(text)), max_size=8)))
+    pieces = [(bounds[i], bounds[i + 1]) for i in range(0, len(bounds) - 1, 2) if bounds[i] < bounds[i + 1]]
+    removals = [Removal(start, end, "rules", "BP001", "read-more") for start, end in pieces]
+    data.draw(st.randoms()).shuffle(removals)
+    assert cut_spans(text, removals) == _cut_spans_by_tokens(text, removals)
