@@ -8,6 +8,7 @@ revision of this repository, checked out into a worktree under --work) runs the 
 
   python bench/dedup_scale.py --docs 2500,5000,10000 --baseline c091d3f   # ~10 min on 2 cores
   python bench/dedup_scale.py --docs 10000,20000,40000                   # this checkout only
+  python bench/dedup_scale.py --docs 10000 --workers 1                   # no feature pool
 
 Corpora come from bench/corpus.py (cached under --work, default $TMPDIR/cleaner-bench); without
 ../shared/data/bbc_fulltext.tar.gz it uses its synthetic vocabulary and says so.
@@ -36,11 +37,12 @@ from cleaner.dedup import deduplicate
 docs = pickle.load(open(sys.argv[1], "rb"))[: int(sys.argv[2])]
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 clock = time.perf_counter()
-clusters = deduplicate(docs, Settings(workers=1))
+clusters = deduplicate(docs, Settings(workers=int(sys.argv[3])))
 seconds = time.perf_counter() - clock
 print(json.dumps({
     "seconds": seconds,
     "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "pool_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     "rss_before_mb": before / 1024,
     "clusters": len(clusters),
     "dropped": sum(doc.status == "dropped" for doc in docs),
@@ -77,11 +79,11 @@ def checkout(work: Path, revision: str) -> Path:
     return folder
 
 
-def dedup_once(code: Path, pickle_path: Path, size: int) -> dict:
+def dedup_once(code: Path, pickle_path: Path, size: int, workers: int) -> dict:
     environment = {**os.environ, "PYTHONPATH": str(code)}
     # run in the code's own folder: `python -c` puts the working folder first on sys.path
     process = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(pickle_path), str(size)], capture_output=True, text=True, env=environment, cwd=code
+        [sys.executable, "-c", _CHILD, str(pickle_path), str(size), str(workers)], capture_output=True, text=True, env=environment, cwd=code
     )
     if process.returncode != 0:
         return {"error": (process.stderr.strip().splitlines() or [f"exit {process.returncode}"])[-1]}
@@ -93,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", default="2500,5000,10000", help="comma-separated corpus sizes")
     parser.add_argument("--baseline", help="a git revision to run beside this checkout")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=0, help="Settings.workers for dedup (0: all cores)")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "cleaner-bench")
     args = parser.parse_args(argv)
     sizes = sorted(int(size) for size in args.docs.split(","))
@@ -101,23 +104,29 @@ def main(argv: list[str] | None = None) -> int:
     ways = [("this checkout", REPO)]
     if args.baseline:
         ways.insert(0, (f"baseline {args.baseline}", checkout(args.work, args.baseline)))
-    print("| documents | code | dedup s | peak RSS MB | clusters | dropped | ¶ removed | x baseline |")
+    print("| documents | code | dedup s | peak RSS MB (feature pool) | clusters | dropped | ¶ removed | x baseline |")
     print("|---|---|---|---|---|---|---|---|")
     for size in sizes:
         baseline = None
         for name, code in ways:
-            found = dedup_once(code, pickle_path, size)
+            found = dedup_once(code, pickle_path, size, args.workers)
             if "error" in found:
                 print(f"| {size:,} | {name} | error: {found['error']} | | | | | |", flush=True)
                 continue
             ratio = f"{baseline / found['seconds']:.1f}x" if baseline else ""
             baseline = baseline or (found["seconds"] if args.baseline else None)
             print(
-                f"| {size:,} | {name} | {found['seconds']:.1f} | {found['rss_mb']:,.0f} | {found['clusters']:,} | "
+                f"| {size:,} | {name} | {found['seconds']:.1f} | {found['rss_mb']:,.0f}{_pool(found)} | {found['clusters']:,} | "
                 f"{found['dropped']:,} | {found['paragraphs_removed']:,} | {ratio} |",
                 flush=True,
             )
     return 0
+
+
+def _pool(found: dict) -> str:
+    """The feature pool's peak, where dedup started one."""
+    pool = found.get("pool_rss_mb", 0)
+    return f" ({pool:,.0f})" if pool > 50 else ""
 
 
 if __name__ == "__main__":

@@ -508,6 +508,7 @@ def deduplicate(
     established: Callable[[Document], bool] | None = None,
     progress: ProgressCallback | None = None,
     stored: Mapping[str, StoredCopies] | None = None,
+    make_pool: Callable[[Settings], Executor | None] | None = None,
 ) -> list[Cluster]:
     """Drop near-duplicate documents and remove near-duplicate paragraphs; return the clusters.
 
@@ -515,14 +516,16 @@ def deduplicate(
     policy (the files a pull request did not touch, so that its new text is the duplicate).
     `progress(stage, done, total)` hears how many documents each level has visited. `stored`
     holds, per level, kept copies from before this run (a persistent index): they come before
-    every document here, established or not.
+    every document here, established or not. `make_pool` makes the executor that computes
+    features ahead of the matching (an engine's; default `feature_pool`, local processes); it
+    is asked only for corpora of FEATURE_POOL_DOCUMENTS or more, and shut down at the end.
     """
     stored = stored or {}
     policy = keep_order(settings.keep)
     order = policy if established is None else (lambda doc: (not established(doc), policy(doc)))
     ordered = sorted((doc for doc in documents if doc.status == "kept"), key=order)
     clusters: list[Cluster] = []
-    pool = feature_pool(settings) if len(ordered) >= FEATURE_POOL_DOCUMENTS else None
+    pool = (make_pool or feature_pool)(settings) if len(ordered) >= FEATURE_POOL_DOCUMENTS else None
     try:
         if settings.level in ("document", "all"):
             documents = reporting(ordered, "dedup documents", progress)
@@ -632,24 +635,23 @@ def _featured(
         docs.append((doc, items))
         texts.extend(text for _, _, text in items)
         if len(texts) >= FEATURE_CHUNK:
-            pending.append((docs, pool.submit(_chunk_features, level, texts)))
+            pending.append((docs, pool.submit(chunk_features, settings, level, texts)))
             docs, texts = [], []
             yield from ready(FEATURE_AHEAD)
     if docs:
-        pending.append((docs, pool.submit(_chunk_features, level, texts)))
+        pending.append((docs, pool.submit(chunk_features, settings, level, texts)))
     yield from ready(0)
 
 
-_WORKER_INDEXES: dict[str, NearDuplicateIndex] = {}
+def chunk_features(settings: Settings, level: str, texts: list[str]) -> FeatureBatch:
+    """The features of a chunk of one level's texts (what a feature pool's task runs)."""
+    return _feature_index(settings, level).feature_batch(texts)
 
 
-def _start_feature_worker(settings: Settings) -> None:
-    """Pool initializer: the indexes whose fingerprinters and band layouts make features."""
-    _WORKER_INDEXES.update({level: level_index(settings, level) for level in ("document", "paragraph")})
-
-
-def _chunk_features(level: str, texts: list[str]) -> FeatureBatch:
-    return _WORKER_INDEXES[level].feature_batch(texts)
+@lru_cache(maxsize=4)
+def _feature_index(settings: Settings, level: str) -> NearDuplicateIndex:
+    # only its fingerprinter and band layouts are used: no copy is ever kept in it
+    return level_index(settings, level)
 
 
 def feature_pool(settings: Settings) -> Executor | None:
@@ -658,7 +660,7 @@ def feature_pool(settings: Settings) -> Executor | None:
     workers = min(settings.processes - 1, 2)
     if workers < 1:
         return None
-    return ProcessPoolExecutor(max_workers=workers, initializer=_start_feature_worker, initargs=(settings,))
+    return ProcessPoolExecutor(max_workers=workers)
 
 
 def _deduplicate_documents(

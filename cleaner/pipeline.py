@@ -13,7 +13,7 @@ import hashlib
 import json
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 from . import __version__
 from .config import ProjectConfig, Settings
-from .dedup import Cluster, deduplicate
+from .dedup import Cluster, deduplicate, feature_pool
 from .document import Document
 from .ingest import Discovery, InputFile, discover, read_file
 from .langid import detect_language
@@ -65,6 +65,10 @@ class Engine(Protocol):
         """Return the engine's name and size (`cpus`, `nodes`) for the manifest."""
         ...
 
+    def feature_pool(self, settings: Settings) -> Executor | None:
+        """Where dedup's features are computed ahead of its matching (`dedup.chunk_features`)."""
+        ...
+
 
 class LocalEngine:
     """This machine's process pool (`settings.processes` workers)."""
@@ -83,6 +87,9 @@ class LocalEngine:
 
     def describe(self) -> dict[str, Any]:
         return {"name": "local", "cpus": self.processes, "nodes": 1}
+
+    def feature_pool(self, settings: Settings) -> Executor | None:
+        return feature_pool(settings)
 
 
 def engine_for(settings: Settings) -> Engine:
@@ -212,12 +219,17 @@ def prepare_corpus(
     allows. The kept copies of `index` come before all documents (except its copies of
     documents read again).
     """
-    corpus = read_corpus(inputs, settings, exclude, progress, cache, engine)
-    clock = time.perf_counter()
-    if index is not None:
-        index.hide(corpus.documents)
-    corpus.clusters = deduplicate(corpus.documents, settings, established, progress=progress, stored=index.levels if index else None)
-    corpus.timings["dedup"] = round(time.perf_counter() - clock, 3)
+    running = engine or engine_for(settings)
+    with running:  # open through dedup too: its features are computed on the engine
+        corpus = read_corpus(inputs, settings, exclude, progress, cache, running)
+        clock = time.perf_counter()
+        if index is not None:
+            index.hide(corpus.documents)
+        stored = index.levels if index else None
+        corpus.clusters = deduplicate(
+            corpus.documents, settings, established, progress=progress, stored=stored, make_pool=running.feature_pool
+        )
+        corpus.timings["dedup"] = round(time.perf_counter() - clock, 3)
     corpus.warnings.extend(_large_cluster_warnings(corpus, settings))
     return corpus
 

@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 from collections import deque
+from concurrent.futures import Executor, Future
 from itertools import islice
 from typing import Any, Callable, Iterator, Sequence
 
@@ -71,8 +72,12 @@ class RayEngine:
         self.temp_dir: str | None = None
         self.cpus = 0
         self.nodes = 0
+        self.depth = 0  # entered this many times; the outermost exit stops what it started
 
     def __enter__(self) -> RayEngine:
+        self.depth += 1
+        if self.depth > 1:
+            return self
         if not ray.is_initialized():
             self._connect()
         self.cpus = int(ray.cluster_resources().get("CPU", 0))
@@ -107,6 +112,9 @@ class RayEngine:
         self.started = True
 
     def __exit__(self, *exc_info: object) -> None:
+        self.depth = max(0, self.depth - 1)
+        if self.depth:
+            return
         if self.started:
             ray.shutdown()
             self.started = False
@@ -138,6 +146,26 @@ class RayEngine:
 
     def describe(self) -> dict[str, Any]:
         return {"name": "ray", "cpus": self.cpus, "nodes": self.nodes}
+
+    def feature_pool(self, settings: Settings) -> Executor:
+        """Dedup's feature chunks as Ray tasks; the matching stays in this process."""
+        runtime_env = self.runtime_env if self.runtime_env and not self.started else None
+        return _RayTasks(runtime_env)
+
+
+class _RayTasks(Executor):
+    """`Executor.submit` as Ray tasks (retried like the per-file ones); nothing to shut down."""
+
+    def __init__(self, runtime_env: dict[str, Any] | None) -> None:
+        self.task = _call.options(runtime_env=runtime_env) if runtime_env else _call
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        return self.task.remote(fn, *args, **kwargs).future()
+
+
+@ray.remote(max_retries=MAX_RETRIES)
+def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return fn(*args, **kwargs)
 
 
 def check_runtime_env(runtime_env: dict[str, Any]) -> dict[str, Any]:

@@ -126,6 +126,29 @@ def test_a_worker_killed_mid_run_is_retried_and_the_output_is_identical(ray_clus
 
 @pytest.mark.ray
 @needs_ray
+def test_dedup_features_are_ray_tasks_and_the_output_is_identical(ray_cluster, corpus, tmp_path, monkeypatch):
+    """Dedup's features (signatures, band keys) come from Ray tasks, chunk by chunk, while the
+    matching runs in order on the driver: the same output as the local process pool."""
+    from cleaner import dedup
+    from cleaner.ray_engine import RayEngine, _RayTasks
+
+    monkeypatch.setattr(dedup, "FEATURE_POOL_DOCUMENTS", 0)  # this small corpus too
+    monkeypatch.setattr(dedup, "FEATURE_CHUNK", 5)
+    levels: list[str] = []
+    submit = _RayTasks.submit
+    monkeypatch.setattr(_RayTasks, "submit", lambda self, fn, *args: levels.append(args[1]) or submit(self, fn, *args))
+    settings = Settings(workers=2)
+    clean_corpus([corpus], tmp_path / "local", settings)
+    clean_corpus([corpus], tmp_path / "ray", settings, engine=RayEngine())
+    outputs = snapshot(tmp_path / "local"), snapshot(tmp_path / "ray")
+    for output in outputs:
+        output.pop("manifest.json")
+    assert outputs[0] == outputs[1]
+    assert set(levels) == {"document", "paragraph"} and len(levels) > 4
+
+
+@pytest.mark.ray
+@needs_ray
 def test_ray_tasks_read_http_inputs_with_the_runtime_env_and_write_the_local_output(ray_cluster, corpus, tmp_path):
     from http_server import serve_folder
 
