@@ -610,7 +610,7 @@ def _featured(
 
     The features (digests, shingle hashes, signatures, band keys: half of dedup's work) do not
     depend on what was kept before, so a `pool` of processes computes them a few chunks ahead
-    while this process matches in order: on two cores dedup takes ~0.6 of the time alone.
+    while this process matches in order: on two cores dedup takes about half the time alone.
     Chunks travel as a few arrays each (`FeatureBatch`), which pickle at memory speed.
     """
     if pool is None:
