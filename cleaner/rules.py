@@ -554,21 +554,25 @@ def apply_rules(doc: Document, ruleset: RuleSet) -> Document:
     """Apply every rule of the set, in id order, to a kept document; a drop stops the rules."""
     if doc.status != "kept":
         return doc
+    units: dict[str, list[tuple[int, int]]] = {}  # rules remove spans but never move text
     for rule in ruleset.rules:
-        apply_rule(doc, rule, ruleset.timeout)
+        apply_rule(doc, rule, ruleset.timeout, units)
         if doc.status != "kept":
             break
     return doc
 
 
-def apply_rule(doc: Document, rule: Rule, timeout: float = MATCH_TIMEOUT) -> Document:
-    """Apply one rule to a document and record what it did."""
+def apply_rule(
+    doc: Document, rule: Rule, timeout: float = MATCH_TIMEOUT, units: dict[str, list[tuple[int, int]]] | None = None
+) -> Document:
+    """Apply one rule to a document and record what it did. `units` keeps the document's line
+    and paragraph spans from one rule to the next."""
     if rule.kind == "repeated-title":
-        remove_repeated_titles(doc, rule)
+        remove_repeated_titles(doc, rule, units)
     elif rule.scope == "document":
         _apply_to_document(doc, rule, timeout)
     else:
-        _apply_to_units(doc, rule, timeout)
+        _apply_to_units(doc, rule, timeout, units)
     return doc
 
 
@@ -587,9 +591,9 @@ def _apply_to_document(doc: Document, rule: Rule, timeout: float) -> None:
         doc.flags.append(Flag(match.start(), match.end(), STAGE, rule.id, rule.name, rule.summary))
 
 
-def _apply_to_units(doc: Document, rule: Rule, timeout: float) -> None:
+def _apply_to_units(doc: Document, rule: Rule, timeout: float, known: dict[str, list[tuple[int, int]]] | None = None) -> None:
     assert rule.pattern is not None
-    units = list(_units(doc, rule.scope))
+    units = _scope_units(doc, rule.scope, known)
     for position in _candidates(doc, units, rule):
         start, end = units[position]
         unit = doc.text[start:end]
@@ -607,6 +611,15 @@ def _apply_to_units(doc: Document, rule: Rule, timeout: float) -> None:
             return
         if rule.previous is not None and position > 0:
             _remove_previous(doc, rule, units[position - 1], timeout)
+
+
+def _scope_units(doc: Document, scope: str, known: dict[str, list[tuple[int, int]]] | None) -> list[tuple[int, int]]:
+    """The spans of a scope's units, from `known` when it holds them (kept there when given)."""
+    if known is None:
+        return list(_units(doc, scope))
+    if scope not in known:
+        known[scope] = list(_units(doc, scope))
+    return known[scope]
 
 
 def _units(doc: Document, scope: str) -> Iterator[tuple[int, int]]:
@@ -695,7 +708,7 @@ _TITLE_MIN_CHARS = 12
 _TITLE_MAX_CHARS = 300
 
 
-def remove_repeated_titles(doc: Document, rule: Rule) -> Document:
+def remove_repeated_titles(doc: Document, rule: Rule, known: dict[str, list[tuple[int, int]]] | None = None) -> Document:
     """Remove head units that repeat the title: an exact repeat, or the title with a label before it.
 
     Among the rule's head units, a unit equal to an earlier one (ignoring case, spacing and end
@@ -703,7 +716,7 @@ def remove_repeated_titles(doc: Document, rule: Rule) -> Document:
     ("Home / news / Title" before "Title") goes too, since the later one is the clean title.
     Units shorter than 12 or longer than 300 characters are not titles.
     """
-    units = list(_units(doc, rule.scope))
+    units = _scope_units(doc, rule.scope, known)
     positions = _candidates(doc, units, rule, halve=False)
     keys = {position: title_key(doc.text[slice(*units[position])]) for position in positions}
     titles = [p for p in positions if _TITLE_MIN_CHARS <= len(keys[p]) <= _TITLE_MAX_CHARS]

@@ -507,3 +507,33 @@ def test_the_tweet_link_rule_is_only_tried_on_lines_with_a_link():
     rule = BUILTIN.get("SM001")
     assert not rule.may_match("A long sentence about the talks, with no link at all, " * 10)
     assert rule.may_match("Fighting resumed overnight. https://T.CO/Ab12Cd34Ef")
+
+
+def test_the_units_kept_from_rule_to_rule_change_nothing():
+    """apply_rules keeps each document's line and paragraph spans from one rule to the next;
+    applying the rules one by one, each finding its units afresh, gives the same document."""
+    from dataclasses import replace
+
+    # the built-in rules look at lines; two copies that look at paragraphs, first and last
+    by_paragraph = [replace(BUILTIN.get(rule_id), id=new_id, scope="paragraph") for rule_id, new_id in (("BP005", "AA001"), ("BP009", "ZZ001"))]
+    ruleset = RuleSet((by_paragraph[0], *BUILTIN.rules, by_paragraph[1]), timeout=BUILTIN.timeout)
+    texts = [path.read_text(encoding="utf-8") for path in sorted((REPO / "seeds").glob("*.txt"))]
+    texts += [
+        "\n\n".join([example.text, *FILLER, "READ MORE: Talks resume", "Share this article", "Advertisement"])
+        for rule in BUILTIN.rules
+        for example in rule.examples
+        if example.expect == "hit"
+    ]
+    # and lines that are not paragraphs: a hit as a line of a longer paragraph
+    texts += [f"{FILLER[0]}\n\n{FILLER[1]}\n{text}\n{FILLER[2]}" for text in texts[-20:]]
+    acted = 0
+    for text in texts:
+        together, alone = make(text), make(text)
+        apply_rules(together, ruleset)
+        for rule in ruleset.rules:
+            if alone.status != "kept":
+                break
+            apply_rule(alone, rule, ruleset.timeout)
+        assert together.to_record() == alone.to_record()
+        acted += len(together.removed) + len(together.flags) + (together.status != "kept")
+    assert acted > 20
