@@ -259,7 +259,7 @@ class NearDuplicateIndex:
         return FeatureBatch(
             [exact_digest(text) for text in texts],
             signatures,
-            *_joined([h.astype(np.uint32, copy=False) for h in hashes], np.uint32, (0,)),
+            *_joined(hashes, np.uint32, (0,)),
             self.lsh.keys(signatures),
             *_joined(sentences, np.uint64, (0, self.sentence_lsh.bands if self.sentence_lsh else 0)),
         )
@@ -299,23 +299,20 @@ class NearDuplicateIndex:
         return self.stored.copy(number) if number < self.first else self.kept[number - self.first]
 
     def _verify(self, candidate: Kept, kept: Kept) -> tuple[float, str] | None:
-        found = self.judge(shared_count(candidate.hashes, kept.hashes), candidate.hashes.size, kept.hashes.size, lambda: candidate.words)
+        hashes = candidate.hashes
+        shared = shared_count(hashes, kept.hashes)
+        union = hashes.size + kept.hashes.size - shared
+        similarity = shared / union if union else 1.0
+        if similarity >= self.threshold:
+            found = (similarity, "jaccard")
+        elif self.containment and hashes.size and candidate.words >= self.containment_min_words:
+            inside = shared / hashes.size
+            found = (inside, "containment") if inside >= self.containment else None
+        else:
+            found = None
         if found and self.guard and self.guard(candidate.item_facts(), kept.item_facts()):
             return None
         return found
-
-    def judge(self, shared: int, size: int, other: int, words: Callable[[], int]) -> tuple[float, str] | None:
-        """(similarity, measure) of an item of `size` shingles that shares `shared` of them with a
-        kept copy of `other`, when that is a match before the fact guard; `words()` is the item's
-        word count (asked only when containment could decide)."""
-        union = size + other - shared
-        similarity = shared / union if union else 1.0
-        if similarity >= self.threshold:
-            return similarity, "jaccard"
-        if self.containment and size and words() >= self.containment_min_words:
-            inside = shared / size
-            return (inside, "containment") if inside >= self.containment else None
-        return None
 
     def _keep(self, kept: Kept, digest: str, signature: np.ndarray, keys: np.ndarray, sentence_keys: np.ndarray | None) -> None:
         number = self.first + len(self.kept)
@@ -376,7 +373,7 @@ class Sketches:
         Jaccard that containment implies from the two sizes; ascending, each once."""
         maps = [index.native_map for index, _ in lookups]
         kernel = load_kernel()
-        if size == 0 or kernel is None or None in maps or len(lookups) > 2:
+        if size == 0 or kernel is None or None in maps:
             return self._plausible_numpy(lookups, signature, size, threshold, containment, first)
         self._stamp += 1
         if self._stamp == 2**31 - 1:
@@ -593,7 +590,7 @@ def _matches(
             if found is not None:
                 kept_number, similarity, measure = found
                 member = Member(item, similarity, measure)
-                yield doc, span, *_join(clusters, level, kept_number, index.copy(kept_number).item, member)
+                yield doc, span, _join(clusters, level, kept_number, index.copy(kept_number).item, member), member
 
 
 # Texts whose features one task of the feature pool computes, and tasks computed ahead; corpora
@@ -699,11 +696,11 @@ def _deduplicate_paragraphs(
     return list(clusters.values())
 
 
-def _join(clusters: dict[int, Cluster], level: str, number: int, kept: Item, member: Member) -> tuple[Cluster, Member]:
+def _join(clusters: dict[int, Cluster], level: str, number: int, kept: Item, member: Member) -> Cluster:
     """Add a member to the cluster of kept copy `number` (made on its first member)."""
     cluster = clusters.setdefault(number, Cluster(cluster_id(level, kept), level, kept))
     cluster.members.append(member)
-    return cluster, member
+    return cluster
 
 
 def _how(member: Member) -> str:

@@ -771,7 +771,7 @@ int64_t bm_query_sorted(const bandmap_t *m, const uint64_t *keys, int64_t n, int
    on at least least[grid] values, grid = (int)(1000 * wanted) clipped to [0, 1000], wanted =
    threshold, or, with contain > 0, the lower Jaccard that containment implies from the sizes:
    inside / max(size + sizes[row] - inside, 1), inside = contain * size (dedup.py's
-   `_plausible` computes the same in numpy). `out` must hold one value per row. */
+   `Sketches._plausible_numpy` computes the same in numpy). `out` must hold one value per row. */
 int64_t bm_plausible(const bandmap_t *a, const uint64_t *ka, int64_t na, const bandmap_t *b, const uint64_t *kb,
                      int64_t nb, int32_t first, int32_t *stamps, int32_t stamp, const uint8_t *sketches, int perms,
                      const int64_t *sizes, const uint8_t *query, double threshold, double contain, int64_t size,

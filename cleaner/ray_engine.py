@@ -127,8 +127,7 @@ class RayEngine:
         size = max(1, min(MAX_BLOCK_FILES, -(-len(files) // (self.cpus * BLOCKS_PER_CPU))))
         blocks = (list(files[start : start + size]) for start in range(0, len(files), size))
         process, settings_ref, ruleset_ref = (ray.put(value) for value in (self.process, settings, ruleset))
-        # joined a Ray this process had already started: the runtime_env goes with each task instead
-        task = _process_block.options(runtime_env=self.runtime_env) if self.runtime_env and not self.started else _process_block
+        task = self._with_runtime_env(_process_block)
         tasks = (task.remote(process, block, settings_ref, ruleset_ref) for block in blocks)
         pending = deque(islice(tasks, max(2, self.cpus * IN_FLIGHT_PER_CPU)))
         while pending:
@@ -149,15 +148,19 @@ class RayEngine:
 
     def feature_pool(self, settings: Settings) -> Executor:
         """Dedup's feature chunks as Ray tasks; the matching stays in this process."""
-        runtime_env = self.runtime_env if self.runtime_env and not self.started else None
-        return _RayTasks(runtime_env)
+        return _RayTasks(self._with_runtime_env(_call))
+
+    def _with_runtime_env(self, task: Any) -> Any:
+        """A remote function with the runtime_env, when it must go with each task: this process
+        joined a Ray it had already started (ray.init did not get the runtime_env)."""
+        return task.options(runtime_env=self.runtime_env) if self.runtime_env and not self.started else task
 
 
 class _RayTasks(Executor):
     """`Executor.submit` as Ray tasks (retried like the per-file ones); nothing to shut down."""
 
-    def __init__(self, runtime_env: dict[str, Any] | None) -> None:
-        self.task = _call.options(runtime_env=runtime_env) if runtime_env else _call
+    def __init__(self, task: Any) -> None:
+        self.task = task
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
         return self.task.remote(fn, *args, **kwargs).future()
