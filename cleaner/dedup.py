@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from collections import Counter, deque
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from array import array
 from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
 
+from .arena import Arena
 from .config import Settings, parse_shingling
 from .document import Document, Reason, Removal
 from .facts import fact_difference, facts
@@ -29,6 +31,7 @@ from .fastminhash import Fingerprinter, canonical_utf8, load_kernel
 from .lsh import BandIndex
 from .minhash import shared_count
 from .progress import ProgressCallback, reporting
+from .store import DocumentStore
 
 DUPLICATE_DOCUMENT = ("DD001", "duplicate-document")
 DUPLICATE_PARAGRAPH = ("DD002", "duplicate-paragraph")
@@ -193,6 +196,58 @@ class Kept:
         return self.facts
 
 
+# Kept copies read back from the arena and held whole, at most.
+RECENT_COPIES = 4096
+
+
+class KeptCopies:
+    """The copies one level kept in this run, numbered from 0 in keep order.
+
+    Memory holds each copy's document, paragraph and language; its shingle hashes and text go to
+    an `Arena` (a temporary file) and are read back when a candidate needs verifying or a
+    cluster its kept copy: at 100k documents that is about 2 GB less, growing with the corpus.
+    Copies read recently are held whole (with the facts the guard computed of them), so a
+    background paragraph that many articles reuse is read once.
+    """
+
+    def __init__(self, arena: Arena | None = None, recent: int | None = None) -> None:
+        self._arena = arena or Arena()
+        self._docs: list[str] = []
+        self._paragraphs = array("q")  # -1: a document
+        self._langs: list[str | None] = []
+        self._sizes = array("q")  # shingle hashes of each copy
+        self._recent: dict[int, Kept] = {}
+        self._recent_limit = RECENT_COPIES if recent is None else recent
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def append(self, kept: Kept) -> None:
+        item, hashes = kept.item, np.ascontiguousarray(kept.hashes, dtype=np.uint32)
+        self._arena.append(hashes.tobytes() + item.text.encode("utf-8", "surrogatepass"))
+        self._docs.append(item.doc)
+        self._paragraphs.append(-1 if item.paragraph is None else item.paragraph)
+        self._langs.append(item.lang)
+        self._sizes.append(hashes.size)
+
+    def __getitem__(self, number: int) -> Kept:
+        kept = self._recent.get(number)
+        if kept is None:
+            blob, size = self._arena[number], self._sizes[number]
+            paragraph = self._paragraphs[number]
+            text = blob[4 * size :].decode("utf-8", "surrogatepass")
+            item = Item(self._docs[number], None if paragraph < 0 else paragraph, text, self._langs[number])
+            kept = Kept(item, np.frombuffer(blob, dtype=np.uint32, count=size))
+            if len(self._recent) >= self._recent_limit:
+                self._recent.clear()
+            self._recent[number] = kept
+        return kept
+
+    def close(self) -> None:
+        self._arena.close()
+        self._recent.clear()
+
+
 class StoredCopies(Protocol):
     """Kept copies established before this run (a persistent index, cleaner/index.py).
 
@@ -243,7 +298,7 @@ class NearDuplicateIndex:
         self.lsh: BandIndex = BandIndex(threshold, num_perm)
         self.sentence_lsh = sentence_bands(threshold, containment, num_perm, sentence_floor)
         self.exact: dict[str, int] = {}
-        self.kept: list[Kept] = []
+        self.kept = KeptCopies()
         self.sketches = Sketches(num_perm)
         self.stored = stored
         self.first = len(stored) if stored is not None else 0
@@ -313,6 +368,10 @@ class NearDuplicateIndex:
         if found and self.guard and self.guard(candidate.item_facts(), kept.item_facts()):
             return None
         return found
+
+    def close(self) -> None:
+        """Let go of the kept copies' temporary file (the index cannot match after this)."""
+        self.kept.close()
 
     def _keep(self, kept: Kept, digest: str, signature: np.ndarray, keys: np.ndarray, sentence_keys: np.ndarray | None) -> None:
         number = self.first + len(self.kept)
@@ -500,7 +559,7 @@ def split_sentences(text: str, min_words: int = 5) -> list[str]:
 
 
 def deduplicate(
-    documents: list[Document],
+    documents: Sequence[Document],
     settings: Settings,
     established: Callable[[Document], bool] | None = None,
     progress: ProgressCallback | None = None,
@@ -509,32 +568,44 @@ def deduplicate(
 ) -> list[Cluster]:
     """Drop near-duplicate documents and remove near-duplicate paragraphs; return the clusters.
 
-    `established` marks documents whose copies are kept before any other's whatever the keep
-    policy (the files a pull request did not touch, so that its new text is the duplicate).
-    `progress(stage, done, total)` hears how many documents each level has visited. `stored`
-    holds, per level, kept copies from before this run (a persistent index): they come before
-    every document here, established or not. `make_pool` makes the executor that computes
-    features ahead of the matching (an engine's; default `feature_pool`, local processes); it
-    is asked only for corpora of FEATURE_POOL_DOCUMENTS or more, and shut down at the end.
+    `documents` is a list (its documents are changed in place) or a `DocumentStore` (each
+    document is read when its turn comes and put back once changed, so the corpus never sits in
+    memory). `established` marks documents whose copies are kept before any other's whatever
+    the keep policy (the files a pull request did not touch, so that its new text is the
+    duplicate). `progress(stage, done, total)` hears how many documents each level has visited.
+    `stored` holds, per level, kept copies from before this run (a persistent index): they come
+    before every document here, established or not. `make_pool` makes the executor that
+    computes features ahead of the matching (an engine's; default `feature_pool`, local
+    processes); it is asked only for corpora of FEATURE_POOL_DOCUMENTS or more, and shut down
+    at the end.
     """
     stored = stored or {}
     policy = keep_order(settings.keep)
     order = policy if established is None else (lambda doc: (not established(doc), policy(doc)))
-    ordered = sorted((doc for doc in documents if doc.status == "kept"), key=order)
+    keys = {number: order(documents[number]) for number, status in enumerate(_statuses(documents)) if status == "kept"}
+    ordered = sorted(keys, key=keys.__getitem__)
+    del keys
+    put = documents.put if isinstance(documents, DocumentStore) else (lambda doc: None)  # a list changes in place
     clusters: list[Cluster] = []
     pool = (make_pool or feature_pool)(settings) if len(ordered) >= FEATURE_POOL_DOCUMENTS else None
     try:
         if settings.level in ("document", "all"):
-            documents = reporting(ordered, "dedup documents", progress)
-            clusters += _deduplicate_documents(documents, settings, stored.get("document"), pool)
-            ordered = [doc for doc in ordered if doc.status == "kept"]
+            visited = reporting((documents[number] for number in ordered), "dedup documents", progress, total=len(ordered))
+            clusters += _deduplicate_documents(visited, settings, stored.get("document"), pool, put)
+            statuses = _statuses(documents)
+            ordered = [number for number in ordered if statuses[number] == "kept"]
         if settings.level in ("paragraph", "all"):
-            paragraphs = reporting(ordered, "dedup paragraphs", progress)
-            clusters += _deduplicate_paragraphs(paragraphs, settings, stored.get("paragraph"), pool)
+            visited = reporting((documents[number] for number in ordered), "dedup paragraphs", progress, total=len(ordered))
+            clusters += _deduplicate_paragraphs(visited, settings, stored.get("paragraph"), pool, put)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     return sorted(clusters, key=lambda c: (c.level != "document", c.canonical.doc, c.canonical.paragraph or 0))
+
+
+def _statuses(documents: Sequence[Document]) -> list[str]:
+    """Each document's status (a store answers without reading its documents)."""
+    return documents.statuses() if isinstance(documents, DocumentStore) else [doc.status for doc in documents]
 
 
 def fingerprinter(settings: Settings, shingling: str) -> Fingerprinter:
@@ -583,14 +654,17 @@ def _matches(
     """Match each item of a level in order; yield each one found to duplicate a kept copy, with
     its document, span, cluster (in `clusters`, by kept copy) and membership."""
     index = level_index(settings, level, stored)
-    for doc, items, features in _featured(ordered, level, settings, index, pool):
-        for (number, span, text), item_features in zip(items, features):
-            item = Item(doc.id, number, text, doc.lang)
-            found = index.match_or_keep(item, item_features)
-            if found is not None:
-                kept_number, similarity, measure = found
-                member = Member(item, similarity, measure)
-                yield doc, span, _join(clusters, level, kept_number, index.copy(kept_number).item, member), member
+    try:
+        for doc, items, features in _featured(ordered, level, settings, index, pool):
+            for (number, span, text), item_features in zip(items, features):
+                item = Item(doc.id, number, text, doc.lang)
+                found = index.match_or_keep(item, item_features)
+                if found is not None:
+                    kept_number, similarity, measure = found
+                    member = Member(item, similarity, measure)
+                    yield doc, span, _join(clusters, level, kept_number, index.copy(kept_number).item, member), member
+    finally:
+        index.close()
 
 
 # Texts whose features one task of the feature pool computes, and tasks computed ahead; corpora
@@ -661,7 +735,11 @@ def feature_pool(settings: Settings) -> Executor | None:
 
 
 def _deduplicate_documents(
-    ordered: Iterable[Document], settings: Settings, stored: StoredCopies | None = None, pool: Executor | None = None
+    ordered: Iterable[Document],
+    settings: Settings,
+    stored: StoredCopies | None = None,
+    pool: Executor | None = None,
+    put: Callable[[Document], None] = lambda doc: None,
 ) -> list[Cluster]:
     clusters: dict[int, Cluster] = {}
     rule, name = DUPLICATE_DOCUMENT
@@ -669,15 +747,24 @@ def _deduplicate_documents(
         kept = cluster.canonical
         detail = f"{member.similarity:.0%} {_how(member)} {kept.doc} (cluster {cluster.id})"
         doc.drop(Reason("dedup", rule, name, detail, duplicate_of=kept.doc, similarity=member.similarity))
+        put(doc)
     return list(clusters.values())
 
 
 def _deduplicate_paragraphs(
-    ordered: Iterable[Document], settings: Settings, stored: StoredCopies | None = None, pool: Executor | None = None
+    ordered: Iterable[Document],
+    settings: Settings,
+    stored: StoredCopies | None = None,
+    pool: Executor | None = None,
+    put: Callable[[Document], None] = lambda doc: None,
 ) -> list[Cluster]:
     clusters: dict[int, Cluster] = {}
     rule, name = DUPLICATE_PARAGRAPH
+    changed: Document | None = None  # put back once its last paragraph is matched
     for doc, (start, end), cluster, member in _matches(ordered, "paragraph", settings, stored, clusters, pool):
+        if changed is not None and changed is not doc:
+            put(changed)
+        changed = doc
         kept, similarity = cluster.canonical, member.similarity
         where = "earlier in this document" if kept.doc == doc.id else f"in {kept.doc}"
         doc.remove(
@@ -693,6 +780,8 @@ def _deduplicate_paragraphs(
                 similarity=similarity,
             )
         )
+    if changed is not None:
+        put(changed)
     return list(clusters.values())
 
 

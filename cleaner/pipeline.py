@@ -29,6 +29,7 @@ from .normalise import normalise
 from .progress import ProgressCallback, reporting
 from .resume import ResultCache, cache_folder
 from .rules import RuleSet, apply_rules, load_ruleset
+from .store import DocumentStore
 from .errors import ConfigError, InputError
 from .index import Index, is_redis_url, open_index
 from .remote import RemoteOutput, is_url, redact
@@ -110,7 +111,7 @@ class Corpus:
     inputs: list[Path | str]
     discovery: Discovery
     ruleset: RuleSet
-    documents: list[Document]
+    documents: Sequence[Document]  # a DocumentStore (on disk) for a run; any list in tests
     clusters: list[Cluster]
     timings: dict[str, float]
     engine: dict[str, Any] = field(default_factory=dict)
@@ -247,7 +248,7 @@ def read_corpus(
     ruleset = load_ruleset(settings.rules, settings.select, settings.ignore)
     discovery = discover(input_paths, exclude=exclude, follow_symlinks=settings.follow_symlinks)
     timings: Counter[str] = Counter()
-    documents: list[Document] = []
+    documents = DocumentStore()
     with engine or engine_for(settings) as running:
 
         def run_files(files: Sequence[InputFile]) -> Iterator[FileResult]:
@@ -258,7 +259,7 @@ def read_corpus(
             documents.extend(batch)
             timings.update(batch_timings)
         engine_record = running.describe()
-    documents = assign_unique_ids(documents)
+    documents.sort_by_id()
     timings_rounded = {stage: round(seconds, 3) for stage, seconds in timings.items()}
     return Corpus(
         input_paths, discovery, ruleset, documents, [], timings_rounded, engine_record, reused_files=cache.reused if cache else 0
@@ -312,26 +313,6 @@ def _told(files: Sequence[InputFile], results: Iterable[FileResult], progress: P
         if progress:
             progress("clean", done, total)
         yield result
-
-
-def assign_unique_ids(documents: list[Document]) -> list[Document]:
-    """Sort by id and rename the later holders of a taken id to `<path>#<record>` (or `~N`)."""
-    documents.sort(key=lambda doc: (doc.id, doc.source.path, doc.source.record or 0))
-    taken = {doc.id for doc in documents}
-    seen: set[str] = set()
-    for doc in documents:
-        if doc.id in seen:
-            doc.meta = {**doc.meta, "duplicate_id": doc.id}
-            base = f"{doc.source.path}#{doc.source.record}" if doc.source.record else doc.source.path
-            unique, number = base, 1
-            while unique in taken:
-                number += 1
-                unique = f"{base}~{number}"
-            doc.id = unique
-            taken.add(unique)
-        seen.add(doc.id)
-    documents.sort(key=lambda doc: doc.id)
-    return documents
 
 
 def build_manifest(corpus: Corpus, settings: Settings) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, Sequence, TypeVar
+from typing import Callable, Iterable, Iterator, TypeVar
 
 Item = TypeVar("Item")
 
@@ -11,9 +11,10 @@ Item = TypeVar("Item")
 ProgressCallback = Callable[[str, int, int], None]
 
 
-def reporting(items: Sequence[Item], stage: str, progress: ProgressCallback | None) -> Iterator[Item]:
-    """Yield the items, telling `progress` every 1% of them and at the end."""
-    total = len(items)
+def reporting(items: Iterable[Item], stage: str, progress: ProgressCallback | None, total: int | None = None) -> Iterator[Item]:
+    """Yield the items, telling `progress` every 1% of them and at the end (`total`: how many
+    there are, when `items` cannot say)."""
+    total = len(items) if total is None else total  # type: ignore[arg-type]
     step = max(1, total // 100)
     for number, item in enumerate(items, start=1):
         yield item

@@ -1,0 +1,104 @@
+"""Append-only blobs in a temporary file, for what dedup must keep but seldom reads.
+
+Dedup keeps every kept copy's shingle hashes and text (~3 KB a document, ~1 KB a paragraph) to
+verify candidates exactly, but reads one back only when a candidate gets past the LSH and the
+sketch test. In memory they grew with the corpus (1 GB and more a 100k-document run); here memory
+holds where each blob starts (8 bytes), and a blob is read back with one positioned read. The
+data then sits in the OS page cache, which the OS gives back under pressure, not in the process.
+
+The file is made in the system temporary folder (`TMPDIR`) and unlinked at once, so nothing is
+left behind, even by a killed run.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from array import array
+from typing import IO
+
+from .errors import CleanerError
+
+# Blobs gathered before one write to the file.
+BUFFER_BYTES = 8 << 20
+
+
+class ArenaError(CleanerError):
+    """The temporary folder cannot take dedup's kept copies (full, or not writable)."""
+
+
+class Arena:
+    """Blobs numbered from 0 in the order they were appended; `arena[n]` reads one back."""
+
+    def __init__(self, buffer_bytes: int | None = None, folder: str | None = None) -> None:
+        self.buffer_bytes = BUFFER_BYTES if buffer_bytes is None else buffer_bytes
+        self._folder = folder
+        self._buffer = bytearray()
+        self._written = 0  # bytes in the file; blobs from here on are in the buffer
+        self._starts = array("q", [0])
+        self._file: IO[bytes] | None = None
+        self._lock = threading.Lock()  # only where os.pread is missing (seek + read)
+
+    def __len__(self) -> int:
+        return len(self._starts) - 1
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes appended so far (in the file and the buffer)."""
+        return self._starts[-1]
+
+    def append(self, blob: bytes) -> int:
+        """Store a blob; return its number."""
+        number = len(self)
+        self._buffer += blob
+        self._starts.append(self._starts[-1] + len(blob))
+        if len(self._buffer) >= self.buffer_bytes:
+            self._flush()
+        return number
+
+    def __getitem__(self, number: int) -> bytes:
+        start, end = self._starts[number], self._starts[number + 1]
+        if start >= self._written:
+            return bytes(self._buffer[start - self._written : end - self._written])
+        assert self._file is not None
+        return self._read(start, end - start)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._buffer = bytearray()
+
+    def __enter__(self) -> Arena:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _flush(self) -> None:
+        try:
+            if self._file is None:
+                self._file = tempfile.TemporaryFile(prefix="cleaner-kept-", dir=self._folder)
+            self._file.write(self._buffer)
+            self._file.flush()
+        except OSError as error:
+            where = self._folder or tempfile.gettempdir()
+            raise ArenaError(
+                f"cannot write dedup's kept copies to a temporary file in {where!r} ({error.strerror or error}); "
+                "it needs about 20 KB a document: free space there or point TMPDIR at a larger disk"
+            ) from error
+        self._written += len(self._buffer)
+        self._buffer = bytearray()
+
+    def _read(self, start: int, size: int) -> bytes:
+        assert self._file is not None
+        if hasattr(os, "pread"):
+            data = os.pread(self._file.fileno(), size, start)
+        else:  # pragma: no cover - Windows
+            with self._lock:
+                self._file.seek(start)
+                data = self._file.read(size)
+        if len(data) != size:
+            raise ArenaError(f"dedup's temporary file of kept copies was cut short ({len(data)} of {size} bytes at {start})")
+        return data
