@@ -50,12 +50,12 @@ class Arena:
 
     def append(self, blob: bytes) -> int:
         """Store a blob; return its number."""
-        number = len(self)
-        self._buffer += blob
-        self._starts.append(self._starts[-1] + len(blob))
-        if len(self._buffer) >= self.buffer_bytes:
+        starts, buffer = self._starts, self._buffer
+        starts.append(starts[-1] + len(blob))
+        buffer += blob
+        if len(buffer) >= self.buffer_bytes:
             self._flush()
-        return number
+        return len(starts) - 2
 
     def __getitem__(self, number: int) -> bytes:
         start, end = self._starts[number], self._starts[number + 1]

@@ -31,7 +31,7 @@ from .fastminhash import Fingerprinter, canonical_utf8, load_kernel
 from .lsh import BandIndex
 from .minhash import shared_count
 from .progress import ProgressCallback, reporting
-from .store import DocumentStore
+from .store import DocumentStore, statuses
 
 DUPLICATE_DOCUMENT = ("DD001", "duplicate-document")
 DUPLICATE_PARAGRAPH = ("DD002", "duplicate-paragraph")
@@ -206,8 +206,8 @@ class KeptCopies:
     Memory holds each copy's document, paragraph and language; its shingle hashes and text go to
     an `Arena` (a temporary file) and are read back when a candidate needs verifying or a
     cluster its kept copy: at 100k documents that is about 2 GB less, growing with the corpus.
-    Copies read recently are held whole (with the facts the guard computed of them), so a
-    background paragraph that many articles reuse is read once.
+    Copies read recently are held whole, so a background paragraph that many articles reuse is
+    read once; the facts the guard computed of a copy are held until the level ends.
     """
 
     def __init__(self, arena: Arena | None = None, recent: int | None = None) -> None:
@@ -218,12 +218,13 @@ class KeptCopies:
         self._sizes = array("q")  # shingle hashes of each copy
         self._recent: dict[int, Kept] = {}
         self._recent_limit = RECENT_COPIES if recent is None else recent
+        self._facts: dict[int, Counter[str]] = {}
 
     def __len__(self) -> int:
         return len(self._docs)
 
     def append(self, kept: Kept) -> None:
-        item, hashes = kept.item, np.ascontiguousarray(kept.hashes, dtype=np.uint32)
+        item, hashes = kept.item, kept.hashes.astype(np.uint32, copy=False)
         self._arena.append(hashes.tobytes() + item.text.encode("utf-8", "surrogatepass"))
         self._docs.append(item.doc)
         self._paragraphs.append(-1 if item.paragraph is None else item.paragraph)
@@ -237,15 +238,22 @@ class KeptCopies:
             paragraph = self._paragraphs[number]
             text = blob[4 * size :].decode("utf-8", "surrogatepass")
             item = Item(self._docs[number], None if paragraph < 0 else paragraph, text, self._langs[number])
-            kept = Kept(item, np.frombuffer(blob, dtype=np.uint32, count=size))
+            kept = Kept(item, np.frombuffer(blob, dtype=np.uint32, count=size), self._facts.get(number))
             if len(self._recent) >= self._recent_limit:
-                self._recent.clear()
+                self._forget_recent()
             self._recent[number] = kept
         return kept
+
+    def _forget_recent(self) -> None:
+        """Let the recent copies go, but not the facts the guard computed of them: a copy that
+        was compared to the end once is likely to be again (the kept copy of a cluster)."""
+        self._facts.update((number, kept.facts) for number, kept in self._recent.items() if kept.facts is not None)
+        self._recent.clear()
 
     def close(self) -> None:
         self._arena.close()
         self._recent.clear()
+        self._facts.clear()
 
 
 class StoredCopies(Protocol):
@@ -582,7 +590,7 @@ def deduplicate(
     stored = stored or {}
     policy = keep_order(settings.keep)
     order = policy if established is None else (lambda doc: (not established(doc), policy(doc)))
-    keys = {number: order(documents[number]) for number, status in enumerate(_statuses(documents)) if status == "kept"}
+    keys = {number: order(documents[number]) for number, status in enumerate(statuses(documents)) if status == "kept"}
     ordered = sorted(keys, key=keys.__getitem__)
     del keys
     put = documents.put if isinstance(documents, DocumentStore) else (lambda doc: None)  # a list changes in place
@@ -592,8 +600,8 @@ def deduplicate(
         if settings.level in ("document", "all"):
             visited = reporting((documents[number] for number in ordered), "dedup documents", progress, total=len(ordered))
             clusters += _deduplicate_documents(visited, settings, stored.get("document"), pool, put)
-            statuses = _statuses(documents)
-            ordered = [number for number in ordered if statuses[number] == "kept"]
+            now = statuses(documents)
+            ordered = [number for number in ordered if now[number] == "kept"]
         if settings.level in ("paragraph", "all"):
             visited = reporting((documents[number] for number in ordered), "dedup paragraphs", progress, total=len(ordered))
             clusters += _deduplicate_paragraphs(visited, settings, stored.get("paragraph"), pool, put)
@@ -601,11 +609,6 @@ def deduplicate(
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     return sorted(clusters, key=lambda c: (c.level != "document", c.canonical.doc, c.canonical.paragraph or 0))
-
-
-def _statuses(documents: Sequence[Document]) -> list[str]:
-    """Each document's status (a store answers without reading its documents)."""
-    return documents.statuses() if isinstance(documents, DocumentStore) else [doc.status for doc in documents]
 
 
 def fingerprinter(settings: Settings, shingling: str) -> Fingerprinter:

@@ -29,7 +29,7 @@ from .normalise import normalise
 from .progress import ProgressCallback, reporting
 from .resume import ResultCache, cache_folder
 from .rules import RuleSet, apply_rules, load_ruleset
-from .store import DocumentStore
+from .store import DocumentStore, statuses
 from .errors import ConfigError, InputError
 from .index import Index, is_redis_url, open_index
 from .remote import RemoteOutput, is_url, redact
@@ -120,7 +120,7 @@ class Corpus:
 
     @property
     def errors(self) -> list[Document]:
-        return [doc for doc in self.documents if doc.status == "error"]
+        return [self.documents[number] for number, status in enumerate(statuses(self.documents)) if status == "error"]
 
 
 @dataclass
@@ -268,7 +268,7 @@ def read_corpus(
 
 def _large_cluster_warnings(corpus: Corpus, settings: Settings) -> Iterator[str]:
     """Warn about clusters holding a large share of the corpus: often a template, worth a look."""
-    kept = sum(1 for doc in corpus.documents if doc.status != "error")
+    kept = sum(1 for status in statuses(corpus.documents) if status != "error")
     limit = max(10, settings.max_cluster_share * kept)
     for cluster in corpus.clusters:
         size = 1 + len(cluster.members)
