@@ -154,7 +154,10 @@ def clean_corpus(
     file's results are kept beside OUT until the output is written; `resume` reuses those an
     interrupted run left. The engine defaults to the one `settings.engine` names. With `index`,
     documents are deduplicated against the kept copies stored there too; with `update_index`,
-    this run's kept copies are added to it (created if missing) once the output is written.
+    this run's kept copies are added to it (created if missing) before the output is written, so
+    an OUT whose manifest says `updated` has an index that holds them. A run that fails after
+    the save leaves them stored; running it again gives the same output, since the stored
+    copies of the documents a run reads again are set aside (`Index.hide`).
     An `out` that is an fsspec URL is written locally, then published there (cleaner/remote.py).
     """
     settings = settings or Settings()
@@ -174,6 +177,8 @@ def clean_corpus(
         manifest = build_manifest(corpus, settings)
         if store is not None:
             manifest["index"] = {"path": str(store.path), "stored": store.counts(), "updated": update_index}
+            if update_index:
+                store.save()  # first: a manifest never claims an update that failed
         clusters = (cluster.to_record() for cluster in corpus.clusters)
         documents = reporting(corpus.documents, "write", progress)
         if remote is None:
@@ -182,8 +187,6 @@ def clean_corpus(
             with remote.local_folder() as folder:
                 manifest = write_output(folder, documents, clusters, manifest, started=started)
                 remote.publish(folder)
-        if store is not None and update_index:
-            store.save()
     if cache is not None:
         cache.remove()
     return RunResult(out=out, manifest=manifest, errors=corpus.errors, warnings=corpus.warnings, reused_files=corpus.reused_files)

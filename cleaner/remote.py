@@ -102,7 +102,11 @@ def list_url(url: str, exclude: Sequence[str | Path] = ()) -> tuple[list[tuple[s
         if not folder:
             info = fs.info(root)
     except FileNotFoundError:
-        raise InputError(f"input {redact(url)!r} does not exist; pass a file or a folder (prefix) of documents") from None
+        option = "FSSPEC_" + url.split("://", 1)[0].split("::")[-1].upper()
+        raise InputError(
+            f"input {redact(url)!r} does not exist, or the store refused to show it; pass a file or a folder "
+            f"(prefix) of documents, and check the store's credentials and options ({option}, fsspec's configuration)"
+        ) from None
     except Exception as error:  # the store's own errors: credentials, network, permissions
         raise InputError(f"input {redact(url)!r} cannot be listed: {_describe(error)}; check the URL and your credentials") from None
     if not folder:

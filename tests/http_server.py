@@ -17,8 +17,17 @@ from typing import Iterator
 class _Handler(http.server.SimpleHTTPRequestHandler):
     failing: frozenset[str] = frozenset()
     cut: frozenset[str] = frozenset()
+    token: str | None = None
+
+    def _refused(self) -> bool:
+        if self.token is not None and self.headers.get("Authorization") != f"Bearer {self.token}":
+            self.send_error(401, "a bearer token is needed")
+            return True
+        return False
 
     def do_GET(self) -> None:
+        if self._refused():
+            return
         if self.path in self.failing:
             self.send_error(500, "injected failure")
             return
@@ -32,6 +41,8 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         super().do_GET()
 
     def do_HEAD(self) -> None:
+        if self._refused():
+            return
         if self.path in self.failing:
             self.send_error(500, "injected failure")
             return
@@ -47,10 +58,13 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
 
 @contextmanager
-def serve_folder(folder: Path, failing: tuple[str, ...] = (), cut: tuple[str, ...] = ()) -> Iterator[str]:
+def serve_folder(
+    folder: Path, failing: tuple[str, ...] = (), cut: tuple[str, ...] = (), token: str | None = None
+) -> Iterator[str]:
     """Serve `folder` on 127.0.0.1 and yield its URL (ending in /); `failing` URL paths answer
-    500, and `cut` ones break off in the middle of the body."""
-    handler = type("Handler", (_Handler,), {"failing": frozenset(failing), "cut": frozenset(cut)})
+    500, `cut` ones break off in the middle of the body, and with a `token` every request
+    without `Authorization: Bearer <token>` answers 401."""
+    handler = type("Handler", (_Handler,), {"failing": frozenset(failing), "cut": frozenset(cut), "token": token})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(folder)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

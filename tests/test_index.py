@@ -303,3 +303,27 @@ def test_commands_exit_2_on_a_missing_index_or_a_lone_update_flag(tmp_path):
     assert (lone.returncode, lone.stderr) == (2, "cleaner: error: --update-index needs --index PATH\n")
     stats = cleaner("index", "stats", str(tmp_path / "none.sqlite"), cwd=tmp_path)
     assert stats.returncode == 2 and "no index at" in stats.stderr
+
+
+def test_an_update_that_fails_leaves_no_output_saying_it_happened(tmp_path, monkeypatch):
+    """The index is saved before the output is written: a failed save leaves OUT as it was,
+    and a run that fails after the save gives, run again, the output of one that never failed."""
+    from cleaner import pipeline
+
+    seeds, settings = REPO / "seeds", Settings(workers=1)
+    pipeline.clean_corpus([seeds], tmp_path / "fresh", settings, index=tmp_path / "fresh.sqlite", update_index=True)
+    with monkeypatch.context() as patch:
+        patch.setattr(StoredLevel, "write_pending", lambda self: (_ for _ in ()).throw(OSError("disk full")))
+        with pytest.raises(OSError, match="disk full"):
+            pipeline.clean_corpus([seeds], tmp_path / "out", settings, index=tmp_path / "news.sqlite", update_index=True)
+    assert not (tmp_path / "out").exists()
+    with monkeypatch.context() as patch:
+        patch.setattr(pipeline, "write_output", lambda *args, **kwargs: (_ for _ in ()).throw(OSError("no room for OUT")))
+        with pytest.raises(OSError, match="no room"):
+            pipeline.clean_corpus([seeds], tmp_path / "out", settings, index=tmp_path / "news.sqlite", update_index=True)
+    assert not (tmp_path / "out").exists()
+    with Index.open(tmp_path / "news.sqlite") as index:
+        assert index.counts()["document"] > 0  # saved before the output failed
+    pipeline.clean_corpus([seeds], tmp_path / "out", settings, index=tmp_path / "news.sqlite", update_index=True)
+    for name in ("docs.jsonl", "clusters.jsonl"):
+        assert (tmp_path / "out" / name).read_bytes() == (tmp_path / "fresh" / name).read_bytes()

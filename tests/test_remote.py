@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -246,3 +247,27 @@ def test_without_fsspec_a_url_names_the_extra_and_a_local_run_does_not_need_it(t
 def test_a_protocol_whose_package_is_missing_is_named_with_what_to_install(tmp_path):
     with pytest.raises(ConfigError, match=r"cannot open 'nosuchfs://bucket/news/': Protocol not known: nosuchfs; for nosuchfs:// URLs install"):
         discover(["nosuchfs://bucket/news/"])
+
+
+@needs_aiohttp
+def test_a_store_gets_its_options_from_fsspec_environment_variables(tmp_path):
+    """Credentials, endpoints and headers are fsspec's configuration: FSSPEC_<PROTOCOL> (a JSON
+    object of the filesystem's options) in the environment of the run, which its worker
+    processes inherit. Without them the store refuses and the run says so."""
+    root = corpus(tmp_path / "in")
+    clean_corpus([root], tmp_path / "local", Settings(workers=1))
+
+    def run(out: str, **env: str) -> subprocess.CompletedProcess[str]:
+        clean_env = {key: value for key, value in os.environ.items() if not key.startswith("FSSPEC")}
+        command = [sys.executable, "-m", "cleaner", "run", http, str(tmp_path / out), "-q", "-w", "2"]
+        return subprocess.run(command, capture_output=True, text=True, env={**clean_env, **env}, cwd=tmp_path)
+
+    with serve_folder(root, token="s3cret") as http:
+        refused = run("refused")
+        allowed = run("allowed", FSSPEC_HTTP=json.dumps({"headers": {"Authorization": "Bearer s3cret"}}))
+    assert (refused.returncode, allowed.returncode, allowed.stderr) == (2, 0, "")
+    assert refused.stderr == (
+        f"cleaner: error: input {http!r} does not exist, or the store refused to show it; pass a file or a folder "
+        "(prefix) of documents, and check the store's credentials and options (FSSPEC_HTTP, fsspec's configuration)\n"
+    )
+    outputs_match(tmp_path / "local", snapshot_all(tmp_path / "allowed"))
