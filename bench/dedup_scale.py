@@ -62,7 +62,7 @@ def prepared_documents(work: Path, size: int, seed: int) -> Path:
     target = work / f"{corpus.name}.documents.pickle"
     if not target.is_file():
         print(f"bench: per-document stages over {corpus} ...", file=sys.stderr, flush=True)
-        documents = read_corpus([corpus / "docs"], Settings()).documents
+        documents = list(read_corpus([corpus / "docs"], Settings()).documents)  # out of the run's temporary file
         partial = target.with_suffix(".partial")
         with partial.open("wb") as handle:
             pickle.dump(documents, handle, protocol=pickle.HIGHEST_PROTOCOL)
