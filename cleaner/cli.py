@@ -7,7 +7,8 @@ import sys
 import time
 from pathlib import Path
 from dataclasses import fields
-from typing import Annotated, Any, Mapping, Optional
+from contextlib import contextmanager
+from typing import Annotated, Any, Iterator, Mapping, Optional, Sequence
 
 import typer
 from rich import box, filesize
@@ -27,11 +28,11 @@ from .gate import render as render_gate
 from .gate import write_baseline as gate_write_baseline
 from .pipeline import RunResult, build_index, clean_corpus, default_inputs, query_index
 from .index import Index, describe, render_nearest, render_stats
-from .remote import is_url, redact
-from .report import write_report
+from .remote import RemoteOutput, is_url, redact
+from .report import REPORT, write_report
 from .rules import describe_rule, load_ruleset
 from .verify import verify_output
-from .write import interrupted_run_note
+from .write import CLUSTERS, DOCS, MANIFEST, interrupted_run_note
 
 app = typer.Typer(
     add_completion=False,
@@ -186,13 +187,13 @@ def run(
     *inputs, out = paths
     if update_index and index is None:
         raise fail("--update-index needs --index PATH")
-    if with_report and is_url(out):
-        raise fail(f"--report needs a local OUT, not {redact(out)!r}: run `cleaner report` on a local copy of it")
     bar = _LazyProgress(enabled=not quiet)
     try:
         settings, _ = _settings(isolated, locals())
-        result = clean_corpus(inputs, out, settings, progress=bar.update, resume=resume, index=index, update_index=update_index)
-        report_path = write_report(Path(out)) if with_report else None
+        result = clean_corpus(
+            inputs, out, settings, progress=bar.update, resume=resume, index=index, update_index=update_index, report=with_report
+        )
+        report_path = (out.rstrip("/") + "/" + REPORT if is_url(out) else Path(out) / REPORT) if with_report else None
     except CleanerError as error:
         raise fail(str(error), error.exit_code) from None
     finally:
@@ -443,9 +444,27 @@ def index_query(
         sys.stdout.write(render_nearest(results))
 
 
+OutFolder = Annotated[str, typer.Argument(metavar="OUT", help="An output folder written by `cleaner run` (a path, or an fsspec URL).")]
+
+
+@contextmanager
+def _output_folder(out: str, names: Sequence[str] | None = None) -> Iterator[Path]:
+    """OUT as a local folder: OUT itself, or a temporary copy of an output at a URL (of the
+    files `names` only, when given). Errors name OUT, never the copy."""
+    if not is_url(out):
+        yield Path(out)
+        return
+    with RemoteOutput(out).local_copy(names) as local:
+        try:
+            yield local
+        except CleanerError as error:
+            error.args = (str(error).replace(str(local), redact(out).rstrip("/")),)
+            raise
+
+
 @app.command()
 def explain(
-    out: Path = typer.Argument(..., help="An output folder written by `cleaner run`."),
+    out: OutFolder,
     doc_id: str = typer.Argument(..., metavar="DOC_ID", help="The document id (see docs.jsonl)."),
     output_format: str = typer.Option("text", "--output-format", help="text or json."),
     color: Optional[bool] = typer.Option(None, "--color/--no-color", help="Colour the marks [default: when stdout is a terminal]."),
@@ -454,7 +473,8 @@ def explain(
     if output_format not in ("text", "json"):
         raise fail(f"--output-format must be text or json, not {output_format!r}")
     try:
-        record = find_record(out, doc_id)
+        with _output_folder(out, [MANIFEST, DOCS]) as folder:
+            record = find_record(folder, doc_id)
     except CleanerError as error:
         raise fail(str(error), error.exit_code) from None
     if output_format == "json":
@@ -464,25 +484,29 @@ def explain(
 
 
 @app.command()
-def report(out: Path = typer.Argument(..., metavar="OUT", help="An output folder written by `cleaner run`.")) -> None:
+def report(out: OutFolder) -> None:
     """Write OUT/report.html: one static page showing a reviewer what a run removed, and why."""
     try:
-        path = write_report(out)
+        with _output_folder(out, [MANIFEST, DOCS, CLUSTERS]) as folder:
+            path = write_report(folder)
+            if is_url(out):
+                path = RemoteOutput(out).put(path, REPORT)
     except CleanerError as error:
         raise fail(str(error), error.exit_code) from None
     typer.echo(str(path))
 
 
 @app.command()
-def verify(out: Path = typer.Argument(..., metavar="OUT", help="An output folder written by `cleaner run`.")) -> None:
+def verify(out: OutFolder) -> None:
     """Check an output folder's invariants (records, provenance, text files, clusters, manifest); exit 1 on any problem."""
     try:
-        problems = verify_output(out)
+        with _output_folder(out) as folder:
+            problems = [problem.replace(str(folder), out.rstrip("/")) for problem in verify_output(folder)]
     except CleanerError as error:
         raise fail(str(error), error.exit_code) from None
     for problem in problems:
         typer.echo(problem)
-    note = interrupted_run_note(out)
+    note = "" if is_url(out) else interrupted_run_note(Path(out))
     if note:
         typer.echo(f"cleaner: note: {note}", err=True)
     if problems:

@@ -33,6 +33,7 @@ from .store import DocumentStore, statuses
 from .errors import ConfigError, InputError
 from .index import Index, is_redis_url, open_index
 from .remote import RemoteOutput, is_url, redact
+from .report import write_report
 from .write import MANIFEST, check_output_dir, is_cleaner_output, write_output
 
 DocumentStage = Callable[[Document], Document]
@@ -147,8 +148,10 @@ def clean_corpus(
     engine: Engine | None = None,
     index: Path | str | None = None,
     update_index: bool = False,
+    report: bool = False,
 ) -> RunResult:
-    """Clean the documents under `inputs` and write the output contract to `out`.
+    """Clean the documents under `inputs` and write the output contract to `out` (and, with
+    `report`, OUT/report.html).
 
     `progress(stage, done, total)` is called as work finishes (see ProgressCallback). Each
     file's results are kept beside OUT until the output is written; `resume` reuses those an
@@ -183,9 +186,13 @@ def clean_corpus(
         documents = reporting(corpus.documents, "write", progress)
         if remote is None:
             manifest = write_output(out, documents, clusters, manifest, started=started)
+            if report:
+                write_report(out)
         else:
             with remote.local_folder() as folder:
                 manifest = write_output(folder, documents, clusters, manifest, started=started)
+                if report:
+                    write_report(folder)  # published with the rest
                 remote.publish(folder)
     if cache is not None:
         cache.remove()

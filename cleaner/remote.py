@@ -273,6 +273,43 @@ class RemoteOutput:
                 self.fs.rm(staging, recursive=True)
 
     @contextmanager
+    def local_copy(self, names: Sequence[str] | None = None) -> Iterator[Path]:
+        """OUT downloaded into a local temporary folder (only the files `names`, relative to OUT,
+        when given) for the commands that read an output; removed afterwards."""
+        try:
+            complete = self._is_cleaner_output(self.path)
+            files = self._files(self.path) if names is None else [posixpath.join(self.path, name) for name in names]
+        except Exception as error:
+            raise InputError(f"output {redact(self.url)!r} cannot be listed: {_describe(error)}; check the URL and your credentials") from None
+        if not complete:
+            raise InputError(f"{redact(self.url)!r} holds no cleaner manifest.json; pass an output written by `cleaner run`")
+        temp = tempfile.mkdtemp(prefix="cleaner-out-")
+        try:
+            local = Path(temp) / "out"
+            for source in files:
+                target = local / source[len(self.path) + 1 :]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    self.fs.get_file(source, str(target))
+                except FileNotFoundError:
+                    continue  # a file the output lacks: the command reading it says so
+                except Exception as error:
+                    raise InputError(f"cannot download {redact(self.url)!r}: {_describe(error)}; check the URL and your credentials") from None
+            yield local
+        finally:
+            shutil.rmtree(temp, ignore_errors=True)
+
+    def put(self, local: Path, name: str) -> str:
+        """Upload one file into OUT as `name` (one request: a reader sees the old file or the new);
+        return its URL."""
+        target = posixpath.join(self.path, name)
+        try:
+            self.fs.put_file(str(local), target)
+        except Exception as error:
+            raise OutputError(f"uploading {name} to {redact(self.url)!r} failed ({_describe(error)}); check the URL and your credentials") from None
+        return redact(self.url).rstrip("/") + "/" + name
+
+    @contextmanager
     def local_folder(self) -> Iterator[Path]:
         """A local folder for the run to write OUT into; removed afterwards, published or not."""
         temp = tempfile.mkdtemp(prefix="cleaner-out-")

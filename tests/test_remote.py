@@ -214,7 +214,7 @@ def test_resume_reuses_the_files_of_url_inputs(tmp_path, monkeypatch):
     assert snapshot(tmp_path / "out") == snapshot(tmp_path / "reference")
 
 
-def test_the_cli_reads_and_writes_urls_and_refuses_what_needs_a_local_out(tmp_path, bucket):
+def test_the_cli_reads_and_writes_urls_and_refuses_to_resume_one(tmp_path, bucket):
     root = corpus(tmp_path / "in")
     runner = CliRunner()
     result = runner.invoke(app, ["run", file_url(root), f"{bucket}/out", "--workers", "1", "-q"])
@@ -224,11 +224,6 @@ def test_the_cli_reads_and_writes_urls_and_refuses_what_needs_a_local_out(tmp_pa
     assert (result.exit_code, result.stderr) == (
         2,
         f"cleaner: error: --resume needs a local OUT, not '{bucket}/out': write to a local folder to resume a run\n",
-    )
-    result = runner.invoke(app, ["run", str(root), f"{bucket}/out", "--report"])
-    assert (result.exit_code, result.stderr) == (
-        2,
-        f"cleaner: error: --report needs a local OUT, not '{bucket}/out': run `cleaner report` on a local copy of it\n",
     )
 
 
@@ -271,3 +266,32 @@ def test_a_store_gets_its_options_from_fsspec_environment_variables(tmp_path):
         "(prefix) of documents, and check the store's credentials and options (FSSPEC_HTTP, fsspec's configuration)\n"
     )
     outputs_match(tmp_path / "local", snapshot_all(tmp_path / "allowed"))
+
+
+def test_report_explain_and_verify_read_an_output_at_a_url(tmp_path, bucket):
+    """They download OUT into a temporary folder (only the files they read); `report` and
+    `run --report` put report.html into OUT; messages name OUT's URL, never the copy."""
+    root = corpus(tmp_path / "in")
+    runner = CliRunner()
+    out = f"{bucket}/out"
+    result = runner.invoke(app, ["run", str(root), out, "--workers", "1", "--report", "-q"])
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "", "")
+    runner.invoke(app, ["run", str(root), str(tmp_path / "local"), "--workers", "1", "--report", "-q"])
+    files = memory_files(out)
+    assert "report.html" in files and files["docs.jsonl"] == (tmp_path / "local" / "docs.jsonl").read_bytes()
+    fsspec.filesystem("memory").rm_file(f"{out}/report.html")
+    result = runner.invoke(app, ["report", out])
+    assert (result.exit_code, result.stdout, result.stderr) == (0, f"{out}/report.html\n", "")
+    assert memory_files(out)["report.html"].startswith(b"<!DOCTYPE html>")
+    doc_id = json.loads(files["docs.jsonl"].splitlines()[0])["id"]
+    for command in (["explain", "OUT", doc_id, "--output-format", "json"], ["verify", "OUT"]):
+        remote = runner.invoke(app, [out if part == "OUT" else part for part in command])
+        local = runner.invoke(app, [str(tmp_path / "local") if part == "OUT" else part for part in command])
+        assert (remote.exit_code, remote.stderr) == (0, "")
+        assert remote.stdout == local.stdout.replace(str(tmp_path / "local"), out)
+    result = runner.invoke(app, ["explain", out, "nope"])
+    assert (result.exit_code, result.stderr) == (2, f"cleaner: error: no document 'nope' in {out}/docs.jsonl; ids are listed in its `id` fields\n")
+    result = runner.invoke(app, ["verify", f"{bucket}/nothing"])
+    assert (result.exit_code, result.stderr) == (
+        2, f"cleaner: error: '{bucket}/nothing' holds no cleaner manifest.json; pass an output written by `cleaner run`\n"
+    )
