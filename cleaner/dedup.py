@@ -305,7 +305,8 @@ class NearDuplicateIndex:
         num_perm = fingerprinter.num_perm
         self.lsh: BandIndex = BandIndex(threshold, num_perm)
         self.sentence_lsh = sentence_bands(threshold, containment, num_perm, sentence_floor)
-        self.exact: dict[str, int] = {}
+        # Kept copies by the first 128 bits of their digest (49 bytes a key, not a 113-byte hex str).
+        self.exact: dict[bytes, int] = {}
         self.kept = KeptCopies()
         self.sketches = Sketches(num_perm)
         self.stored = stored
@@ -335,8 +336,8 @@ class NearDuplicateIndex:
         digest, hashes, signature, keys, sentence_keys = (
             features.digest, features.hashes, features.signature, features.keys, features.sentence_keys
         )
-        if digest in self.exact:
-            return self.exact[digest], 1.0, "jaccard"
+        if (number := self.exact.get(bytes.fromhex(digest[:32]))) is not None:
+            return number, 1.0, "jaccard"
         if self.stored is not None and (number := self.stored.exact(digest)) is not None:
             return number, 1.0, "jaccard"
         candidate = Kept(item, hashes)
@@ -385,7 +386,7 @@ class NearDuplicateIndex:
         number = self.first + len(self.kept)
         self.kept.append(kept)
         self.sketches.add(signature, kept.hashes.size)
-        self.exact[digest] = number
+        self.exact[bytes.fromhex(digest[:32])] = number
         self.lsh.insert(number, keys)
         if sentence_keys is not None:
             self.sentence_lsh.insert(number, sentence_keys)
