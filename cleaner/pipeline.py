@@ -23,7 +23,7 @@ from . import __version__
 from .config import ProjectConfig, Settings
 from .dedup import Cluster, deduplicate, feature_pool
 from .document import Document
-from .ingest import Discovery, InputFile, discover, read_file
+from .ingest import Discovery, InputFile, discover, read_file, split_large
 from .langid import detect_language
 from .normalise import normalise
 from .progress import ProgressCallback, reporting
@@ -264,7 +264,8 @@ def read_corpus(
         def run_files(files: Sequence[InputFile]) -> Iterator[FileResult]:
             return _told(files, running.map_files(files, settings, ruleset), progress)
 
-        results = run_files(discovery.files) if cache is None else cache.process(discovery.files, settings, ruleset, run_files)
+        units = split_large(discovery.files)
+        results = run_files(units) if cache is None else cache.process(units, settings, ruleset, run_files)
         for batch, batch_timings in results:
             documents.extend(batch)
             timings.update(batch_timings)

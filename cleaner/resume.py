@@ -5,7 +5,8 @@ As each input file comes out of the per-document stages (ingest, normalise, rule
 documents are stored as one entry, written under a temporary name and renamed, so a killed run
 leaves whole entries or none. `--resume` reuses an entry only when everything that decides its
 documents is unchanged: the file's location, relative path, id and format, the sha256 of its
-bytes (taken before it is read), and the run digest (cleaner's version, every setting that
+bytes (taken before it is read; a part of a large JSON Lines file is an entry of its own,
+keyed on its byte range and hashed alone), and the run digest (cleaner's version, every setting that
 changes output, the rule set's digest). Any other entry, one that does not parse included, is
 recomputed. Dedup and write always run again: they are global, and write is atomic already.
 
@@ -90,10 +91,15 @@ class ResultCache:
         except OSError:
             return None
         location = file.location
-        return {"location": location, "path": file.relpath, "id": file.id, "format": file.format, "sha256": sha256, "size": size, "run": digest}
+        part = [file.part.start, file.part.end, file.part.lines] if file.part else None
+        return {
+            "location": location, "part": part, "path": file.relpath, "id": file.id, "format": file.format,
+            "sha256": sha256, "size": size, "run": digest,
+        }
 
     def _entry(self, key: dict[str, Any]) -> Path:
-        name = hashlib.sha256(os.fsencode(key["location"])).hexdigest()
+        where = key["location"] if key["part"] is None else f"{key['location']}#{key['part'][0]}-{key['part'][1]}"
+        name = hashlib.sha256(os.fsencode(where)).hexdigest()
         return self.folder / f"{name}.json"
 
     def _load(self, key: dict[str, Any]) -> list[Document] | None:

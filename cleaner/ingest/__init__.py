@@ -7,10 +7,11 @@ one broken file cannot stop a run over a million good ones.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, Iterator, Sequence
 
@@ -41,11 +42,20 @@ _CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
+class Part:
+    """A run of whole lines of a JSON Lines file: bytes [start, end), after `lines` lines."""
+
+    start: int
+    end: int
+    lines: int
+
+
+@dataclass(frozen=True)
 class InputFile:
     """One file to read: where it is, its path relative to its input root, its format and id.
 
     `path` is a local path, or an fsspec URL (a str, read through cleaner/remote.py), whose
-    `size` comes from the listing.
+    `size` comes from the listing. With a `part`, only those lines of the file (`split_large`).
     """
 
     path: Path | str
@@ -53,6 +63,7 @@ class InputFile:
     format: str
     id: str
     size: int | None = None
+    part: Part | None = None
 
     @property
     def location(self) -> str:
@@ -64,21 +75,105 @@ class InputFile:
         return self.path.name if isinstance(self.path, Path) else self.path.rstrip("/").rsplit("/", 1)[-1]
 
     def open(self) -> BinaryIO:
-        """Open the file for reading in binary; any failure to reach it is an OSError."""
+        """Open the file (or its part) for reading in binary; any failure to reach it is an OSError."""
         if isinstance(self.path, str):
             from ..remote import open_url
 
             return open_url(self.path)
+        if self.part is not None:
+            return io.BufferedReader(_Range(self.path, self.part.start, self.part.end))
         return open(self.path, "rb")
 
     def stat_size(self) -> int:
-        """The file's size in bytes (0 when it cannot be known), without reading it."""
+        """The file's (or its part's) size in bytes (0 when it cannot be known), without reading it."""
+        if self.part is not None:
+            return self.part.end - self.part.start
         if self.size is not None:
             return self.size
         try:
             return Path(self.path).stat().st_size
         except OSError:
             return 0
+
+
+class _Range(io.RawIOBase):
+    """Bytes [start, end) of a local file, read as a file of their own."""
+
+    def __init__(self, path: Path | str, start: int, end: int) -> None:
+        self._file = open(path, "rb")
+        self._file.seek(start)
+        self._left = end - start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        if self._left <= 0:
+            return 0
+        view = memoryview(buffer)[: self._left]
+        count = self._file.readinto(view) or 0
+        self._left -= count
+        return count
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+# A plain JSON Lines file larger than this is read as several parts, each a work unit of its own,
+# so one big file uses every worker and no worker holds all of its documents.
+PART_BYTES = 16 << 20
+
+
+def split_large(files: Sequence[InputFile], part_bytes: int | None = None) -> list[InputFile]:
+    """The work units of a run: each file, but a local plain JSON Lines file over `part_bytes`
+    (default PART_BYTES) as parts of whole lines, about that size each.
+
+    Its records keep the ids, line numbers and provenance the whole file gives them (each part
+    knows how many lines come before it), so the output does not change. A file whose first
+    bytes are not JSON Lines (binary, UTF-16) stays whole, to be one error record; so does one
+    that cannot be read now.
+    """
+    limit = PART_BYTES if part_bytes is None else part_bytes
+    units: list[InputFile] = []
+    for file in files:
+        size = file.stat_size() if isinstance(file.path, Path) else 0
+        if file.format != "jsonl" or file.name.lower().endswith(".gz") or size <= limit:
+            units.append(file)
+            continue
+        try:
+            units.extend(_parts(file, size, limit))
+        except OSError:
+            units.append(file)  # reading it whole says what is wrong
+    return units
+
+
+def _parts(file: InputFile, size: int, limit: int) -> list[InputFile]:
+    """Cut a file at the first line start after every `limit` bytes, counting the lines before each cut."""
+    with open(file.path, "rb") as handle:
+        if jsonl.sniff(handle.read(jsonl.SNIFF_BYTES)) is not None:
+            return [file]
+        cuts = [0]
+        while cuts[-1] + limit < size:
+            handle.seek(cuts[-1] + limit - 1)  # from the byte before: a cut right after a newline stays there
+            while (chunk := handle.read(_CHUNK)) and (newline := chunk.find(b"\n")) < 0:
+                pass
+            if not chunk:
+                break
+            cut = handle.tell() - len(chunk) + newline + 1
+            if cut >= size:
+                break
+            cuts.append(cut)
+        bounds = cuts + [size]
+        parts, lines = [], 0
+        handle.seek(0)
+        for start, end in zip(bounds, bounds[1:]):
+            parts.append(replace(file, part=Part(start, end, lines)))
+            left = end - start
+            while left > 0 and (chunk := handle.read(min(_CHUNK, left))):
+                lines += chunk.count(b"\n")
+                left -= len(chunk)
+    return parts
 
 
 @dataclass(frozen=True)

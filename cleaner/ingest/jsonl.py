@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from . import InputFile
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-_SNIFF = 8192
+SNIFF_BYTES = 8192
 _CHUNK = 1 << 20
 # Deeper values are refused: meta is walked, pickled and written recursively further on.
 MAX_NESTING = 100
@@ -40,15 +40,18 @@ def read_records(
     A file with no record at all, a binary or UTF-16 file, and a gzip stream that is cut short or
     corrupt each yield one error record for the file (after the records read before the damage).
     """
-    number = offset = records = 0
+    part = file.part
+    number = part.lines if part else 0
+    offset = part.start if part else 0
+    records = 0
     damaged = "; the records before may be damaged too"
     try:
         with _open(file) as stream:
-            problem = _sniff(stream.peek(_SNIFF)[:_SNIFF])
+            problem = sniff(stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]) if part is None else None  # split_large sniffed the file
             if problem is not None:
                 yield _failed(file, None, b"", *problem)
                 return
-            for number, line in _lines(stream, max_bytes):
+            for number, line in _lines(stream, max_bytes, first=number):
                 if isinstance(line, Oversized):
                     records += 1
                     yield _oversized(file, number, line, max_bytes)
@@ -70,7 +73,7 @@ def read_records(
     except zlib.error as error:
         yield _failed(file, number + 1, b"", "bad-gzip", f"compressed data is corrupt after line {number} ({error}){damaged}")
         return
-    if records == 0:
+    if records == 0 and part is None:  # a part of blank lines is no error: the file has records elsewhere
         yield _failed(file, None, b"", "empty", "the file has no records")
 
 
@@ -84,7 +87,7 @@ def _open(file: InputFile) -> Iterator[IO[bytes]]:
             yield stream
 
 
-def _sniff(head: bytes) -> tuple[str, str] | None:
+def sniff(head: bytes) -> tuple[str, str] | None:
     """Refuse a whole file that cannot be JSON Lines by its first bytes: UTF-16, or binary data."""
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "invalid-utf8", "the file is UTF-16 (it starts with a UTF-16 byte-order mark); re-encode it as UTF-8"
@@ -101,9 +104,10 @@ class Oversized:
     size: int
 
 
-def _lines(stream: IO[bytes], max_bytes: int) -> Iterator[tuple[int, bytes | Oversized]]:
-    """Yield (line number, line), holding no more than `max_bytes` of a line in memory."""
-    number = 0
+def _lines(stream: IO[bytes], max_bytes: int, first: int = 0) -> Iterator[tuple[int, bytes | Oversized]]:
+    """Yield (line number, line), holding no more than `max_bytes` of a line in memory; the
+    stream's first line is line `first` + 1."""
+    number = first
     while line := stream.readline(max_bytes + 1):
         number += 1
         if len(line) <= max_bytes or line.endswith(b"\n"):
