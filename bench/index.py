@@ -1,15 +1,16 @@
 """Persistent index: build rate, size on disk, and a 1k-document batch deduplicated against it.
 
-Generates one corpus with bench/corpus.py (N + batch documents, planted duplicates pointing at
-earlier documents), grows an index over the first N in batches of `--step` documents (one
-transaction each, as daily `cleaner run --index PATH --update-index` runs would), and at each
+Generates one corpus with bench/corpus.py (N + batch documents of recombined BBC text, or its
+synthetic vocabulary with --synthetic; planted duplicates pointing at earlier documents), grows
+an index over the first N in batches of `--step` documents (one transaction each, as daily
+`cleaner run --index PATH --update-index` runs would), and at each
 size in `--sizes` times deduplicating the last `--batch` documents against it (read only). The
 batch alone, without an index, is timed too: the difference is what the index costs.
 
 Documents go through normalise only (no rules, no langid), so the figures are dedup + index.
 
 Run:
-  python bench/index.py --sizes 1000 3000 10000 [--batch 1000] [--step 1000] [--work DIR] [--index redis://HOST:PORT/DB]
+  python bench/index.py --sizes 1000 3000 10000 [--batch 1000] [--step 1000] [--work DIR] [--index redis://HOST:PORT/DB] [--synthetic]
 
 `--index` builds the index there instead of WORK/index.sqlite: a redis:// URL must name an empty
 database (its size is then the memory Redis reports for the index's keys).
@@ -85,13 +86,18 @@ def main() -> None:
     parser.add_argument("--step", type=int, default=1000)
     parser.add_argument("--work", type=Path, help="folder for the corpus and index (default: a temporary one)")
     parser.add_argument("--index", help="build the index here instead: an SQLite file, or a redis:// URL of an empty database")
+    parser.add_argument(
+        "--synthetic", action="store_true",
+        help="bench/corpus.py's synthetic vocabulary instead of recombined BBC text (far more chance candidates than news)",
+    )
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-index-"))
     total = max(args.sizes) + args.batch
-    corpus = work / f"corpus-{total}"
+    corpus = work / f"corpus-{total}{'-synthetic' if args.synthetic else ''}"
     if not corpus.exists():
         subprocess.run(
-            [sys.executable, str(HERE / "corpus.py"), str(corpus), "--docs", str(total), "--format", "jsonl", "--synthetic"],
+            [sys.executable, str(HERE / "corpus.py"), str(corpus), "--docs", str(total), "--format", "jsonl"]
+            + (["--synthetic"] if args.synthetic else []),
             check=True,
             capture_output=True,
         )
