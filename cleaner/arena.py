@@ -1,10 +1,11 @@
-"""Append-only blobs in a temporary file, for what dedup must keep but seldom reads.
+"""Append-only blobs in a temporary file, for what a run must keep but seldom reads.
 
-Dedup keeps every kept copy's shingle hashes and text (~3 KB a document, ~1 KB a paragraph) to
-verify candidates exactly, but reads one back only when a candidate gets past the LSH and the
-sketch test. In memory they grew with the corpus (1 GB and more a 100k-document run); here memory
-holds where each blob starts (8 bytes), and a blob is read back with one positioned read. The
-data then sits in the OS page cache, which the OS gives back under pressure, not in the process.
+A run keeps its documents between the per-document stages and write (`cleaner/store.py`), and
+dedup every kept copy's shingle hashes and text (~3 KB a document, ~1 KB a paragraph) to verify
+candidates exactly; each is read back only when its turn comes. In memory they grew with the
+corpus (GBs at 100k documents); here memory holds where each blob starts (8 bytes), and a blob
+is read back with one positioned read. The data then sits in the OS page cache, which the OS
+gives back under pressure, not in the process.
 
 The file is made in the system temporary folder (`TMPDIR`) and unlinked at once, so nothing is
 left behind, even by a killed run.
@@ -25,7 +26,7 @@ BUFFER_BYTES = 8 << 20
 
 
 class ArenaError(CleanerError):
-    """The temporary folder cannot take dedup's kept copies (full, or not writable)."""
+    """The temporary folder cannot take a run's documents and kept copies (full, or not writable)."""
 
 
 class Arena:
@@ -79,14 +80,14 @@ class Arena:
     def _flush(self) -> None:
         try:
             if self._file is None:
-                self._file = tempfile.TemporaryFile(prefix="cleaner-kept-", dir=self._folder)
+                self._file = tempfile.TemporaryFile(prefix="cleaner-", dir=self._folder)
             self._file.write(self._buffer)
             self._file.flush()
         except OSError as error:
             where = self._folder or tempfile.gettempdir()
             raise ArenaError(
-                f"cannot write dedup's kept copies to a temporary file in {where!r} ({error.strerror or error}); "
-                "it needs about 20 KB a document: free space there or point TMPDIR at a larger disk"
+                f"cannot write a run's documents and dedup's kept copies to a temporary file in {where!r} "
+                f"({error.strerror or error}); they need about 25 KB a document: free space there or point TMPDIR at a larger disk"
             ) from error
         self._written += len(self._buffer)
         self._buffer = bytearray()
@@ -100,5 +101,5 @@ class Arena:
                 self._file.seek(start)
                 data = self._file.read(size)
         if len(data) != size:
-            raise ArenaError(f"dedup's temporary file of kept copies was cut short ({len(data)} of {size} bytes at {start})")
+            raise ArenaError(f"the run's temporary file was cut short ({len(data)} of {size} bytes at {start})")
         return data

@@ -501,7 +501,7 @@ def verify(out: OutFolder) -> None:
     """Check an output folder's invariants (records, provenance, text files, clusters, manifest); exit 1 on any problem."""
     try:
         with _output_folder(out) as folder:
-            problems = [problem.replace(str(folder), out.rstrip("/")) for problem in verify_output(folder)]
+            problems = [problem.replace(str(folder), redact(out).rstrip("/")) for problem in verify_output(folder)]
     except CleanerError as error:
         raise fail(str(error), error.exit_code) from None
     for problem in problems:

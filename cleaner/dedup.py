@@ -591,9 +591,8 @@ def deduplicate(
     stored = stored or {}
     policy = keep_order(settings.keep)
     order = policy if established is None else (lambda doc: (not established(doc), policy(doc)))
-    keys = {number: order(documents[number]) for number, status in enumerate(statuses(documents)) if status == "kept"}
-    ordered = sorted(keys, key=keys.__getitem__)
-    del keys
+    kept = (number for number, status in enumerate(statuses(documents)) if status == "kept")
+    ordered = sorted(kept, key=lambda number: order(documents[number]))  # each document read once
     put = documents.put if isinstance(documents, DocumentStore) else (lambda doc: None)  # a list changes in place
     clusters: list[Cluster] = []
     pool = (make_pool or feature_pool)(settings) if len(ordered) >= FEATURE_POOL_DOCUMENTS else None
@@ -741,9 +740,9 @@ def feature_pool(settings: Settings) -> Executor | None:
 def _deduplicate_documents(
     ordered: Iterable[Document],
     settings: Settings,
-    stored: StoredCopies | None = None,
-    pool: Executor | None = None,
-    put: Callable[[Document], None] = lambda doc: None,
+    stored: StoredCopies | None,
+    pool: Executor | None,
+    put: Callable[[Document], None],
 ) -> list[Cluster]:
     clusters: dict[int, Cluster] = {}
     rule, name = DUPLICATE_DOCUMENT
@@ -758,9 +757,9 @@ def _deduplicate_documents(
 def _deduplicate_paragraphs(
     ordered: Iterable[Document],
     settings: Settings,
-    stored: StoredCopies | None = None,
-    pool: Executor | None = None,
-    put: Callable[[Document], None] = lambda doc: None,
+    stored: StoredCopies | None,
+    pool: Executor | None,
+    put: Callable[[Document], None],
 ) -> list[Cluster]:
     clusters: dict[int, Cluster] = {}
     rule, name = DUPLICATE_PARAGRAPH

@@ -32,7 +32,7 @@ class DocumentStore(Sequence[Document]):
 
     def append(self, doc: Document) -> None:
         position = len(self._blobs)
-        self._blobs.append(self._arena.append(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL)))
+        self._blobs.append(self._save(doc))
         self._ids.append(doc.id)
         self._places.append((doc.source.path, doc.source.record or 0))
         self._statuses.append(doc.status)
@@ -63,7 +63,7 @@ class DocumentStore(Sequence[Document]):
     def put(self, doc: Document) -> None:
         """Store a changed document in place of the version with its id."""
         position = self._positions[doc.id]
-        self._blobs[position] = self._arena.append(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL))
+        self._blobs[position] = self._save(doc)
         self._statuses[position] = doc.status
 
     def statuses(self) -> list[str]:
@@ -92,14 +92,14 @@ class DocumentStore(Sequence[Document]):
                 doc.meta = {**doc.meta, "duplicate_id": doc.id}
                 doc.id = unique
                 self._ids[position] = unique
-                self._blobs[position] = self._arena.append(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL))
+                self._blobs[position] = self._save(doc)
                 taken.add(unique)
             seen.add(self._ids[position])
         self._order.sort(key=lambda position: self._ids[position])
         self._positions = {self._ids[position]: position for position in self._order}
 
-    def close(self) -> None:
-        self._arena.close()
+    def _save(self, doc: Document) -> int:
+        return self._arena.append(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL))
 
     def _load(self, position: int) -> Document:
         return pickle.loads(self._arena[self._blobs[position]])
