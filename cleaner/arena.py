@@ -80,15 +80,11 @@ class Arena:
     def _flush(self) -> None:
         try:
             if self._file is None:
-                self._file = tempfile.TemporaryFile(prefix="cleaner-", dir=self._folder)
+                self._file = temporary_file(self._folder)
             self._file.write(self._buffer)
             self._file.flush()
         except OSError as error:
-            where = self._folder or tempfile.gettempdir()
-            raise ArenaError(
-                f"cannot write a run's documents and dedup's kept copies to a temporary file in {where!r} "
-                f"({error.strerror or error}); they need about 25 KB a document: free space there or point TMPDIR at a larger disk"
-            ) from error
+            raise no_room(error, self._folder) from error
         self._written += len(self._buffer)
         self._buffer = bytearray()
 
@@ -103,3 +99,17 @@ class Arena:
         if len(data) != size:
             raise ArenaError(f"the run's temporary file was cut short ({len(data)} of {size} bytes at {start})")
         return data
+
+
+def temporary_file(folder: str | None = None) -> IO[bytes]:
+    """An unlinked temporary file in `folder` (default: TMPDIR); OSError when it cannot be made."""
+    return tempfile.TemporaryFile(prefix="cleaner-", dir=folder)
+
+
+def no_room(error: OSError, folder: str | None = None) -> ArenaError:
+    """The error to raise when a run's temporary data cannot be written."""
+    where = folder or tempfile.gettempdir()
+    return ArenaError(
+        f"cannot write a run's documents and dedup's kept copies to a temporary file in {where!r} "
+        f"({error.strerror or error}); they need about 25 KB a document: free space there or point TMPDIR at a larger disk"
+    )

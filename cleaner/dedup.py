@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import math
+import pickle
 import re
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from collections import Counter, deque
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import ExitStack
 from array import array
-from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Protocol, Sequence
 
 import numpy as np
 
@@ -31,6 +33,7 @@ from .fastminhash import Fingerprinter, canonical_utf8, load_kernel
 from .lsh import BandIndex
 from .minhash import shared_count
 from .progress import ProgressCallback, reporting
+from .shuffle import EarlierItems, KeyShuffle, partitions_for
 from .store import DocumentStore, statuses
 
 DUPLICATE_DOCUMENT = ("DD001", "duplicate-document")
@@ -142,6 +145,15 @@ class Features:
     sentence_keys: np.ndarray | None
 
 
+class Earlier(NamedTuple):
+    """What a shuffle says of one item (cleaner/shuffle.py): its number in visit order, the
+    earlier items that share a band key with it, and those whose digest starts as its does."""
+
+    visit: int
+    sharing: np.ndarray
+    same_digest: np.ndarray
+
+
 @dataclass
 class FeatureBatch:
     """The features of many texts in a few arrays: row i of `signatures` and `keys`, hashes
@@ -154,6 +166,15 @@ class FeatureBatch:
     keys: np.ndarray
     sentence_keys: np.ndarray
     sentence_starts: np.ndarray
+
+    def slim(self) -> FeatureBatch:
+        """What matching needs when the band keys have gone to a shuffle and no persistent index
+        is asked: digests, shingle hashes and the low byte of each signature value."""
+        return FeatureBatch(
+            self.digests, self.signatures.astype(np.uint8), self.hashes, self.hash_starts,
+            np.empty((len(self.digests), 0), dtype=np.uint64), np.empty((0, 0), dtype=np.uint64),
+            np.zeros(len(self.digests) + 1, dtype=np.int64),
+        )
 
     def unpack(self) -> list[Features]:
         hash_starts, sentence_starts = self.hash_starts.tolist(), self.sentence_starts.tolist()
@@ -311,6 +332,19 @@ class NearDuplicateIndex:
         self.sketches = Sketches(num_perm)
         self.stored = stored
         self.first = len(stored) if stored is not None else 0
+        # With a shuffle (`expect`): the kept copy row of each item visited, -1 if not kept, and
+        # the digest (first 16 bytes) of each kept copy by row.
+        self._rows: np.ndarray | None = None
+        self._digests: np.ndarray | None = None
+
+    def expect(self, items: int) -> None:
+        """Take candidates from a shuffle from now on: `match_or_keep` is told, for each of the
+        `items` items in visit order, the earlier ones that share a band key with it, and the
+        band maps and the exact table stay empty (cleaner/shuffle.py). Arrays are sized for
+        every item to be kept; the OS gives a page only when it is written."""
+        self._rows = np.full(items, -1, dtype=np.int32)
+        self._digests = np.empty((items, 16), dtype=np.uint8)
+        self.sketches.reserve(items)
 
     def features(self, texts: Sequence[str]) -> list[Features]:
         """What matching needs of each text, computed for many texts in a few batched calls."""
@@ -328,22 +362,27 @@ class NearDuplicateIndex:
             *_joined(sentences, np.uint64, (0, self.sentence_lsh.bands if self.sentence_lsh else 0)),
         )
 
-    def match_or_keep(self, item: Item, features: Features | None = None) -> tuple[int, float, str] | None:
+    def match_or_keep(self, item: Item, features: Features | None = None, earlier: Earlier | None = None) -> tuple[int, float, str] | None:
         """Return (kept copy number, similarity, measure) of the best kept copy this item
         duplicates, or None; an item that duplicates nothing becomes a kept copy. `features`
-        are the item's, if `features()` computed them already."""
+        are the item's, if `features()` computed them already; after `expect`, `earlier` says
+        which earlier items it may match."""
         features = features or self.features([item.text])[0]
         digest, hashes, signature, keys, sentence_keys = (
             features.digest, features.hashes, features.signature, features.keys, features.sentence_keys
         )
-        if (number := self.exact.get(bytes.fromhex(digest[:32]))) is not None:
+        if (number := self._exact(digest, earlier)) is not None:
             return number, 1.0, "jaccard"
         if self.stored is not None and (number := self.stored.exact(digest)) is not None:
             return number, 1.0, "jaccard"
         candidate = Kept(item, hashes)
         contain = self.containment if self.containment and candidate.words >= self.containment_min_words else 0.0
-        lookups = [(self.lsh, keys)] if sentence_keys is None else [(self.lsh, keys), (self.sentence_lsh, sentence_keys)]
-        candidates = self.sketches.plausible(lookups, signature, hashes.size, self.threshold, contain, self.first)
+        if self._rows is not None:
+            assert earlier is not None, "an index taking candidates from a shuffle is told each item's earlier ones"
+            candidates = self.sketches.plausible_earlier(earlier.sharing, self._rows, signature, hashes.size, self.threshold, contain, self.first)
+        else:
+            lookups = [(self.lsh, keys)] if sentence_keys is None else [(self.lsh, keys), (self.sentence_lsh, sentence_keys)]
+            candidates = self.sketches.plausible(lookups, signature, hashes.size, self.threshold, contain, self.first)
         if self.stored is not None and (stored := self.stored.candidates(keys, sentence_keys)):
             # Stored copies have no sketch here: every one is compared.
             candidates = np.union1d(candidates, np.fromiter(stored, dtype=np.int64, count=len(stored)))
@@ -353,10 +392,25 @@ class NearDuplicateIndex:
             if found and (best is None or found[0] > best[1]):
                 best = (number, *found)
         if best is None:
+            if self._rows is not None:
+                self._rows[earlier.visit] = len(self.kept)
             self._keep(candidate, digest, signature, keys, sentence_keys)
             if self.stored is not None:
                 self.stored.add(candidate, digest, signature, keys, sentence_keys)
         return best
+
+    def _exact(self, digest: str, earlier: Earlier | None) -> int | None:
+        """The number of the copy kept here with this digest, if any (there is one at most)."""
+        key = bytes.fromhex(digest[:32])
+        if self._rows is None:
+            return self.exact.get(key)
+        assert earlier is not None, "an index taking candidates from a shuffle is told each item's earlier ones"
+        wanted = np.frombuffer(key, dtype=np.uint8)
+        for other in earlier.same_digest.tolist():
+            row = int(self._rows[other])
+            if row >= 0 and np.array_equal(self._digests[row], wanted):
+                return self.first + row
+        return None
 
     def copy(self, number: int) -> Kept:
         """The kept copy with this number, stored or kept here."""
@@ -386,6 +440,9 @@ class NearDuplicateIndex:
         number = self.first + len(self.kept)
         self.kept.append(kept)
         self.sketches.add(signature, kept.hashes.size)
+        if self._digests is not None:
+            self._digests[number - self.first] = np.frombuffer(bytes.fromhex(digest[:32]), dtype=np.uint8)
+            return  # candidates come from a shuffle
         self.exact[bytes.fromhex(digest[:32])] = number
         self.lsh.insert(number, keys)
         if sentence_keys is not None:
@@ -417,13 +474,24 @@ class Sketches:
         self._least = np.ascontiguousarray(_least_agreements(num_perm), dtype=np.int64)
         self._addresses = self._arrays()
 
+    def reserve(self, rows: int) -> None:
+        """Room for `rows` sketches in all, made at once (untouched pages cost no memory)."""
+        if rows > len(self._sizes):
+            self._grow(rows)
+
+    def _grow(self, rows: int) -> None:
+        count = self._count
+        for name, zero in (("_bytes", False), ("_sizes", False), ("_stamps", True)):
+            old = getattr(self, name)
+            new = (np.zeros if zero else np.empty)((rows, *old.shape[1:]), dtype=old.dtype)
+            new[:count] = old[:count]
+            setattr(self, name, new)
+        self._out = np.empty(rows, dtype=np.int32)
+        self._addresses = self._arrays()
+
     def add(self, signature: np.ndarray, size: int) -> None:
         if self._count == len(self._sizes):
-            self._bytes = np.concatenate([self._bytes, np.empty_like(self._bytes)])
-            self._sizes = np.concatenate([self._sizes, np.empty_like(self._sizes)])
-            self._stamps = np.concatenate([self._stamps, np.zeros_like(self._stamps)])
-            self._out = np.empty(len(self._sizes), dtype=np.int32)
-            self._addresses = self._arrays()
+            self._grow(2 * len(self._sizes))
         self._bytes[self._count] = signature.astype(np.uint8)
         self._sizes[self._count] = size
         self._count += 1
@@ -443,10 +511,7 @@ class Sketches:
         kernel = load_kernel()
         if size == 0 or kernel is None or None in maps:
             return self._plausible_numpy(lookups, signature, size, threshold, containment, first)
-        self._stamp += 1
-        if self._stamp == 2**31 - 1:
-            self._stamps[:] = 0
-            self._stamp = 1
+        self._next_stamp()
         keys = [np.ascontiguousarray(keys, dtype=np.uint64) for _, keys in lookups]
         second = (maps[1], keys[1].ctypes.data, keys[1].size) if len(keys) == 2 else (None, None, 0)
         query = np.ascontiguousarray(signature.astype(np.uint8))
@@ -456,6 +521,38 @@ class Sketches:
             sizes, query.ctypes.data, threshold, containment, size, least, out,
         )
         return self._out[:found].astype(np.int64)
+
+    def plausible_earlier(
+        self, items: np.ndarray, rows: np.ndarray, signature: np.ndarray, size: int, threshold: float, containment: float,
+        first: int,
+    ) -> np.ndarray:
+        """As `plausible`, for candidates given as earlier items (repeats allowed), where
+        `rows[item]` is the row of each kept one and -1 for the others."""
+        if not items.size:
+            return np.empty(0, dtype=np.int64)
+        kernel = load_kernel()
+        if size == 0 or kernel is None:
+            held = rows[items]
+            numbers = np.unique(held[held >= 0]).astype(np.int64)
+            if size == 0 or not numbers.size:
+                return numbers + first
+            wanted = lowest_jaccard(threshold, containment, size, self._sizes[numbers])
+            return numbers[self.possible(numbers, signature, wanted)] + first
+        self._next_stamp()
+        items = np.ascontiguousarray(items, dtype=np.int32)
+        query = np.ascontiguousarray(signature, dtype=np.uint8)
+        stamps, sketches, sizes, least, out = self._addresses
+        found = kernel.sk_plausible(
+            items.ctypes.data, items.size, rows.ctypes.data, first, stamps, self._stamp, sketches, self.num_perm, sizes,
+            query.ctypes.data, threshold, containment, size, least, out,
+        )
+        return self._out[:found].astype(np.int64)
+
+    def _next_stamp(self) -> None:
+        self._stamp += 1
+        if self._stamp == 2**31 - 1:
+            self._stamps[:] = 0
+            self._stamp = 1
 
     def _plausible_numpy(
         self, lookups: Sequence[tuple[BandIndex, np.ndarray]], signature: np.ndarray, size: int, threshold: float,
@@ -581,12 +678,18 @@ def deduplicate(
     document is read when its turn comes and put back once changed, so the corpus never sits in
     memory). `established` marks documents whose copies are kept before any other's whatever
     the keep policy (the files a pull request did not touch, so that its new text is the
-    duplicate). `progress(stage, done, total)` hears how many documents each level has visited.
-    `stored` holds, per level, kept copies from before this run (a persistent index): they come
-    before every document here, established or not. `make_pool` makes the executor that
-    computes features ahead of the matching (an engine's; default `feature_pool`, local
+    duplicate). `progress(stage, done, total)` hears how many documents have been
+    fingerprinted ("fingerprint"), then how many each level has matched ("dedup documents",
+    "dedup paragraphs"). `stored` holds, per level, kept copies from before this run (a
+    persistent index): they come before every document here, established or not. `make_pool`
+    makes the executor that computes features (an engine's; default `feature_pool`, local
     processes); it is asked only for corpora of FEATURE_POOL_DOCUMENTS or more, and shut down
     at the end.
+
+    Each document is read once to fingerprint both levels (`_fingerprint`), and again only
+    when one of its items matches. A paragraph's text does not depend on which documents the
+    document level drops, so paragraphs are fingerprinted with their documents; those of
+    dropped documents are skipped when matching.
     """
     stored = stored or {}
     policy = keep_order(settings.keep)
@@ -594,21 +697,37 @@ def deduplicate(
     kept = (number for number, status in enumerate(statuses(documents)) if status == "kept")
     ordered = sorted(kept, key=lambda number: order(documents[number]))  # each document read once
     put = documents.put if isinstance(documents, DocumentStore) else (lambda doc: None)  # a list changes in place
+    levels = [level for level in ("document", "paragraph") if settings.level in (level, "all")]
     clusters: list[Cluster] = []
-    pool = (make_pool or feature_pool)(settings) if len(ordered) >= FEATURE_POOL_DOCUMENTS else None
-    try:
-        if settings.level in ("document", "all"):
-            visited = reporting((documents[number] for number in ordered), "dedup documents", progress, total=len(ordered))
-            clusters += _deduplicate_documents(visited, settings, stored.get("document"), pool, put)
+    with ExitStack() as cleanup:
+        passes = {level: cleanup.enter_context(_FirstPass(level, settings, stored.get(level), len(ordered))) for level in levels}
+        numbered = reporting(((number, documents[number]) for number in ordered), "fingerprint", progress, total=len(ordered))
+        pool = (make_pool or feature_pool)(settings) if len(ordered) >= FEATURE_POOL_DOCUMENTS else None
+        try:
+            _fingerprint(numbered, list(passes.values()), settings, pool)
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+        # One thread sorts the shuffles, level after level: the paragraphs' while documents match.
+        shuffles = cleanup.enter_context(ThreadPoolExecutor(max_workers=1))
+        earlier = {level: shuffles.submit(first.earlier) for level, first in passes.items()}
+        cleanup.callback(_close_all, earlier.values())
+        if "document" in passes:
+            clusters += _deduplicate_documents(documents, passes["document"], earlier["document"].result(), put, progress)
+        if "paragraph" in passes:
             now = statuses(documents)
-            ordered = [number for number in ordered if now[number] == "kept"]
-        if settings.level in ("paragraph", "all"):
-            visited = reporting((documents[number] for number in ordered), "dedup paragraphs", progress, total=len(ordered))
-            clusters += _deduplicate_paragraphs(visited, settings, stored.get("paragraph"), pool, put)
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+            dropped = (lambda number: now[number] != "kept") if "document" in passes else (lambda number: False)
+            clusters += _deduplicate_paragraphs(documents, passes["paragraph"], earlier["paragraph"].result(), put, progress, dropped)
     return sorted(clusters, key=lambda c: (c.level != "document", c.canonical.doc, c.canonical.paragraph or 0))
+
+
+def _close_all(results: Iterable[Future[tuple[EarlierItems, EarlierItems]]]) -> None:
+    """Close the shuffles' results, waiting for any still being sorted."""
+    for future in results:
+        future.cancel()
+        if not future.cancelled() and future.exception() is None:
+            for earlier in future.result():
+                earlier.close()
 
 
 def fingerprinter(settings: Settings, shingling: str) -> Fingerprinter:
@@ -646,75 +765,162 @@ def _items(doc: Document, level: str, settings: Settings) -> list[tuple[int | No
     return [(number, span, text) for number, span, text in kept_paragraphs(doc) if len(text.split()) >= settings.min_paragraph_words]
 
 
+Doc = tuple[int, str, "str | None", list[tuple["int | None", Span, str]]]  # number, id, language, items
+
+
+class _FirstPass:
+    """One level's items as they are fingerprinted, in visit order: their band keys go to a
+    `KeyShuffle`, the rest of their features to a temporary file, a chunk at a time."""
+
+    def __init__(self, level: str, settings: Settings, stored: StoredCopies | None, documents: int) -> None:
+        self.level = level
+        self.settings = settings
+        self.stored = stored
+        self.index = level_index(settings, level, stored)
+        partitions = partitions_for(documents)
+        self.shuffle = KeyShuffle(2, partitions, threads=settings.processes)
+        # one digest an item, not hundreds of band keys: fewer partitions
+        self.digests = KeyShuffle(1, max(1, partitions // 64), threads=settings.processes)
+        self.chunks = Arena()
+        self.visits = 0
+        self.documents = 0
+
+    def add(self, docs: list[Doc], batch: FeatureBatch) -> None:
+        owners = np.arange(self.visits, self.visits + len(batch.digests), dtype=np.int32)
+        self.digests.add(0, np.array([int(digest[:16], 16) for digest in batch.digests], dtype=np.uint64), owners)
+        self.shuffle.add(0, batch.keys, np.repeat(owners, batch.keys.shape[1]))
+        if batch.sentence_keys.size:
+            rows = np.repeat(owners, np.diff(batch.sentence_starts))
+            self.shuffle.add(1, batch.sentence_keys, np.repeat(rows, batch.sentence_keys.shape[1]))
+        # a persistent index looks stored copies up by band key and saves new ones whole
+        kept = batch if self.stored is not None else batch.slim()
+        self.chunks.append(pickle.dumps((self.visits, docs, kept), protocol=pickle.HIGHEST_PROTOCOL))
+        self.visits += len(batch.digests)
+
+    def earlier(self) -> tuple[EarlierItems, EarlierItems]:
+        """Per item, the earlier items that share a band key with it, and those whose digest
+        starts as its does."""
+        sharing = self.shuffle.earlier(self.visits)
+        try:
+            return sharing, self.digests.earlier(self.visits)
+        except BaseException:
+            sharing.close()
+            raise
+
+    def __enter__(self) -> _FirstPass:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shuffle.close()
+        self.digests.close()
+        self.chunks.close()
+        self.index.close()
+
+
+Doc = tuple[int, str, "str | None", list[tuple["int | None", Span, str]]]  # number, id, language, items
+
+
 def _matches(
-    ordered: Iterable[Document],
-    level: str,
-    settings: Settings,
-    stored: StoredCopies | None,
+    documents: Sequence[Document],
+    first: _FirstPass,
+    earlier: tuple[EarlierItems, EarlierItems],
     clusters: dict[int, Cluster],
-    pool: Executor | None = None,
+    progress: ProgressCallback | None,
+    skip: Callable[[int], bool] = lambda number: False,
 ) -> Iterator[tuple[Document, Span, Cluster, Member]]:
-    """Match each item of a level in order; yield each one found to duplicate a kept copy, with
-    its document, span, cluster (in `clusters`, by kept copy) and membership."""
-    index = level_index(settings, level, stored)
-    try:
-        for doc, items, features in _featured(ordered, level, settings, index, pool):
-            for (number, span, text), item_features in zip(items, features):
-                item = Item(doc.id, number, text, doc.lang)
-                found = index.match_or_keep(item, item_features)
-                if found is not None:
-                    kept_number, similarity, measure = found
-                    member = Member(item, similarity, measure)
-                    yield doc, span, _join(clusters, level, kept_number, index.copy(kept_number).item, member), member
-    finally:
-        index.close()
+    """Match each item of a level in visit order; yield each one found to duplicate a kept copy,
+    with its document, span, cluster (in `clusters`, by kept copy) and membership. The items of
+    documents `skip` names (by number) are passed over: they are never kept copies.
+
+    Each item is compared with the kept copies among the earlier items that the shuffle says
+    share a band key with it: the candidates an in-memory band map would hold, without holding
+    it (cleaner/shuffle.py). A document is read again only when one of its items matches.
+    """
+    index = first.index
+    index.expect(first.visits)
+    loaded: tuple[int, Document] | None = None  # the document last read back, by number
+    read_back = reporting(_read_back(first.chunks, *earlier), f"dedup {first.level}s", progress, total=first.documents)
+    for (number, doc_id, lang, items), features, told in read_back:
+        if skip(number):
+            continue
+        for (paragraph, span, text), item_features, item_earlier in zip(items, features, told):
+            item = Item(doc_id, paragraph, text, lang)
+            found = index.match_or_keep(item, item_features, item_earlier)
+            if found is not None:
+                if loaded is None or loaded[0] != number:
+                    loaded = (number, documents[number])
+                kept_number, similarity, measure = found
+                member = Member(item, similarity, measure)
+                yield loaded[1], span, _join(clusters, first.level, kept_number, index.copy(kept_number).item, member), member
 
 
-# Texts whose features one task of the feature pool computes, and tasks computed ahead; corpora
-# of fewer documents than FEATURE_POOL_DOCUMENTS are not worth starting the pool for.
+# Chunks read back between drops of the shuffle's members from memory (`EarlierItems.forget`).
+FORGET_EVERY = 64
+
+
+def _read_back(chunks: Arena, sharing: EarlierItems, same_digest: EarlierItems) -> Iterator[tuple[Doc, list[Features], list[Earlier]]]:
+    """Each document of the first pass, in order, with its items' features and what the
+    shuffles say of each."""
+    for number in range(len(chunks)):
+        first, docs, batch = pickle.loads(chunks[number])
+        last = first + len(batch.digests)
+        (starts, members), (digest_starts, digest_members) = sharing.chunk(first, last), same_digest.chunk(first, last)
+        told = [
+            Earlier(first + row, members[starts[row] : starts[row + 1]], digest_members[digest_starts[row] : digest_starts[row + 1]])
+            for row in range(last - first)
+        ]
+        features, row = batch.unpack(), 0
+        for doc in docs:
+            count = len(doc[3])
+            yield doc, features[row : row + count], told[row : row + count]
+            row += count
+        if number % FORGET_EVERY == FORGET_EVERY - 1:
+            sharing.forget()
+
+
+# Texts whose features one task of the feature pool computes, and tasks computed ahead per
+# level; corpora of fewer documents than FEATURE_POOL_DOCUMENTS are not worth starting the pool for.
 FEATURE_CHUNK = 1024
 FEATURE_AHEAD = 4
 FEATURE_POOL_DOCUMENTS = 500
 
 
-def _featured(
-    ordered: Iterable[Document], level: str, settings: Settings, index: NearDuplicateIndex, pool: Executor | None
-) -> Iterator[tuple[Document, list[tuple[int | None, Span, str]], list[Features]]]:
-    """Each document with its items and their features, in order.
+def _fingerprint(numbered: Iterable[tuple[int, Document]], passes: list[_FirstPass], settings: Settings, pool: Executor | None) -> None:
+    """Hand each level's items, in order, to its first pass with their features: digests,
+    shingle hashes, signatures, band keys, a chunk of about FEATURE_CHUNK items at a time.
 
-    The features (digests, shingle hashes, signatures, band keys: half of dedup's work) do not
-    depend on what was kept before, so a `pool` of processes computes them a few chunks ahead
-    while this process matches in order: on two cores dedup takes about half the time alone.
-    Chunks travel as a few arrays each (`FeatureBatch`), which pickle at memory speed.
+    Features depend on nothing but the text, so a `pool` of processes computes them, chunks
+    ahead; chunks travel as a few arrays each (`FeatureBatch`), which pickle at memory speed.
+    Without a pool this process computes them.
     """
-    if pool is None:
-        for doc in ordered:
-            items = _items(doc, level, settings)
-            yield doc, items, index.features([text for _, _, text in items])
-        return
-    pending: deque[tuple[list[tuple[Document, list]], Future[FeatureBatch]]] = deque()
-    docs: list[tuple[Document, list]] = []
-    texts: list[str] = []
+    pending: deque[tuple[_FirstPass, list[Doc], Future[FeatureBatch] | FeatureBatch]] = deque()
+    docs: dict[str, list[Doc]] = {first.level: [] for first in passes}
+    texts: dict[str, list[str]] = {first.level: [] for first in passes}
 
-    def ready(limit: int) -> Iterator[tuple[Document, list, list[Features]]]:
+    def send(first: _FirstPass) -> None:
+        level = first.level
+        features = first.index.feature_batch(texts[level]) if pool is None else pool.submit(chunk_features, settings, level, texts[level])
+        pending.append((first, docs[level], features))
+        docs[level], texts[level] = [], []
+
+    def ready(limit: int) -> None:
         while len(pending) > limit:
-            batch_docs, future = pending.popleft()
-            features, start = future.result().unpack(), 0
-            for doc, items in batch_docs:
-                yield doc, items, features[start : start + len(items)]
-                start += len(items)
+            first, chunk_docs, features = pending.popleft()
+            first.add(chunk_docs, features.result() if isinstance(features, Future) else features)
 
-    for doc in ordered:
-        items = _items(doc, level, settings)
-        docs.append((doc, items))
-        texts.extend(text for _, _, text in items)
-        if len(texts) >= FEATURE_CHUNK:
-            pending.append((docs, pool.submit(chunk_features, settings, level, texts)))
-            docs, texts = [], []
-            yield from ready(FEATURE_AHEAD)
-    if docs:
-        pending.append((docs, pool.submit(chunk_features, settings, level, texts)))
-    yield from ready(0)
+    for number, doc in numbered:
+        for first in passes:
+            items = _items(doc, first.level, settings)
+            docs[first.level].append((number, doc.id, doc.lang, items))
+            texts[first.level].extend(text for _, _, text in items)
+            first.documents += 1
+            if len(texts[first.level]) >= FEATURE_CHUNK:
+                send(first)
+                ready(FEATURE_AHEAD * len(passes))
+    for first in passes:
+        if docs[first.level]:
+            send(first)
+    ready(0)
 
 
 def chunk_features(settings: Settings, level: str, texts: list[str]) -> FeatureBatch:
@@ -729,24 +935,23 @@ def _feature_index(settings: Settings, level: str) -> NearDuplicateIndex:
 
 
 def feature_pool(settings: Settings) -> Executor | None:
-    """Processes that compute features ahead of the matching: one fewer than the run's workers
-    (the matching keeps one core), at most two (more outrun the matching); None for one worker."""
-    workers = min(settings.processes - 1, 2)
-    if workers < 1:
+    """Processes that compute features during the first pass: as many as the run has workers
+    (this process only reads documents and writes what they compute); None for one worker."""
+    if settings.processes < 2:
         return None
-    return ProcessPoolExecutor(max_workers=workers)
+    return ProcessPoolExecutor(max_workers=settings.processes)
 
 
 def _deduplicate_documents(
-    ordered: Iterable[Document],
-    settings: Settings,
-    stored: StoredCopies | None,
-    pool: Executor | None,
+    documents: Sequence[Document],
+    first: _FirstPass,
+    earlier: tuple[EarlierItems, EarlierItems],
     put: Callable[[Document], None],
+    progress: ProgressCallback | None,
 ) -> list[Cluster]:
     clusters: dict[int, Cluster] = {}
     rule, name = DUPLICATE_DOCUMENT
-    for doc, _, cluster, member in _matches(ordered, "document", settings, stored, clusters, pool):
+    for doc, _, cluster, member in _matches(documents, first, earlier, clusters, progress):
         kept = cluster.canonical
         detail = f"{member.similarity:.0%} {_how(member)} {kept.doc} (cluster {cluster.id})"
         doc.drop(Reason("dedup", rule, name, detail, duplicate_of=kept.doc, similarity=member.similarity))
@@ -755,16 +960,17 @@ def _deduplicate_documents(
 
 
 def _deduplicate_paragraphs(
-    ordered: Iterable[Document],
-    settings: Settings,
-    stored: StoredCopies | None,
-    pool: Executor | None,
+    documents: Sequence[Document],
+    first: _FirstPass,
+    earlier: tuple[EarlierItems, EarlierItems],
     put: Callable[[Document], None],
+    progress: ProgressCallback | None,
+    dropped: Callable[[int], bool],
 ) -> list[Cluster]:
     clusters: dict[int, Cluster] = {}
     rule, name = DUPLICATE_PARAGRAPH
     changed: Document | None = None  # put back once its last paragraph is matched
-    for doc, (start, end), cluster, member in _matches(ordered, "paragraph", settings, stored, clusters, pool):
+    for doc, (start, end), cluster, member in _matches(documents, first, earlier, clusters, progress, dropped):
         if changed is not None and changed is not doc:
             put(changed)
         changed = doc

@@ -764,20 +764,39 @@ int64_t bm_query_sorted(const bandmap_t *m, const uint64_t *keys, int64_t n, int
     return unique;
 }
 
-/* The candidates of one item that its b-bit sketch does not rule out, each once, ascending.
-   Candidates are the values under `na` keys of map `a` and `nb` keys of map `b` (NULL: none),
-   all >= `first`; row = value - first. stamps[row] == stamp marks a row seen in this call. A
-   row may match when the low bytes of its signature (sketches + row * perms) agree with `query`
-   on at least least[grid] values, grid = (int)(1000 * wanted) clipped to [0, 1000], wanted =
-   threshold, or, with contain > 0, the lower Jaccard that containment implies from the sizes:
-   inside / max(size + sizes[row] - inside, 1), inside = contain * size (dedup.py's
-   `Sketches._plausible_numpy` computes the same in numpy). `out` must hold one value per row. */
+/* Whether kept copy `row` may match: the low bytes of its signature (sketches + row * perms)
+   agree with `query` on at least least[grid] values, grid = (int)(1000 * wanted) clipped to
+   [0, 1000], wanted = threshold, or, with contain > 0, the lower Jaccard that containment implies
+   from the sizes: inside / max(size + sizes[row] - inside, 1), inside = contain * size
+   (dedup.py's `Sketches._plausible_numpy` computes the same in numpy). */
+static inline int sk_may_match(int32_t row, const uint8_t *sketches, int perms, const int64_t *sizes,
+                               const uint8_t *query, double threshold, double contain, int64_t size,
+                               const int64_t *least) {
+    double wanted = threshold;
+    if (contain > 0.0) {
+        double inside = contain * (double)size;
+        double room = (double)(size + sizes[row]) - inside;
+        double implied = inside / (room > 1.0 ? room : 1.0);
+        if (implied < wanted) wanted = implied;
+    }
+    int64_t grid = (int64_t)(wanted * 1000.0);
+    if (grid < 0) grid = 0;
+    if (grid > 1000) grid = 1000;
+    const uint8_t *sketch = sketches + (int64_t)row * perms;
+    int agree = 0;
+    for (int p = 0; p < perms; p++) agree += sketch[p] == query[p];
+    return agree >= least[grid];
+}
+
+/* The candidates of one item that its b-bit sketch does not rule out (`sk_may_match`), each
+   once, ascending. Candidates are the values under `na` keys of map `a` and `nb` keys of map
+   `b` (NULL: none), all >= `first`; row = value - first. stamps[row] == stamp marks a row seen
+   in this call. `out` must hold one value per row. */
 int64_t bm_plausible(const bandmap_t *a, const uint64_t *ka, int64_t na, const bandmap_t *b, const uint64_t *kb,
                      int64_t nb, int32_t first, int32_t *stamps, int32_t stamp, const uint8_t *sketches, int perms,
                      const int64_t *sizes, const uint8_t *query, double threshold, double contain, int64_t size,
                      const int64_t *least, int32_t *out) {
     int64_t found = 0;
-    double inside = contain * (double)size;
     for (int side = 0; side < 2; side++) {
         const bandmap_t *m = side ? b : a;
         const uint64_t *keys = side ? kb : ka;
@@ -788,22 +807,27 @@ int64_t bm_plausible(const bandmap_t *a, const uint64_t *ka, int64_t na, const b
                 int32_t row = value_ - first;
                 if (stamps[row] != stamp) {
                     stamps[row] = stamp;
-                    double wanted = threshold;
-                    if (contain > 0.0) {
-                        double room = (double)(size + sizes[row]) - inside;
-                        double implied = inside / (room > 1.0 ? room : 1.0);
-                        if (implied < wanted) wanted = implied;
-                    }
-                    int64_t grid = (int64_t)(wanted * 1000.0);
-                    if (grid < 0) grid = 0;
-                    if (grid > 1000) grid = 1000;
-                    const uint8_t *sketch = sketches + (int64_t)row * perms;
-                    int agree = 0;
-                    for (int p = 0; p < perms; p++) agree += sketch[p] == query[p];
-                    if (agree >= least[grid]) out[found++] = value_;
+                    if (sk_may_match(row, sketches, perms, sizes, query, threshold, contain, size, least)) out[found++] = value_;
                 }
             });
         }
+    }
+    if (found > 1) qsort(out, (size_t)found, sizeof(int32_t), bm_compare);
+    return found;
+}
+
+/* As bm_plausible, for candidates given as the `n` earlier items (repeats allowed) that share a
+   band key with the item (cleaner/shuffle.py): rows[item] is the kept copy row of each, -1 for
+   an item that was not kept. */
+int64_t sk_plausible(const int32_t *items, int64_t n, const int32_t *rows, int32_t first, int32_t *stamps, int32_t stamp,
+                     const uint8_t *sketches, int perms, const int64_t *sizes, const uint8_t *query, double threshold,
+                     double contain, int64_t size, const int64_t *least, int32_t *out) {
+    int64_t found = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int32_t row = rows[items[i]];
+        if (row < 0 || stamps[row] == stamp) continue;
+        stamps[row] = stamp;
+        if (sk_may_match(row, sketches, perms, sizes, query, threshold, contain, size, least)) out[found++] = row + first;
     }
     if (found > 1) qsort(out, (size_t)found, sizeof(int32_t), bm_compare);
     return found;
@@ -815,7 +839,7 @@ int64_t bm_bytes(const bandmap_t *m) {
 }
 """
 
-# No fused multiply-add: bm_plausible must round as numpy does.
+# No fused multiply-add: sk_may_match must round as numpy does.
 _C_FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-shared", "-fPIC")
 _C_FLAGS_PORTABLE = ("-O3", "-ffp-contract=off", "-shared", "-fPIC")
 
@@ -981,6 +1005,10 @@ class _Kernel:
         self.bm_plausible.restype = _i64
         self.bm_plausible.argtypes = [_ptr, _ptr, _i64, _ptr, _ptr, _i64, ctypes.c_int32, _ptr, ctypes.c_int32, _ptr, ctypes.c_int,
                                       _ptr, _ptr, ctypes.c_double, ctypes.c_double, _i64, _ptr, _ptr]
+        self.sk_plausible = library.sk_plausible
+        self.sk_plausible.restype = _i64
+        self.sk_plausible.argtypes = [_ptr, _i64, _ptr, ctypes.c_int32, _ptr, ctypes.c_int32, _ptr, ctypes.c_int, _ptr, _ptr,
+                                      ctypes.c_double, ctypes.c_double, _i64, _ptr, _ptr]
         self.ascii, self.table, self.pool = _canonical_table()
         self.tables = (self.ascii.ctypes.data, self.table.ctypes.data, self.pool.ctypes.data)
         self.local = threading.local()

@@ -6,8 +6,8 @@ from typing import Callable, Iterable, Iterator, TypeVar
 
 Item = TypeVar("Item")
 
-# progress(stage, done, total): "clean" counts input bytes; "dedup documents", "dedup
-# paragraphs" and "write" count documents.
+# progress(stage, done, total): "clean" counts input bytes; "fingerprint" (dedup's first pass),
+# "dedup documents", "dedup paragraphs" and "write" count documents.
 ProgressCallback = Callable[[str, int, int], None]
 
 

@@ -17,7 +17,7 @@ def test_every_stage_reports_progress_in_order_up_to_its_total(tmp_path):
     heard: list[tuple[str, int, int]] = []
     clean_corpus([REPO / "seeds"], tmp_path / "out", Settings(workers=1), progress=lambda *event: heard.append(event))
     stages = list(dict.fromkeys(stage for stage, _, _ in heard))
-    assert stages == ["clean", "dedup documents", "dedup paragraphs", "write"]
+    assert stages == ["clean", "fingerprint", "dedup documents", "dedup paragraphs", "write"]
     for stage in stages:
         events = [(done, total) for name, done, total in heard if name == stage]
         assert [done for done, _ in events] == sorted(done for done, _ in events)

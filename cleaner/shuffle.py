@@ -1,0 +1,372 @@
+"""Which earlier items share an LSH band key with each item: a shuffle of (key, item) pairs on disk.
+
+Dedup compares each item with the kept copies before it that share a band key. Holding every
+kept copy's keys in an in-memory map cost ~30 bytes a key: ~300 MB at 10k news documents, about
+30 GB at a million, though two thirds of the keys are held by no other item and can never bring
+a candidate. Instead, as a level's items are fingerprinted in the order dedup visits them, their
+(key, item) pairs are appended to files by the key's top bits (`KeyShuffle.add`). Each of those
+partitions is then sorted by key; for every key two or more items hold, its items go, ascending,
+into one `members` array, and every item but the first gets a reference to the items before it
+there. The references are regrouped by item (`KeyShuffle.earlier`), so the matching reads, a
+chunk of items at a time, every earlier item that shares a key with each (`EarlierItems.chunk`).
+Whether those were kept is only known as the matching goes, so it filters them then, and finds
+exactly the candidates the in-memory map would have held.
+
+Memory during the matching: the members array (4 bytes an entry under a shared key, mapped from
+its file, so the OS can take it back) and one offset per item; the rest stays on disk. This is
+also the shape of the distributed step: the partitions are independent, a sort each.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from array import array
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import IO, Callable, Iterable, Iterator, TypeVar
+
+import numpy as np
+
+from .arena import ArenaError, no_room, temporary_file
+
+Job = TypeVar("Job")
+Done = TypeVar("Done")
+
+PAIR = np.dtype([("key", "<u8"), ("item", "<i4")])
+# An item, how many earlier items share one of its keys, and where they start in `members`.
+REF = np.dtype([("item", "<i4"), ("count", "<i4"), ("start", "<i8")])
+
+# Documents a partition of pairs is sized for (a paragraph level's sentence keys: ~1M pairs, a
+# quick sort), and the most partitions (a power of two each).
+DOCUMENTS_PER_PARTITION = 1024
+MAX_PARTITIONS = 4096
+# Records a spill gathers in memory before writing them out, ordered by partition.
+SPILL_BUFFER_BYTES = 32 << 20
+
+
+def partitions_for(documents: int) -> int:
+    """How many partitions to spread the pairs of `documents` documents' items over."""
+    wanted = max(1, -(-documents // DOCUMENTS_PER_PARTITION))
+    return min(MAX_PARTITIONS, 1 << (wanted - 1).bit_length())
+
+
+class _Spill:
+    """Records of one dtype, by partition, in one temporary file.
+
+    Records wait in memory until SPILL_BUFFER_BYTES of them have come; they are then ordered by
+    partition and written in one piece, each partition's run of it noted as a block (where it
+    starts, how many). Reading a partition back reads its blocks, in order. One file, however
+    many partitions: partitions can be small (a quick sort each) without thousands of open files.
+    """
+
+    def __init__(self, dtype: np.dtype, partitions: int, folder: str | None, buffer_bytes: int | None = None) -> None:
+        self.dtype = dtype
+        self.partitions = partitions
+        self.folder = folder
+        self.buffer_bytes = SPILL_BUFFER_BYTES if buffer_bytes is None else buffer_bytes
+        self._waiting: list[tuple[np.ndarray | None, np.ndarray]] = []
+        self._waiting_bytes = 0
+        self._starts = [array("q") for _ in range(partitions)]  # blocks of each partition: first record
+        self._counts = [array("q") for _ in range(partitions)]  # and how many
+        self._written = 0  # records in the file
+        self._file: IO[bytes] | None = None
+
+    def scatter(self, parts: np.ndarray | None, records: np.ndarray) -> None:
+        """Append each record to its partition (`parts`: one each; None with one partition),
+        keeping their order within each."""
+        if records.size:
+            self._waiting.append((parts, records))
+            self._waiting_bytes += records.nbytes
+            if self._waiting_bytes >= self.buffer_bytes:
+                self._flush()
+
+    def _flush(self) -> None:
+        if not self._waiting:
+            return
+        records = np.concatenate([records for _, records in self._waiting])
+        if self.partitions == 1:
+            bounds = np.array([0, records.size])
+        else:
+            parts = np.concatenate([parts for parts, _ in self._waiting])
+            order = np.argsort(parts, kind="stable")
+            records = records[order]
+            bounds = np.searchsorted(parts[order], np.arange(self.partitions + 1))
+        self._waiting, self._waiting_bytes = [], 0
+        try:
+            if self._file is None:
+                self._file = temporary_file(self.folder)
+            self._file.seek(self._written * self.dtype.itemsize)
+            self._file.write(records.tobytes())
+        except OSError as error:
+            raise no_room(error, self.folder) from error
+        for part in np.flatnonzero(np.diff(bounds)).tolist():
+            self._starts[part].append(self._written + int(bounds[part]))
+            self._counts[part].append(int(bounds[part + 1] - bounds[part]))
+        self._written += records.size
+
+    def finish(self) -> None:
+        """Write out what waits: every record has come (partitions can then be taken at once)."""
+        self._flush()
+        if self._file is not None:
+            self._file.flush()
+
+    def take(self, part: int) -> np.ndarray:
+        """The records of one partition, in the order they came (after `finish`)."""
+        assert not self._waiting, "finish() a spill before taking its partitions"
+        if not self._counts[part]:
+            return np.empty(0, dtype=self.dtype)
+        assert self._file is not None
+        size = self.dtype.itemsize
+        blocks = [_read(self._file, start * size, count * size) for start, count in zip(self._starts[part], self._counts[part])]
+        self._starts[part], self._counts[part] = array("q"), array("q")
+        return np.frombuffer(b"".join(blocks), dtype=self.dtype)
+
+    def close(self) -> None:
+        self._waiting = []
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def _read(handle: IO[bytes], start: int, size: int) -> bytes:
+    data = os.pread(handle.fileno(), size, start) if hasattr(os, "pread") else _seek_read(handle, start, size)
+    if len(data) != size:
+        raise ArenaError(f"the run's temporary file was cut short ({len(data)} of {size} bytes at {start})")
+    return data
+
+
+def _seek_read(handle: IO[bytes], start: int, size: int) -> bytes:  # pragma: no cover - Windows
+    handle.seek(start)
+    return handle.read(size)
+
+
+class KeyShuffle:
+    """(band key, item) pairs of one level, one namespace per band index (a key of one never
+    meets a key of another). Items are numbered from 0 in visit order and must be added in that
+    order."""
+
+    def __init__(self, namespaces: int, partitions: int = 1, folder: str | None = None, threads: int = 1) -> None:
+        """`threads` sort that many partitions at once (numpy lets go of the GIL to sort)."""
+        if partitions < 1 or partitions & (partitions - 1):
+            raise ValueError(f"partitions must be a power of two, not {partitions}")
+        self.partitions = partitions
+        self.folder = folder
+        self.threads = max(1, threads)
+        self._shift = np.uint64(64 - (partitions.bit_length() - 1))
+        self._spills = [_Spill(PAIR, partitions, folder) for _ in range(namespaces)]
+
+    def add(self, namespace: int, keys: np.ndarray, items: np.ndarray) -> None:
+        """Pairs keys[i] with items[i] (ascending, none below an item added before)."""
+        keys = np.ravel(keys)
+        pairs = np.empty(keys.size, dtype=PAIR)
+        pairs["key"] = keys
+        pairs["item"] = items
+        parts = (keys >> self._shift).astype(np.uint16) if self.partitions > 1 else None  # radix-sorted
+        self._spills[namespace].scatter(parts, pairs)
+
+    def earlier(self, items: int) -> EarlierItems:
+        """Group the pairs by key and the references by item, for `items` items in all; the
+        pairs' files are let go as they are read."""
+        members = _Members(self.folder)
+        ranges = self.partitions
+        shift = max(0, (max(items, 1) - 1).bit_length() - (ranges.bit_length() - 1))
+        refs = _Spill(REF, ranges, self.folder)
+        try:
+            for spill in self._spills:
+                spill.finish()
+            jobs = [(spill, part) for spill in self._spills for part in range(spill.partitions)]
+            for held, position in _in_order(jobs, lambda job: _group(job[0].take(job[1])), self.threads):
+                at = members.write(held) + np.arange(held.size, dtype=np.int64) - position  # where each group starts
+                later = position > 0
+                found = np.empty(int(np.count_nonzero(later)), dtype=REF)
+                found["item"] = held[later]
+                found["count"] = position[later]
+                found["start"] = at[later]
+                refs.scatter((found["item"] >> shift).astype(np.uint16), found)
+            refs.finish()
+            offsets = np.zeros(items + 1, dtype=np.int64)
+            ordered = _Members(self.folder)
+            for part, found in enumerate(_in_order(range(ranges), lambda part: _by_item(refs.take(part)), self.threads)):
+                if found.size:
+                    ordered.write(found)
+                    base = part << shift
+                    counts = np.bincount(found["item"] - base)
+                    offsets[1 + base : 1 + base + counts.size] = counts
+            np.cumsum(offsets, out=offsets)
+            return EarlierItems(members.mapped(np.int32), ordered.reader(REF), offsets)
+        finally:
+            refs.close()
+            self.close()
+
+    def close(self) -> None:
+        for spill in self._spills:
+            spill.close()
+
+
+def _in_order(jobs: Iterable[Job], work: Callable[[Job], Done], threads: int) -> Iterator[Done]:
+    """work(job) for each job, in order, `threads` at a time (no more done than one ahead each)."""
+    if threads == 1:
+        yield from map(work, jobs)
+        return
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        pending: deque[Future[Done]] = deque()
+        for job in jobs:
+            pending.append(pool.submit(work, job))
+            if len(pending) > threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _by_item(refs: np.ndarray) -> np.ndarray:
+    return refs[np.argsort(refs["item"])]
+
+
+def _group(pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sort one partition's pairs by key; return the items of every key two or more items hold,
+    ascending within each key, key after key, and the position of each within its key."""
+    if pairs.size < 2:
+        return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int64)
+    keys = pairs["key"]
+    order = np.argsort(keys)
+    keys = keys[order]
+    new_key = np.empty(keys.size, dtype=bool)
+    new_key[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=new_key[1:])
+    del keys
+    starts = np.flatnonzero(new_key)
+    sizes = np.diff(np.append(starts, new_key.size))
+    shared = np.repeat(sizes >= 2, sizes)
+    if not shared.any():
+        return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int64)
+    # Only a third of the pairs or so are under shared keys: those are sorted again, by (key's
+    # group, item), so that each group lists its items ascending, each once (an item holding a
+    # key twice, from two equal sentences, counts once).
+    groups = np.cumsum(new_key)[shared].astype(np.uint64) << np.uint64(32)
+    paired = np.unique(groups | pairs["item"][order[shared]].astype(np.uint64))
+    group, held = paired >> np.uint64(32), (paired & np.uint64(0xFFFFFFFF)).astype(np.int32)
+    first = np.empty(group.size, dtype=bool)
+    first[0] = True
+    np.not_equal(group[1:], group[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    sizes = np.diff(np.append(starts, group.size))
+    position = np.arange(group.size, dtype=np.int64) - np.repeat(starts, sizes)
+    keep = np.repeat(sizes >= 2, sizes)
+    return held[keep], position[keep]
+
+
+class _Members:
+    """An array written to a temporary file in pieces, then mapped back whole."""
+
+    def __init__(self, folder: str | None) -> None:
+        self.folder = folder
+        self.count = 0
+        self._file: IO[bytes] | None = None
+
+    def write(self, values: np.ndarray) -> int:
+        """Append values; return where the first of them lies."""
+        at = self.count
+        try:
+            if self._file is None:
+                self._file = temporary_file(self.folder)
+            self._file.write(values.tobytes())
+        except OSError as error:
+            raise no_room(error, self.folder) from error
+        self.count += len(values)
+        return at
+
+    def mapped(self, dtype: type | np.dtype) -> _Mapped:
+        """The values written, as one array over a memory map of the file."""
+        if self._file is not None:
+            self._file.flush()
+        return _Mapped(self._file, self.count, np.dtype(dtype))
+
+    def reader(self, dtype: type | np.dtype) -> _Reader:
+        """The values written, read back a range at a time."""
+        if self._file is not None:
+            self._file.flush()
+        return _Reader(self._file, np.dtype(dtype))
+
+
+class _Mapped:
+    """A file's records as a read-only numpy array over a memory map (empty: no file).
+
+    Pages of the map that were read count in the process's resident memory until they are
+    dropped from it (`forget`); the OS page cache still holds them.
+    """
+
+    def __init__(self, handle: IO[bytes] | None, count: int, dtype: np.dtype) -> None:
+        self._file = handle
+        self._map = mmap.mmap(handle.fileno(), count * dtype.itemsize, access=mmap.ACCESS_READ) if handle and count else None
+        self.array = np.frombuffer(self._map, dtype=dtype) if self._map is not None else np.empty(0, dtype=dtype)
+
+    def forget(self) -> None:
+        if self._map is not None and hasattr(mmap, "MADV_DONTNEED"):
+            self._map.madvise(mmap.MADV_DONTNEED)
+
+    def close(self) -> None:
+        self.array = np.empty(0, dtype=self.array.dtype)  # the map cannot close under a view
+        if self._map is not None:
+            self._map.close()
+            self._map = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class _Reader:
+    """A file's records, read a range at a time (sequential reads stay out of the process)."""
+
+    def __init__(self, handle: IO[bytes] | None, dtype: np.dtype) -> None:
+        self._file = handle
+        self.dtype = dtype
+
+    def __getitem__(self, bounds: slice) -> np.ndarray:
+        start, stop = int(bounds.start), int(bounds.stop)
+        if self._file is None or stop <= start:
+            return np.empty(0, dtype=self.dtype)
+        self._file.seek(start * self.dtype.itemsize)
+        data = self._file.read((stop - start) * self.dtype.itemsize)
+        return np.frombuffer(data, dtype=self.dtype)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class EarlierItems:
+    """For each item, the earlier items that share a band key with it (repeats included)."""
+
+    def __init__(self, members: _Mapped, refs: _Reader, offsets: np.ndarray) -> None:
+        self._members = members
+        self._refs = refs
+        self._offsets = offsets  # refs of item i: refs[offsets[i] : offsets[i + 1]]
+
+    def chunk(self, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
+        """(starts, items) for items first..last-1: the earlier items of item first + j are
+        items[starts[j] : starts[j + 1]]."""
+        refs = self._refs[self._offsets[first] : self._offsets[last]]
+        counts = refs["count"].astype(np.int64)
+        ends = np.cumsum(counts)
+        index = np.arange(int(ends[-1]) if ends.size else 0, dtype=np.int64) - np.repeat(ends - counts - refs["start"], counts)
+        per_ref = np.zeros(ends.size + 1, dtype=np.int64)
+        per_ref[1:] = ends
+        starts = per_ref[self._offsets[first : last + 1] - self._offsets[first]]
+        return starts, self._members.array[index]
+
+    def forget(self) -> None:
+        """Drop the members read so far from this process's memory (they stay on disk and in
+        the OS page cache)."""
+        self._members.forget()
+
+    def close(self) -> None:
+        self._members.close()
+        self._refs.close()
+
+    def __enter__(self) -> EarlierItems:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
