@@ -15,7 +15,7 @@ import hashlib
 import math
 import pickle
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from collections import Counter, deque
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Proto
 
 import numpy as np
 
-from .arena import Arena
+from .arena import Arena, bound_heap
 from .config import Settings, parse_shingling
 from .document import Document, Reason, Removal
 from .facts import fact_difference, facts
@@ -691,6 +691,7 @@ def deduplicate(
     document level drops, so paragraphs are fingerprinted with their documents; those of
     dropped documents are skipped when matching.
     """
+    bound_heap()
     stored = stored or {}
     policy = keep_order(settings.keep)
     order = policy if established is None else (lambda doc: (not established(doc), policy(doc)))
@@ -714,9 +715,12 @@ def deduplicate(
         cleanup.callback(_close_all, earlier.values())
         if "document" in passes:
             clusters += _deduplicate_documents(documents, passes["document"], earlier["document"].result(), put, progress)
+            for done in earlier.pop("document").result():  # let the level go before the next
+                done.close()
+            passes.pop("document").__exit__(None, None, None)
         if "paragraph" in passes:
             now = statuses(documents)
-            dropped = (lambda number: now[number] != "kept") if "document" in passes else (lambda number: False)
+            dropped = (lambda number: now[number] != "kept") if "document" in levels else (lambda number: False)
             clusters += _deduplicate_paragraphs(documents, passes["paragraph"], earlier["paragraph"].result(), put, progress, dropped)
     return sorted(clusters, key=lambda c: (c.level != "document", c.canonical.doc, c.canonical.paragraph or 0))
 
@@ -850,8 +854,8 @@ def _matches(
                 if loaded is None or loaded[0] != number:
                     loaded = (number, documents[number])
                 kept_number, similarity, measure = found
-                member = Member(item, similarity, measure)
-                yield loaded[1], span, _join(clusters, first.level, kept_number, index.copy(kept_number).item, member), member
+                member = Member(excerpt(item), similarity, measure)
+                yield loaded[1], span, _join(clusters, first.level, kept_number, index, member), member
 
 
 # Chunks read back between drops of the shuffle's members from memory (`EarlierItems.forget`).
@@ -994,11 +998,30 @@ def _deduplicate_paragraphs(
     return list(clusters.values())
 
 
-def _join(clusters: dict[int, Cluster], level: str, number: int, kept: Item, member: Member) -> Cluster:
+def _join(clusters: dict[int, Cluster], level: str, number: int, index: NearDuplicateIndex, member: Member) -> Cluster:
     """Add a member to the cluster of kept copy `number` (made on its first member)."""
-    cluster = clusters.setdefault(number, Cluster(cluster_id(level, kept), level, kept))
+    cluster = clusters.get(number)
+    if cluster is None:
+        kept = excerpt(index.copy(number).item)
+        cluster = clusters[number] = Cluster(cluster_id(level, kept), level, kept)
     cluster.members.append(member)
     return cluster
+
+
+# Clusters hold the start of their items' text: what their records (200 characters) and
+# `cleaner dupes` (72, whitespace runs made one space) show of it; a million documents' removed
+# paragraphs whole would hold GBs.
+EXCERPT_CHARS = 800
+_SHOWN_CHARS = 201
+
+
+def excerpt(item: Item) -> Item:
+    """The item with only as much of its text as any snippet shown of it needs."""
+    text = item.text
+    if len(text) <= EXCERPT_CHARS:
+        return item
+    start = text[:EXCERPT_CHARS]
+    return replace(item, text=start) if len(" ".join(start.split())) >= _SHOWN_CHARS else item
 
 
 def _how(member: Member) -> str:

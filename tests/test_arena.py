@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import platform
 import random
+import sys
 
 import numpy as np
 import pytest
@@ -69,3 +71,10 @@ def test_dedup_decides_the_same_when_every_kept_copy_is_read_from_disk(monkeypat
     assert run() == held
     assert len(held[0]) >= 5 and sum(found is not None for found in held[2]) > 50
     assert len(reads) > 100  # the copies really came from the file
+
+
+@pytest.mark.skipif(sys.platform != "linux" or platform.libc_ver()[0] != "glibc", reason="glibc's mallopt only")
+def test_large_blocks_go_back_to_the_os_when_freed():
+    from cleaner.arena import bound_heap
+
+    assert bound_heap() is True

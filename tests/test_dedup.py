@@ -267,3 +267,22 @@ def test_features_computed_in_a_pool_change_nothing(monkeypatch):
     assert len(alone[0]) >= 5
     assert run(2) == alone
     assert started == [1, 2]
+
+
+@pytest.mark.parametrize("text", [
+    "word " * 400,  # long: trimmed
+    "a" + " " * 900 + "b " * 300,  # its start is mostly spaces: kept whole
+    "short paragraph " * 10,
+    "x" * 5000,  # one long token
+])
+def test_clusters_keep_enough_of_a_text_for_every_snippet_shown(text):
+    from cleaner import dedup
+    from cleaner.dupes import _snippet as dupes_snippet
+
+    item = dedup.Item("d", 0, text)
+    kept = dedup.excerpt(item)
+    assert len(kept.text) <= max(dedup.EXCERPT_CHARS, len(text)) and text.startswith(kept.text)
+    assert dedup._snippet(kept.text, 200) == dedup._snippet(text, 200)
+    assert dupes_snippet(kept.text, 72) == dupes_snippet(text, 72)
+    if text.startswith("word"):
+        assert len(kept.text) == dedup.EXCERPT_CHARS
