@@ -778,7 +778,6 @@ class _FirstPass:
 
     def __init__(self, level: str, settings: Settings, stored: StoredCopies | None, documents: int) -> None:
         self.level = level
-        self.settings = settings
         self.stored = stored
         self.index = level_index(settings, level, stored)
         partitions = partitions_for(documents)
@@ -797,8 +796,8 @@ class _FirstPass:
             rows = np.repeat(owners, np.diff(batch.sentence_starts))
             self.shuffle.add(1, batch.sentence_keys, np.repeat(rows, batch.sentence_keys.shape[1]))
         # a persistent index looks stored copies up by band key and saves new ones whole
-        kept = batch if self.stored is not None else batch.slim()
-        self.chunks.append(pickle.dumps((self.visits, docs, kept), protocol=pickle.HIGHEST_PROTOCOL))
+        saved = batch if self.stored is not None else batch.slim()
+        self.chunks.append(pickle.dumps((self.visits, docs, saved), protocol=pickle.HIGHEST_PROTOCOL))
         self.visits += len(batch.digests)
 
     def earlier(self) -> tuple[EarlierItems, EarlierItems]:
@@ -819,9 +818,6 @@ class _FirstPass:
         self.digests.close()
         self.chunks.close()
         self.index.close()
-
-
-Doc = tuple[int, str, "str | None", list[tuple["int | None", Span, str]]]  # number, id, language, items
 
 
 def _matches(

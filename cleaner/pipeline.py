@@ -68,7 +68,7 @@ class Engine(Protocol):
         ...
 
     def feature_pool(self, settings: Settings) -> Executor | None:
-        """Where dedup's features are computed ahead of its matching (`dedup.chunk_features`)."""
+        """Where dedup computes its features before matching (`dedup.chunk_features`)."""
         ...
 
 
