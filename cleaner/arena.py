@@ -13,6 +13,7 @@ left behind, even by a killed run.
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 import threading
@@ -39,7 +40,6 @@ class Arena:
         self._written = 0  # bytes in the file; blobs from here on are in the buffer
         self._starts = array("q", [0])
         self._file: IO[bytes] | None = None
-        self._lock = threading.Lock()  # only where os.pread is missing (seek + read)
 
     def __len__(self) -> int:
         return len(self._starts) - 1
@@ -63,7 +63,7 @@ class Arena:
         if start >= self._written:
             return bytes(self._buffer[start - self._written : end - self._written])
         assert self._file is not None
-        return self._read(start, end - start)
+        return read_at(self._file, start, end - start)
 
     def close(self) -> None:
         if self._file is not None:
@@ -78,32 +78,44 @@ class Arena:
         self.close()
 
     def _flush(self) -> None:
-        try:
-            if self._file is None:
-                self._file = temporary_file(self._folder)
-            self._file.write(self._buffer)
-            self._file.flush()
-        except OSError as error:
-            raise no_room(error, self._folder) from error
+        self._file = append_to(self._file, self._buffer, self._folder)
+        self._file.flush()  # read back with os.pread, past Python's buffer
         self._written += len(self._buffer)
         self._buffer = bytearray()
-
-    def _read(self, start: int, size: int) -> bytes:
-        assert self._file is not None
-        if hasattr(os, "pread"):
-            data = os.pread(self._file.fileno(), size, start)
-        else:  # pragma: no cover - Windows
-            with self._lock:
-                self._file.seek(start)
-                data = self._file.read(size)
-        if len(data) != size:
-            raise ArenaError(f"the run's temporary file was cut short ({len(data)} of {size} bytes at {start})")
-        return data
 
 
 def temporary_file(folder: str | None = None) -> IO[bytes]:
     """An unlinked temporary file in `folder` (default: TMPDIR); OSError when it cannot be made."""
     return tempfile.TemporaryFile(prefix="cleaner-", dir=folder)
+
+
+def append_to(handle: IO[bytes] | None, data: bytes | bytearray | memoryview, folder: str | None = None) -> IO[bytes]:
+    """Append `data` to a temporary file, made in `folder` when `handle` is None; return it."""
+    try:
+        if handle is None:
+            handle = temporary_file(folder)
+        handle.write(data)
+    except OSError as error:
+        raise no_room(error, folder) from error
+    return handle
+
+
+_SEEK_LOCK = threading.Lock()  # only where os.pread is missing (seek + read)
+
+
+def read_at(handle: IO[bytes], start: int, size: int) -> bytes:
+    """`size` bytes of a temporary file from `start`, in one positioned read (past Python's buffer:
+    flush what was written first)."""
+    if hasattr(os, "pread"):
+        data = os.pread(handle.fileno(), size, start)
+    else:  # pragma: no cover - Windows
+        with _SEEK_LOCK:
+            handle.seek(start)
+            data = handle.read(size)
+            handle.seek(0, os.SEEK_END)
+    if len(data) != size:
+        raise ArenaError(f"the run's temporary file was cut short ({len(data)} of {size} bytes at {start})")
+    return data
 
 
 def no_room(error: OSError, folder: str | None = None) -> ArenaError:
@@ -122,6 +134,7 @@ _M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD_BYTES = 1 << 20
 
 
+@functools.cache
 def bound_heap() -> bool:
     """Have glibc give large blocks back to the OS when they are freed (True where it could).
 

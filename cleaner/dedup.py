@@ -533,11 +533,8 @@ class Sketches:
         kernel = load_kernel()
         if size == 0 or kernel is None:
             held = rows[items]
-            numbers = np.unique(held[held >= 0]).astype(np.int64)
-            if size == 0 or not numbers.size:
-                return numbers + first
-            wanted = lowest_jaccard(threshold, containment, size, self._sizes[numbers])
-            return numbers[self.possible(numbers, signature, wanted)] + first
+            kept = np.unique(held[held >= 0]).astype(np.int64)
+            return self._passing(kept, signature, size, threshold, containment) + first
         self._next_stamp()
         items = np.ascontiguousarray(items, dtype=np.int32)
         query = np.ascontiguousarray(signature, dtype=np.uint8)
@@ -561,11 +558,14 @@ class Sketches:
         numbers = lookups[0][0].query_array(lookups[0][1]).astype(np.int64)
         for index, keys in lookups[1:]:
             numbers = np.union1d(numbers, index.query_array(keys))
-        if size == 0 or not numbers.size:
-            return numbers
-        rows = numbers - first
+        return self._passing(numbers - first, signature, size, threshold, containment) + first
+
+    def _passing(self, rows: np.ndarray, signature: np.ndarray, size: int, threshold: float, containment: float) -> np.ndarray:
+        """The rows (ascending) whose sketch leaves a match possible (all of them for an empty item)."""
+        if size == 0 or not rows.size:
+            return rows
         wanted = lowest_jaccard(threshold, containment, size, self._sizes[rows])
-        return numbers[self.possible(rows, signature, wanted)]
+        return rows[self.possible(rows, signature, wanted)]
 
     def possible(self, rows: np.ndarray, signature: np.ndarray, wanted: np.ndarray) -> np.ndarray:
         """Whether each copy could reach Jaccard `wanted` with the signature (True: verify it)."""

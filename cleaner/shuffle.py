@@ -20,7 +20,6 @@ also the shape of the distributed step: the partitions are independent, a sort e
 from __future__ import annotations
 
 import mmap
-import os
 from array import array
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,7 +27,7 @@ from typing import IO, Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 
-from .arena import ArenaError, no_room, temporary_file
+from .arena import append_to, read_at
 
 Job = TypeVar("Job")
 Done = TypeVar("Done")
@@ -93,13 +92,7 @@ class _Spill:
             records = records[order]
             bounds = np.searchsorted(parts[order], np.arange(self.partitions + 1))
         self._waiting, self._waiting_bytes = [], 0
-        try:
-            if self._file is None:
-                self._file = temporary_file(self.folder)
-            self._file.seek(self._written * self.dtype.itemsize)
-            self._file.write(records.tobytes())
-        except OSError as error:
-            raise no_room(error, self.folder) from error
+        self._file = append_to(self._file, records.tobytes(), self.folder)
         for part in np.flatnonzero(np.diff(bounds)).tolist():
             self._starts[part].append(self._written + int(bounds[part]))
             self._counts[part].append(int(bounds[part + 1] - bounds[part]))
@@ -118,7 +111,7 @@ class _Spill:
             return np.empty(0, dtype=self.dtype)
         assert self._file is not None
         size = self.dtype.itemsize
-        blocks = [_read(self._file, start * size, count * size) for start, count in zip(self._starts[part], self._counts[part])]
+        blocks = [read_at(self._file, start * size, count * size) for start, count in zip(self._starts[part], self._counts[part])]
         self._starts[part], self._counts[part] = array("q"), array("q")
         return np.frombuffer(b"".join(blocks), dtype=self.dtype)
 
@@ -127,18 +120,6 @@ class _Spill:
         if self._file is not None:
             self._file.close()
             self._file = None
-
-
-def _read(handle: IO[bytes], start: int, size: int) -> bytes:
-    data = os.pread(handle.fileno(), size, start) if hasattr(os, "pread") else _seek_read(handle, start, size)
-    if len(data) != size:
-        raise ArenaError(f"the run's temporary file was cut short ({len(data)} of {size} bytes at {start})")
-    return data
-
-
-def _seek_read(handle: IO[bytes], start: int, size: int) -> bytes:  # pragma: no cover - Windows
-    handle.seek(start)
-    return handle.read(size)
 
 
 class KeyShuffle:
@@ -267,12 +248,7 @@ class _Members:
     def write(self, values: np.ndarray) -> int:
         """Append values; return where the first of them lies."""
         at = self.count
-        try:
-            if self._file is None:
-                self._file = temporary_file(self.folder)
-            self._file.write(values.tobytes())
-        except OSError as error:
-            raise no_room(error, self.folder) from error
+        self._file = append_to(self._file, values.tobytes(), self.folder)
         self.count += len(values)
         return at
 
@@ -326,9 +302,8 @@ class _Reader:
         start, stop = int(bounds.start), int(bounds.stop)
         if self._file is None or stop <= start:
             return np.empty(0, dtype=self.dtype)
-        self._file.seek(start * self.dtype.itemsize)
-        data = self._file.read((stop - start) * self.dtype.itemsize)
-        return np.frombuffer(data, dtype=self.dtype)
+        size = self.dtype.itemsize
+        return np.frombuffer(read_at(self._file, start * size, (stop - start) * size), dtype=self.dtype)
 
     def close(self) -> None:
         if self._file is not None:

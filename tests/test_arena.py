@@ -64,8 +64,8 @@ def test_dedup_decides_the_same_when_every_kept_copy_is_read_from_disk(monkeypat
 
     held = run()
     reads = []
-    read = Arena._read
-    monkeypatch.setattr(Arena, "_read", lambda self, start, size: reads.append(size) or read(self, start, size))
+    read = arena_module.read_at
+    monkeypatch.setattr(arena_module, "read_at", lambda handle, start, size: reads.append(size) or read(handle, start, size))
     monkeypatch.setattr(arena_module, "BUFFER_BYTES", 1)
     monkeypatch.setattr(dedup, "RECENT_COPIES", 0)
     assert run() == held
