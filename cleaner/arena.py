@@ -18,7 +18,10 @@ import os
 import tempfile
 import threading
 from array import array
-from typing import IO
+from contextlib import contextmanager
+from typing import IO, Iterator
+
+import numpy as np
 
 from .errors import CleanerError
 
@@ -64,6 +67,31 @@ class Arena:
             return bytes(self._buffer[start - self._written : end - self._written])
         assert self._file is not None
         return read_at(self._file, start, end - start)
+
+    def prefix(self, number: int, size: int) -> bytes:
+        """The first `size` bytes of a blob."""
+        start = self._starts[number]
+        if start >= self._written:
+            return bytes(self._buffer[start - self._written : start - self._written + size])
+        assert self._file is not None
+        return read_at(self._file, start, size)
+
+    @contextmanager
+    def located(self) -> Iterator[tuple[int, int, int, int]]:
+        """Where compiled code reads the blobs in place (`kc_shared` in fastminhash.py): (file
+        descriptor, -1 before the first write; bytes in the file; address of the blobs after
+        them; address of the blobs' starts, 8 bytes each). Valid inside the block, which must
+        not append."""
+        buffer = np.frombuffer(self._buffer, dtype=np.uint8) if self._buffer else None
+        try:
+            yield (
+                -1 if self._file is None else self._file.fileno(),
+                self._written,
+                0 if buffer is None else buffer.ctypes.data,
+                self._starts.buffer_info()[0],
+            )
+        finally:
+            del buffer  # let the buffer grow again
 
     def close(self) -> None:
         if self._file is not None:

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Proto
 
 import numpy as np
 
-from .arena import Arena, bound_heap
+from .arena import Arena, ArenaError, bound_heap
 from .config import Settings, parse_shingling
 from .document import Document, Reason, Removal
 from .facts import fact_difference, facts
@@ -169,9 +169,9 @@ class FeatureBatch:
 
     def slim(self) -> FeatureBatch:
         """What matching needs when the band keys have gone to a shuffle and no persistent index
-        is asked: digests, shingle hashes and the low byte of each signature value."""
+        is asked: digests, shingle hashes and the sketch of each signature (`sketch_codes`)."""
         return FeatureBatch(
-            self.digests, self.signatures.astype(np.uint8), self.hashes, self.hash_starts,
+            self.digests, sketch_codes(self.signatures), self.hashes, self.hash_starts,
             np.empty((len(self.digests), 0), dtype=np.uint64), np.empty((0, 0), dtype=np.uint64),
             np.zeros(len(self.digests) + 1, dtype=np.int64),
         )
@@ -240,6 +240,7 @@ class KeptCopies:
         self._recent: dict[int, Kept] = {}
         self._recent_limit = RECENT_COPIES if recent is None else recent
         self._facts: dict[int, Counter[str]] = {}
+        self._scratch = np.empty(1024, dtype=np.uint32)  # the largest copy `shared_counts` read
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -264,6 +265,30 @@ class KeptCopies:
                 self._forget_recent()
             self._recent[number] = kept
         return kept
+
+    def shared_counts(self, rows: np.ndarray, hashes: np.ndarray) -> tuple[list[int], list[int]]:
+        """For copies `rows`: how many of the sorted unique `hashes` each holds, and its size.
+        Only the copies' hashes are read, in one compiled call where the kernel loads."""
+        sizes = [self._sizes[row] for row in rows.tolist()]
+        if not sizes:
+            return [], []
+        kernel = load_kernel()
+        if kernel is None:
+            counts = [shared_count(hashes, np.frombuffer(self._arena.prefix(row, 4 * size), dtype=np.uint32)) for row, size in zip(rows.tolist(), sizes)]
+            return counts, sizes
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        query = np.ascontiguousarray(hashes, dtype=np.uint32)
+        if self._scratch.size < max(sizes):
+            self._scratch = np.empty(max(max(sizes), 2 * self._scratch.size), dtype=np.uint32)
+        counts = np.empty(rows.size, dtype=np.int64)
+        with self._arena.located() as (fd, written, buffer, starts):
+            status = kernel.kc_shared(
+                fd, written, buffer, starts, self._sizes.buffer_info()[0], rows.ctypes.data, rows.size, query.ctypes.data,
+                query.size, self._scratch.ctypes.data, counts.ctypes.data,
+            )
+        if status < 0:
+            raise ArenaError("the run's temporary file of kept copies came back short")
+        return counts.tolist(), sizes
 
     def _forget_recent(self) -> None:
         """Let the recent copies go, but not the facts the guard computed of them: a copy that
@@ -329,7 +354,7 @@ class NearDuplicateIndex:
         # Kept copies by the first 128 bits of their digest (49 bytes a key, not a 113-byte hex str).
         self.exact: dict[bytes, int] = {}
         self.kept = KeptCopies()
-        self.sketches = Sketches(num_perm)
+        self.sketches = Sketches(num_perm, containment)
         self.stored = stored
         self.first = len(stored) if stored is not None else 0
         # With a shuffle (`expect`): the kept copy row of each item visited, -1 if not kept, and
@@ -386,11 +411,7 @@ class NearDuplicateIndex:
         if self.stored is not None and (stored := self.stored.candidates(keys, sentence_keys)):
             # Stored copies have no sketch here: every one is compared.
             candidates = np.union1d(candidates, np.fromiter(stored, dtype=np.int64, count=len(stored)))
-        best: tuple[int, float, str] | None = None
-        for number in candidates.tolist():
-            found = self._verify(candidate, self.copy(number))
-            if found and (best is None or found[0] > best[1]):
-                best = (number, *found)
+        best = self._best(candidate, candidates)
         if best is None:
             if self._rows is not None:
                 self._rows[earlier.visit] = len(self.kept)
@@ -416,21 +437,37 @@ class NearDuplicateIndex:
         """The kept copy with this number, stored or kept here."""
         return self.stored.copy(number) if number < self.first else self.kept[number - self.first]
 
-    def _verify(self, candidate: Kept, kept: Kept) -> tuple[float, str] | None:
+    def _best(self, candidate: Kept, numbers: np.ndarray) -> tuple[int, float, str] | None:
+        """(number, similarity, measure) of the candidate (ascending numbers) the item matches
+        best, the first of equals; None if it matches none. Every candidate is verified
+        exactly on the shingle hashes; only a match is read whole (for the guard's facts)."""
+        stored = numbers[numbers < self.first].tolist()
+        counts, sizes = self.kept.shared_counts(numbers[numbers >= self.first] - self.first, candidate.hashes)
+        for number in reversed(stored):  # stored copies come first
+            hashes = self.copy(number).hashes
+            counts.insert(0, shared_count(candidate.hashes, hashes))
+            sizes.insert(0, hashes.size)
+        best: tuple[int, float, str] | None = None
+        for number, shared, size in zip(numbers.tolist(), counts, sizes):
+            found = self._measure(candidate, shared, size)
+            if found and self.guard and self.guard(candidate.item_facts(), self.copy(number).item_facts()):
+                found = None
+            if found and (best is None or found[0] > best[1]):
+                best = (number, *found)
+        return best
+
+    def _measure(self, candidate: Kept, shared: int, size: int) -> tuple[float, str] | None:
+        """(similarity, measure) when an item sharing `shared` hashes with a kept copy of `size`
+        hashes matches it by Jaccard or, if it may, by containment; else None."""
         hashes = candidate.hashes
-        shared = shared_count(hashes, kept.hashes)
-        union = hashes.size + kept.hashes.size - shared
+        union = hashes.size + size - shared
         similarity = shared / union if union else 1.0
         if similarity >= self.threshold:
-            found = (similarity, "jaccard")
-        elif self.containment and hashes.size and candidate.words >= self.containment_min_words:
+            return similarity, "jaccard"
+        if self.containment and hashes.size and candidate.words >= self.containment_min_words:
             inside = shared / hashes.size
-            found = (inside, "containment") if inside >= self.containment else None
-        else:
-            found = None
-        if found and self.guard and self.guard(candidate.item_facts(), kept.item_facts()):
-            return None
-        return found
+            return (inside, "containment") if inside >= self.containment else None
+        return None
 
     def close(self) -> None:
         """Let go of the kept copies' temporary file (the index cannot match after this)."""
@@ -449,21 +486,33 @@ class NearDuplicateIndex:
             self.sentence_lsh.insert(number, sentence_keys)
 
 class Sketches:
-    """One byte of each MinHash value of every kept copy (b-bit minwise hashing, Li & König
-    2010), and its shingle count: enough to rule out most chance LSH candidates at 129 bytes a copy.
+    """One byte of each MinHash value of every kept copy and its shingle count: enough to rule
+    out most chance candidates at 137 bytes a copy.
 
-    Two sets of Jaccard J agree on a value's low byte with probability p = J + (1 - J) / 256.
-    A candidate is ruled out when it agrees on fewer values than a pair at the lowest Jaccard
-    that could still match would reach with probability `SKETCH_MISS_RATE` (binomial tail):
-    exact verification decides every other one, so this only ever saves work.
+    The byte is an order-keeping code of the value (`sketch_codes`, after b-bit minwise hashing,
+    Li & König 2010, which keeps low bits instead). Two tests, each failing a pair that does
+    match with probability below `SKETCH_MISS_RATE` (binomial tails), rule a candidate out; exact
+    verification decides every other one, so they only ever save work:
 
-    Most LSH candidates share a band by chance: pairs of unrelated paragraphs share 2-5% of
-    their character 5-grams, and each kept copy adds such pairs, so candidates per item grow
-    with the corpus. With the compiled bucket maps, `plausible` gathers the candidates and reads
-    their sketches in one call (each candidate once, by a stamp per copy); without them, numpy.
+    - Agreement: equal values give equal codes, so a pair of Jaccard J agrees on at least a
+      Binomial(num_perm, J) number of codes; too few rules out the lowest Jaccard that could
+      still match (the threshold, or what containment implies from the two sizes).
+    - Containment (items long enough for it): for each permutation the lowest value of the union
+      lies in the item and not the kept copy (the item's value is then the lower; a lower code
+      proves it), or in both (equal values). Among those permutations it lies in both with
+      probability |item & copy| / |item|, the containment itself. A short item that shares one
+      sentence with a long copy agrees on a few values, as a contained one would on a long copy,
+      but shows the lower value on most of the others: ruled out. A code tie counts as
+      agreement, which only lets more through.
+
+    Most LSH candidates are such chance pairs: unrelated paragraphs share 2-5% of their
+    character 5-grams, a sentence reused in other paragraphs brings each of them, and every kept
+    copy adds some, so candidates per item grow with the corpus. `plausible` and
+    `plausible_earlier` gather candidates and read their sketches in one compiled call (each
+    candidate once, by a stamp per copy); without the kernel, numpy.
     """
 
-    def __init__(self, num_perm: int) -> None:
+    def __init__(self, num_perm: int, containment: float | None = None) -> None:
         self.num_perm = num_perm
         self._bytes = np.empty((1024, num_perm), dtype=np.uint8)
         self._sizes = np.empty(1024, dtype=np.int64)
@@ -471,7 +520,9 @@ class Sketches:
         self._out = np.empty(1024, dtype=np.int32)
         self._stamp = 0
         self._count = 0
-        self._least = np.ascontiguousarray(_least_agreements(num_perm), dtype=np.int64)
+        # the kernel's one table: fewest agreements by Jaccard grid, then by containment trials
+        self._contained = _least_contained(num_perm, containment or 0.0)
+        self._least = np.ascontiguousarray(np.concatenate([_least_agreements(num_perm), self._contained]), dtype=np.int64)
         self._addresses = self._arrays()
 
     def reserve(self, rows: int) -> None:
@@ -492,7 +543,7 @@ class Sketches:
     def add(self, signature: np.ndarray, size: int) -> None:
         if self._count == len(self._sizes):
             self._grow(2 * len(self._sizes))
-        self._bytes[self._count] = signature.astype(np.uint8)
+        self._bytes[self._count] = sketch_of(signature)
         self._sizes[self._count] = size
         self._count += 1
 
@@ -505,8 +556,9 @@ class Sketches:
         containment: float, first: int,
     ) -> np.ndarray:
         """Numbers (row + `first`) of the kept copies stored under any (index, keys) lookup whose
-        sketch does not rule out Jaccard `threshold`, or, with `containment` > 0, the lower
-        Jaccard that containment implies from the two sizes; ascending, each once."""
+        sketch does not rule out a match at Jaccard `threshold` or, with `containment` > 0 (the
+        one this was made with), at that containment; ascending, each once. `signature` is
+        the item's, or its sketch."""
         maps = [index.native_map for index, _ in lookups]
         kernel = load_kernel()
         if size == 0 or kernel is None or None in maps:
@@ -514,7 +566,7 @@ class Sketches:
         self._next_stamp()
         keys = [np.ascontiguousarray(keys, dtype=np.uint64) for _, keys in lookups]
         second = (maps[1], keys[1].ctypes.data, keys[1].size) if len(keys) == 2 else (None, None, 0)
-        query = np.ascontiguousarray(signature.astype(np.uint8))
+        query = np.ascontiguousarray(sketch_of(signature))
         stamps, sketches, sizes, least, out = self._addresses
         found = kernel.bm_plausible(
             maps[0], keys[0].ctypes.data, keys[0].size, *second, first, stamps, self._stamp, sketches, self.num_perm,
@@ -537,7 +589,7 @@ class Sketches:
             return self._passing(kept, signature, size, threshold, containment) + first
         self._next_stamp()
         items = np.ascontiguousarray(items, dtype=np.int32)
-        query = np.ascontiguousarray(signature, dtype=np.uint8)
+        query = np.ascontiguousarray(sketch_of(signature))
         stamps, sketches, sizes, least, out = self._addresses
         found = kernel.sk_plausible(
             items.ctypes.data, items.size, rows.ctypes.data, first, stamps, self._stamp, sketches, self.num_perm, sizes,
@@ -561,16 +613,38 @@ class Sketches:
         return self._passing(numbers - first, signature, size, threshold, containment) + first
 
     def _passing(self, rows: np.ndarray, signature: np.ndarray, size: int, threshold: float, containment: float) -> np.ndarray:
-        """The rows (ascending) whose sketch leaves a match possible (all of them for an empty item)."""
+        """The rows (ascending) whose sketch leaves a match possible (all of them for an empty
+        item); the compiled `sk_may_match` decides the same."""
         if size == 0 or not rows.size:
             return rows
+        query, held = sketch_of(signature), self._bytes[rows]
+        agree = np.count_nonzero(held == query, axis=1)
         wanted = lowest_jaccard(threshold, containment, size, self._sizes[rows])
-        return rows[self.possible(rows, signature, wanted)]
+        possible = agree >= least_agreements(self.num_perm, wanted)
+        if containment:
+            lower = np.count_nonzero(query < held, axis=1)
+            possible &= (agree >= least_agreements(self.num_perm, np.float64(threshold))) | (agree >= self._contained[agree + lower])
+        return rows[possible]
 
-    def possible(self, rows: np.ndarray, signature: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-        """Whether each copy could reach Jaccard `wanted` with the signature (True: verify it)."""
-        agreements = np.count_nonzero(self._bytes[rows] == signature.astype(np.uint8), axis=1)
-        return agreements >= least_agreements(self.num_perm, wanted)
+
+def sketch_codes(signatures: np.ndarray) -> np.ndarray:
+    """One byte per MinHash value that keeps the values' order: values below 2**17 by their
+    top 4 of 17 bits (0-15), the others by octave and the 4 bits after the leading one (16-255).
+    Equal values give equal codes and a lower code means a lower value; two unequal values
+    share a code with a few percent's chance, depending on how far apart they lie.
+
+    >>> sketch_codes(np.array([0, 2**13, 2**17 - 1, 2**17, 2**31 + 2**27, 2**32 - 1], dtype=np.uint32)).tolist()
+    [0, 1, 15, 16, 241, 255]
+    """
+    values = np.asarray(signatures, dtype=np.uint32).astype(np.int64)
+    top = np.frexp(values.astype(np.float64))[1].astype(np.int64) - 1  # floor(log2(value)); -1 for 0
+    octave = 16 * (top - 16) + ((values >> np.maximum(top - 4, 0)) & 15)
+    return np.where(top >= 17, octave, values >> 13).astype(np.uint8)
+
+
+def sketch_of(signature: np.ndarray) -> np.ndarray:
+    """The sketch of a signature, or the sketch itself (what `FeatureBatch.slim` keeps)."""
+    return signature if signature.dtype == np.uint8 else sketch_codes(signature)
 
 
 def lowest_jaccard(threshold: float, containment: float, size: int | np.ndarray, others: np.ndarray) -> np.ndarray:
@@ -595,14 +669,29 @@ def least_agreements(num_perm: int, wanted: np.ndarray) -> np.ndarray:
 @lru_cache(maxsize=8)
 def _least_agreements(num_perm: int) -> np.ndarray:
     """Per Jaccard j/_GRID: the fewest agreeing sketch bytes a pair of that Jaccard shows
-    except with probability below SKETCH_MISS_RATE."""
-    jaccard = np.arange(_GRID + 1) / _GRID
-    agree = np.minimum(jaccard + (1.0 - jaccard) / 256, 1.0 - 1e-12)[:, None]
-    counts = np.arange(num_perm + 1)
-    choose = np.array([math.lgamma(num_perm + 1) - math.lgamma(m + 1) - math.lgamma(num_perm - m + 1) for m in counts])
-    log_pmf = choose + counts * np.log(agree) + (num_perm - counts) * np.log1p(-agree)
-    cdf = np.cumsum(np.exp(log_pmf), axis=1)
-    # the smallest m with P(X <= m) >= rate: fewer than m agreements happen less often than that
+    except with probability below SKETCH_MISS_RATE (Binomial(num_perm, J): ties only add)."""
+    return _binomial_floor(num_perm, np.arange(_GRID + 1) / _GRID)
+
+
+@lru_cache(maxsize=8)
+def _least_contained(num_perm: int, containment: float) -> np.ndarray:
+    """Per number of trials n (0..num_perm), the fewest agreements among n permutations whose
+    lowest value lies in the item that a pair of this containment shows except with
+    probability below SKETCH_MISS_RATE (Binomial(n, containment)); zeros without containment."""
+    floors = np.zeros(num_perm + 1, dtype=np.int64)
+    if containment:
+        for trials in range(1, num_perm + 1):
+            floors[trials] = _binomial_floor(trials, np.array([containment]))[0]
+    return floors
+
+
+def _binomial_floor(trials: int, chances: np.ndarray) -> np.ndarray:
+    """Per chance p: the smallest m with P(Binomial(trials, p) <= m) >= SKETCH_MISS_RATE, so
+    fewer than m successes happen less often than that."""
+    p = np.clip(chances, 1e-12, 1.0 - 1e-12)[:, None]
+    counts = np.arange(trials + 1)
+    choose = np.array([math.lgamma(trials + 1) - math.lgamma(m + 1) - math.lgamma(trials - m + 1) for m in counts])
+    cdf = np.cumsum(np.exp(choose + counts * np.log(p) + (trials - counts) * np.log1p(-p)), axis=1)
     return np.argmax(cdf >= SKETCH_MISS_RATE, axis=1)
 
 

@@ -279,6 +279,7 @@ _C_SOURCE = r"""
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define POLY_BASE 0x9E3779B97F4A7C15ULL
 
@@ -764,31 +765,37 @@ int64_t bm_query_sorted(const bandmap_t *m, const uint64_t *keys, int64_t n, int
     return unique;
 }
 
-/* Whether kept copy `row` may match: the low bytes of its signature (sketches + row * perms)
-   agree with `query` on at least least[grid] values, grid = (int)(1000 * wanted) clipped to
-   [0, 1000], wanted = threshold, or, with contain > 0, the lower Jaccard that containment implies
-   from the sizes: inside / max(size + sizes[row] - inside, 1), inside = contain * size
-   (dedup.py's `Sketches._plausible_numpy` computes the same in numpy). */
+/* Whether kept copy `row` may match (dedup.py's `Sketches._passing` decides the same in numpy).
+   Its sketch (sketches + row * perms, order-keeping codes of the signature's values) must agree
+   with `query` on at least least[grid] codes, grid = (int)(1000 * wanted) clipped to [0, 1000],
+   wanted = threshold, or, with contain > 0, the lower Jaccard that containment implies from the
+   sizes: inside / max(size + sizes[row] - inside, 1), inside = contain * size. With contain > 0
+   and fewer agreements than the threshold needs, containment must be possible too: agreements
+   >= least[1001 + agreements + codes where the query is lower]. */
 static inline int sk_may_match(int32_t row, const uint8_t *sketches, int perms, const int64_t *sizes,
                                const uint8_t *query, double threshold, double contain, int64_t size,
                                const int64_t *least) {
-    double wanted = threshold;
-    if (contain > 0.0) {
-        double inside = contain * (double)size;
-        double room = (double)(size + sizes[row]) - inside;
-        double implied = inside / (room > 1.0 ? room : 1.0);
-        if (implied < wanted) wanted = implied;
+    const uint8_t *sketch = sketches + (int64_t)row * perms;
+    int agree = 0, lower = 0;
+    for (int p = 0; p < perms; p++) {
+        agree += sketch[p] == query[p];
+        lower += query[p] < sketch[p];
     }
-    int64_t grid = (int64_t)(wanted * 1000.0);
+    int64_t grid = (int64_t)(threshold * 1000.0);
     if (grid < 0) grid = 0;
     if (grid > 1000) grid = 1000;
-    const uint8_t *sketch = sketches + (int64_t)row * perms;
-    int agree = 0;
-    for (int p = 0; p < perms; p++) agree += sketch[p] == query[p];
-    return agree >= least[grid];
+    if (contain <= 0.0) return agree >= least[grid];
+    if (agree >= least[grid]) return 1;
+    double inside = contain * (double)size;
+    double room = (double)(size + sizes[row]) - inside;
+    double implied = inside / (room > 1.0 ? room : 1.0);
+    int64_t low = (int64_t)((implied < threshold ? implied : threshold) * 1000.0);
+    if (low < 0) low = 0;
+    if (low > 1000) low = 1000;
+    return agree >= least[low] && agree >= least[1001 + agree + lower];
 }
 
-/* The candidates of one item that its b-bit sketch does not rule out (`sk_may_match`), each
+/* The candidates of one item that its sketch does not rule out (`sk_may_match`), each
    once, ascending. Candidates are the values under `na` keys of map `a` and `nb` keys of map
    `b` (NULL: none), all >= `first`; row = value - first. stamps[row] == stamp marks a row seen
    in this call. `out` must hold one value per row. */
@@ -824,6 +831,18 @@ int64_t sk_plausible(const int32_t *items, int64_t n, const int32_t *rows, int32
                      double contain, int64_t size, const int64_t *least, int32_t *out) {
     int64_t found = 0;
     for (int64_t i = 0; i < n; i++) {
+        /* Candidates lie anywhere in arrays of GBs at 1M documents: ask for an item's row
+           16 candidates ahead and for its stamp and sketch 8 ahead, when the row is in. */
+        if (i + 16 < n) __builtin_prefetch(rows + items[i + 16]);
+        if (i + 8 < n) {
+            int32_t ahead = rows[items[i + 8]];
+            if (ahead >= 0) {
+                __builtin_prefetch(stamps + ahead);
+                __builtin_prefetch(sketches + (int64_t)ahead * perms);
+                __builtin_prefetch(sketches + (int64_t)ahead * perms + 64);
+                __builtin_prefetch(sizes + ahead);
+            }
+        }
         int32_t row = rows[items[i]];
         if (row < 0 || stamps[row] == stamp) continue;
         stamps[row] = stamp;
@@ -831,6 +850,42 @@ int64_t sk_plausible(const int32_t *items, int64_t n, const int32_t *rows, int32
     }
     if (found > 1) qsort(out, (size_t)found, sizeof(int32_t), bm_compare);
     return found;
+}
+
+/* How many values two sorted unique arrays share (one merge, no branches on the values). */
+static int64_t shared_sorted(const uint32_t *a, int64_t na, const uint32_t *b, int64_t nb) {
+    int64_t i = 0, j = 0, count = 0;
+    while (i < na && j < nb) {
+        uint32_t x = a[i], y = b[j];
+        count += x == y;
+        i += x <= y;
+        j += y <= x;
+    }
+    return count;
+}
+
+/* out[i]: how many of the `nq` sorted unique `query` values kept copy rows[i] holds. A copy's
+   sorted unique hashes are the first 4 * sizes[row] bytes of its blob in an arena (arena.py),
+   which starts at starts[row]: in the file `fd` below `written`, else in `buffer` at
+   starts[row] - written. `scratch` holds the largest copy. Returns 0, or -1 when the file came
+   back short. */
+int64_t kc_shared(int fd, int64_t written, const uint8_t *buffer, const int64_t *starts, const int64_t *sizes,
+                  const int64_t *rows, int64_t n, const uint32_t *query, int64_t nq, uint32_t *scratch, int64_t *out) {
+    for (int64_t i = 0; i < n; i++) {
+        int64_t row = rows[i], start = starts[row];
+        size_t want = (size_t)sizes[row] * 4, got = 0;
+        if (start >= written) {
+            memcpy(scratch, buffer + (start - written), want);
+        } else {
+            while (got < want) {
+                ssize_t read = pread(fd, (char *)scratch + got, want - got, (off_t)(start + (int64_t)got));
+                if (read <= 0) return -1;
+                got += (size_t)read;
+            }
+        }
+        out[i] = shared_sorted(query, nq, scratch, sizes[row]);
+    }
+    return 0;
 }
 
 /* Bytes held: slots and value arrays. */
@@ -1009,6 +1064,9 @@ class _Kernel:
         self.sk_plausible.restype = _i64
         self.sk_plausible.argtypes = [_ptr, _i64, _ptr, ctypes.c_int32, _ptr, ctypes.c_int32, _ptr, ctypes.c_int, _ptr, _ptr,
                                       ctypes.c_double, ctypes.c_double, _i64, _ptr, _ptr]
+        self.kc_shared = library.kc_shared
+        self.kc_shared.restype = _i64
+        self.kc_shared.argtypes = [ctypes.c_int, _i64, _ptr, _ptr, _ptr, _ptr, _i64, _ptr, _i64, _ptr, _ptr]
         self.ascii, self.table, self.pool = _canonical_table()
         self.tables = (self.ascii.ctypes.data, self.table.ctypes.data, self.pool.ctypes.data)
         self.local = threading.local()

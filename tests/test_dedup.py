@@ -166,11 +166,68 @@ def test_sketch_agreement_floor_is_the_binomial_tail():
     from cleaner.dedup import SKETCH_MISS_RATE, _least_agreements
 
     floor = _least_agreements(64)
-    for grid, jaccard in ((0, 0.0), (300, 0.3), (500, 0.5), (800, 0.8), (1000, 1.0)):
-        agree = min(jaccard + (1 - jaccard) / 256, 1.0)
+    for grid, agree in ((0, 0.0), (300, 0.3), (500, 0.5), (800, 0.8), (1000, 1.0)):
         below = sum(comb(64, m) * agree**m * (1 - agree) ** (64 - m) for m in range(floor[grid]))
         at = below + comb(64, floor[grid]) * agree ** floor[grid] * (1 - agree) ** (64 - floor[grid])
         assert below < SKETCH_MISS_RATE <= at or floor[grid] == 0
+
+
+def test_containment_floor_is_the_binomial_tail_per_number_of_trials():
+    from math import comb
+
+    from cleaner.dedup import SKETCH_MISS_RATE, _least_contained
+
+    floor = _least_contained(128, 0.8)
+    assert floor[0] == 0 and not _least_contained(128, 0.0).any()
+    for trials in (1, 5, 20, 60, 128):
+        cdf = lambda m: sum(comb(trials, k) * 0.8**k * 0.2 ** (trials - k) for k in range(m + 1))
+        assert (floor[trials] == 0 or cdf(floor[trials] - 1) < SKETCH_MISS_RATE) and cdf(floor[trials]) >= SKETCH_MISS_RATE
+    assert (np.diff(floor) >= 0).all() and (np.diff(floor) <= 1).all()  # one more trial: at most one more agreement
+
+
+def test_sketch_codes_keep_the_order_of_values():
+    from cleaner.dedup import sketch_codes
+
+    rng = np.random.default_rng(7)
+    values = np.concatenate([rng.integers(0, 2**32, 20000, dtype=np.uint64), 2 ** rng.integers(0, 32, 2000, dtype=np.uint64)])
+    values = np.concatenate([values, np.maximum(values, 1) - 1, [0, 2**32 - 1]]).astype(np.uint32)
+    values.sort()
+    codes = sketch_codes(values)
+    assert (np.diff(codes.astype(np.int64)) >= 0).all()  # a lower code means a lower value
+    assert codes[0] == 0 and codes[-1] == 255
+    # minimums of sets of 100 values: unequal ones seldom share a code
+    a, b = rng.integers(0, 2**32, (2, 5000, 100), dtype=np.uint64).min(axis=2).astype(np.uint32)
+    assert np.mean(sketch_codes(a) == sketch_codes(b)) < 0.05
+
+
+def test_sketch_filter_lets_every_contained_item_through():
+    """A short item whose shingles lie 85-100% inside a much longer kept copy (the case the
+    containment test rules on) is never ruled out, with or without the kernel."""
+    from cleaner import dedup
+    from cleaner.fastminhash import Fingerprinter
+
+    rng = random.Random(11)
+    words = [f"w{n}x" for n in range(3000)]
+    fingerprints = Fingerprinter("char", 5, 128, 1)
+    for trial in range(150):
+        long = [rng.choice(words) for _ in range(rng.randint(150, 400))]
+        start = rng.randrange(len(long) - 40)
+        short = long[start : start + rng.randint(12, 40)]
+        for _ in range(rng.randint(0, 1)):
+            short[rng.randrange(len(short))] = rng.choice(words)
+        (kept, item) = fingerprints.fingerprints([" ".join(long), " ".join(short)])[1]
+        if np.isin(item, kept).mean() < 0.8:
+            continue
+        signatures = fingerprints.fingerprints([" ".join(long), " ".join(short)])[0]
+        sketches = dedup.Sketches(128, 0.8)
+        sketches.add(signatures[0], kept.size)
+        for kernel in (True, False):
+            rows = np.zeros(1, dtype=np.int32)
+            if kernel:
+                found = sketches.plausible_earlier(np.zeros(1, dtype=np.int64), rows, signatures[1], item.size, 0.5, 0.8, 0)
+            else:
+                found = sketches._passing(np.zeros(1, dtype=np.int64), signatures[1], item.size, 0.5, 0.8)
+            assert found.tolist() == [0], (trial, kernel)
 
 
 def _edited_paragraphs(count: int, seed: int) -> list[str]:
@@ -225,17 +282,18 @@ def test_sketch_filter_changes_no_decision_and_spares_most_comparisons(monkeypat
 
     def decisions(filtered: bool) -> tuple[list, int]:
         compared = 0
-        verify = dedup.NearDuplicateIndex._verify
+        measure = dedup.NearDuplicateIndex._measure
 
-        def counting(self, candidate, kept):
+        def counting(self, candidate, shared, size):
             nonlocal compared
             compared += 1
-            return verify(self, candidate, kept)
+            return measure(self, candidate, shared, size)
 
         with monkeypatch.context() as patch:
-            patch.setattr(dedup.NearDuplicateIndex, "_verify", counting)
+            patch.setattr(dedup.NearDuplicateIndex, "_measure", counting)
             if not filtered:  # no agreement count is too low
                 patch.setattr(dedup, "_least_agreements", lambda num_perm: np.zeros(dedup._GRID + 1, dtype=np.int64))
+                patch.setattr(dedup, "_least_contained", lambda num_perm, containment: np.zeros(num_perm + 1, dtype=np.int64))
             index = dedup.NearDuplicateIndex(Fingerprinter("char", 5, 128, 1), 0.5, containment=0.8, containment_min_words=8)
             found = [index.match_or_keep(dedup.Item("d", number, text)) for number, text in enumerate(_edited_paragraphs(400, seed=3))]
         return found, compared
