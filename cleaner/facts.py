@@ -18,8 +18,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-_QUOTES = str.maketrans({"‘": "'", "’": "'", "‚": "'", "‛": "'", "′": "'", "“": '"', "”": '"', "„": '"', "«": '"', "»": '"'})
-_DASHES = str.maketrans({c: " " for c in "-‐‑‒–—―"})
+# Quote styles folded to ASCII and dashes to spaces: one regex scan (str.translate with a table
+# asks a dict for every character, half of `facts`' time on a news article).
+_FOLDED = {**dict.fromkeys("‘’‚‛′", "'"), **dict.fromkeys("“”„«»", '"'), **dict.fromkeys("-‐‑‒–—―", " ")}
+_FOLD = re.compile("[" + re.escape("".join(_FOLDED)) + "]")
 _NUMBER = re.compile(r"(?<!\w)\d+(?:[.,]\d+)*")
 _TOKEN = re.compile(r"\w+(?:'\w+)*")
 _POSSESSIVE = re.compile(r"'s$")
@@ -57,12 +59,15 @@ def facts(text: str, names: bool = True) -> Counter[str]:
     >>> sorted(facts("The shares in Barclays rose 3.2% to 1,450p. They fell later.").elements())
     ['#1450', '#3.2', 'Barclays']
     """
-    text = text.translate(_QUOTES).translate(_DASHES)
+    text = _FOLD.sub(lambda match: _FOLDED[match.group()], text)
     found: Counter[str] = Counter("#" + match.group().replace(",", "") for match in _NUMBER.finditer(text))
     if names:
         for match in _TOKEN.finditer(text):
-            word = _POSSESSIVE.sub("", match.group())
-            if not word[:1].isupper() or word in TITLES or word in NOT_NAMES:
+            word = match.group()
+            if not word[0].isupper():  # most words: asked before anything else
+                continue
+            word = _POSSESSIVE.sub("", word)
+            if word in TITLES or word in NOT_NAMES:
                 continue
             if _opens_sentence(text, match.start()) and word.lower() in COMMON_STARTERS:
                 continue

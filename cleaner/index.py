@@ -50,7 +50,8 @@ from .fastminhash import Fingerprinter
 from .lsh import BandIndex
 from .minhash import jaccard, shared_count
 
-FORMAT_VERSION = 3
+# 4: band keys of several rounds where one round would have fewer than 4 rows (cleaner/lsh.py)
+FORMAT_VERSION = 4
 LEVELS = ("document", "paragraph")
 SNIPPET = 300
 # The settings that decide what matches what: an index only serves runs that share them.

@@ -28,6 +28,7 @@ from typing import IO, Callable, Iterable, Iterator, TypeVar
 import numpy as np
 
 from .arena import append_to, read_at
+from .fastminhash import fmix64_array
 
 Job = TypeVar("Job")
 Done = TypeVar("Done")
@@ -35,6 +36,9 @@ Done = TypeVar("Done")
 PAIR = np.dtype([("key", "<u8"), ("item", "<i4")])
 # An item, how many earlier items share one of its keys, and where they start in `members`.
 REF = np.dtype([("item", "<i4"), ("count", "<i4"), ("start", "<i8")])
+# A reference with a hash of the earlier items it names (see `_distinct`), until its item's
+# references are brought together.
+HASHED_REF = np.dtype([("item", "<i4"), ("count", "<i4"), ("start", "<i8"), ("earlier", "<u8")])
 
 # Documents a partition of pairs is sized for (a paragraph level's sentence keys: ~1M pairs, a
 # quick sort), and the most partitions (a power of two each).
@@ -152,23 +156,24 @@ class KeyShuffle:
         members = _Members(self.folder)
         ranges = self.partitions
         shift = max(0, (max(items, 1) - 1).bit_length() - (ranges.bit_length() - 1))
-        refs = _Spill(REF, ranges, self.folder)
+        refs = _Spill(HASHED_REF, ranges, self.folder)
         try:
             for spill in self._spills:
                 spill.finish()
             jobs = [(spill, part) for spill in self._spills for part in range(spill.partitions)]
-            for held, position in _in_order(jobs, lambda job: _group(job[0].take(job[1])), self.threads):
+            for held, position, before in _in_order(jobs, lambda job: _group(job[0].take(job[1])), self.threads):
                 at = members.write(held) + np.arange(held.size, dtype=np.int64) - position  # where each group starts
                 later = position > 0
-                found = np.empty(int(np.count_nonzero(later)), dtype=REF)
+                found = np.empty(int(np.count_nonzero(later)), dtype=HASHED_REF)
                 found["item"] = held[later]
                 found["count"] = position[later]
                 found["start"] = at[later]
+                found["earlier"] = before[later]
                 refs.scatter((found["item"] >> shift).astype(np.uint16), found)
             refs.finish()
             offsets = np.zeros(items + 1, dtype=np.int64)
             ordered = _Members(self.folder)
-            for part, found in enumerate(_in_order(range(ranges), lambda part: _by_item(refs.take(part)), self.threads)):
+            for part, found in enumerate(_in_order(range(ranges), lambda part: _distinct(refs.take(part)), self.threads)):
                 if found.size:
                     ordered.write(found)
                     base = part << shift
@@ -200,15 +205,35 @@ def _in_order(jobs: Iterable[Job], work: Callable[[Job], Done], threads: int) ->
             yield pending.popleft().result()
 
 
-def _by_item(refs: np.ndarray) -> np.ndarray:
-    return refs[np.argsort(refs["item"])]
+def _distinct(refs: np.ndarray) -> np.ndarray:
+    """The references (HASHED_REF) by item, each item's naming the same earlier items once.
+
+    Items that are copies of each other share most of their band keys, and an item's keys in
+    the same band of its sentences all name the same earlier items: at 10k news documents the
+    references named each earlier item of a document 29 times, of a paragraph 14 times. Two
+    references of an item with the same count and the same sum of their items' 64-bit hashes
+    name the same items (unless 64-bit sums collide, ~2**-64 a pair), so one is kept."""
+    refs = refs[np.lexsort((refs["earlier"], refs["count"], refs["item"]))]
+    repeat = np.zeros(refs.size, dtype=bool)
+    repeat[1:] = refs["item"][1:] == refs["item"][:-1]
+    for field in ("count", "earlier"):
+        repeat[1:] &= refs[field][1:] == refs[field][:-1]
+    distinct = refs[~repeat]
+    out = np.empty(distinct.size, dtype=REF)
+    for field in REF.names:
+        out[field] = distinct[field]
+    return out
 
 
-def _group(pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+_NO_GROUPS = (np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint64))
+
+
+def _group(pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sort one partition's pairs by key; return the items of every key two or more items hold,
-    ascending within each key, key after key, and the position of each within its key."""
+    ascending within each key, key after key, the position of each within its key, and the
+    sum of the 64-bit hashes (`fmix64`) of the items before it there."""
     if pairs.size < 2:
-        return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int64)
+        return _NO_GROUPS
     keys = pairs["key"]
     order = np.argsort(keys)
     keys = keys[order]
@@ -220,7 +245,7 @@ def _group(pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     sizes = np.diff(np.append(starts, new_key.size))
     shared = np.repeat(sizes >= 2, sizes)
     if not shared.any():
-        return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int64)
+        return _NO_GROUPS
     # Only a third of the pairs or so are under shared keys: those are sorted again, by (key's
     # group, item), so that each group lists its items ascending, each once (an item holding a
     # key twice, from two equal sentences, counts once).
@@ -234,7 +259,12 @@ def _group(pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     sizes = np.diff(np.append(starts, group.size))
     position = np.arange(group.size, dtype=np.int64) - np.repeat(starts, sizes)
     keep = np.repeat(sizes >= 2, sizes)
-    return held[keep], position[keep]
+    held, position = held[keep], position[keep]
+    mixed = fmix64_array(held.astype(np.uint64))
+    with np.errstate(over="ignore"):
+        before = np.cumsum(mixed, dtype=np.uint64) - mixed  # wraps: a sum modulo 2**64
+        before -= np.repeat(before[position == 0], np.diff(np.append(np.flatnonzero(position == 0), position.size)))
+    return held, position, before
 
 
 class _Members:

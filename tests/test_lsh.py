@@ -7,7 +7,7 @@ import pytest
 from datasketch import MinHashLSH
 
 from cleaner.fastminhash import Fingerprinter
-from cleaner.lsh import LSH_RECALL, BandIndex, lsh_bands
+from cleaner.lsh import LSH_RECALL, MIN_ROWS, BandIndex, band_positions, layout_recall, lsh_bands, lsh_layout
 
 
 def random_signatures(count: int, num_perm: int, seed: int) -> np.ndarray:
@@ -19,7 +19,7 @@ def random_signatures(count: int, num_perm: int, seed: int) -> np.ndarray:
 def test_candidates_equal_datasketch_minhashlsh_with_the_same_bands(threshold):
     fingerprinter = Fingerprinter("word", 1)
     signatures = random_signatures(300, 128, seed=int(threshold * 10))
-    ours: BandIndex = BandIndex(threshold, 128)
+    ours: BandIndex = BandIndex(threshold, 128, layout=lsh_bands(threshold, 128))  # one round, as datasketch bands
     theirs = MinHashLSH(num_perm=128, params=(ours.bands, ours.rows))
     keys = ours.keys(signatures)
     for number, signature in enumerate(signatures[:200]):
@@ -51,6 +51,48 @@ def test_bands_let_a_pair_at_the_threshold_through_with_the_promised_recall(thre
     bands, rows = lsh_bands(threshold, num_perm)
     assert bands * rows <= num_perm
     assert 1 - (1 - threshold**rows) ** bands >= LSH_RECALL
+
+
+@pytest.mark.parametrize("num_perm", [64, 128, 256])
+@pytest.mark.parametrize("threshold", [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
+def test_layouts_of_several_rounds_keep_the_recall_with_more_rows(threshold, num_perm):
+    bands, rows, rounds = lsh_layout(threshold, num_perm)
+    one_round = lsh_bands(threshold, num_perm)
+    if rounds == 1:
+        assert (bands, rows) == one_round
+        return
+    assert one_round[1] < rows <= MIN_ROWS
+    positions = band_positions(num_perm, bands, rows, rounds)
+    assert positions.shape == (bands, rows) and positions.max() < num_perm
+    assert layout_recall(positions, threshold) >= LSH_RECALL
+    shared = [len(set(a) & set(b)) for i, a in enumerate(positions.tolist()) for b in positions.tolist()[:i]]
+    assert max(shared) <= 1  # two bands share at most one value
+
+
+def test_the_recall_simulation_agrees_with_the_formula_for_independent_bands():
+    for threshold, (bands, rows) in ((0.5, (35, 3)), (0.6, (10, 4)), (0.8, (16, 6))):
+        exact = 1 - (1 - threshold**rows) ** bands
+        assert abs(layout_recall(band_positions(128, bands, rows), threshold) - exact) < 0.005
+
+
+def test_bands_of_several_rounds_find_exactly_the_pairs_sharing_a_band():
+    index: BandIndex = BandIndex(0.5, 128)
+    assert index.rounds > 1
+    signatures = random_signatures(300, 128, seed=4)
+    positions = band_positions(128, index.bands, index.rows, index.rounds)
+    keys = index.keys(signatures)
+    assert keys.shape == (300, index.bands) and np.array_equal(index.keys(signatures[7]), keys[7])
+    for number in range(200):
+        index.insert(number, keys[number])
+    found_any = 0
+    for number in range(200, 300):
+        expected = {
+            other for other in range(200)
+            if (signatures[other][positions] == signatures[number][positions]).all(axis=1).any()
+        }
+        assert index.query(keys[number]) == expected
+        found_any += bool(expected)
+    assert found_any
 
 
 def test_a_pair_at_the_threshold_is_found_in_practice():

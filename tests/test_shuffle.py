@@ -70,6 +70,21 @@ def test_a_key_in_one_namespace_never_meets_the_same_key_in_another():
     assert [found[starts[i] : starts[i + 1]].tolist() for i in range(3)] == [[], [], [0]]
 
 
+def test_keys_naming_the_same_earlier_items_are_read_once():
+    """Copies share most band keys: each key's reference names the same earlier items, and
+    only one of them is kept (the candidates are the same; the matching reads fewer)."""
+    shuffle = KeyShuffle(1, 4)
+    copy = np.arange(1, 36, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)  # 35 band keys
+    shuffle.add(0, copy, np.zeros(35, dtype=np.int64))
+    shuffle.add(0, copy, np.ones(35, dtype=np.int64))
+    shuffle.add(0, np.concatenate([copy[:20], [np.uint64(5)]]), np.full(21, 2))
+    shuffle.add(0, np.array([5, 6], dtype=np.uint64), np.full(2, 3))
+    with shuffle.earlier(4) as earlier:
+        starts, found = earlier.chunk(0, 4)
+    told = [sorted(found[starts[i] : starts[i + 1]].tolist()) for i in range(4)]
+    assert told == [[], [0], [0, 1], [2]]
+
+
 def _decisions(texts: list[str], shuffled: bool) -> list:
     index = dedup.NearDuplicateIndex(Fingerprinter("char", 5, 128, 1), 0.5, containment=0.8, containment_min_words=8)
     items = [dedup.Item("d", number, text) for number, text in enumerate(texts)]
