@@ -171,7 +171,7 @@ class FeatureBatch:
         """What matching needs when the band keys have gone to a shuffle and no persistent index
         is asked: digests, shingle hashes and the sketch of each signature (`sketch_codes`)."""
         return FeatureBatch(
-            self.digests, sketch_codes(self.signatures), self.hashes, self.hash_starts,
+            self.digests, sketch_of(self.signatures), self.hashes, self.hash_starts,
             np.empty((len(self.digests), 0), dtype=np.uint64), np.empty((0, 0), dtype=np.uint64),
             np.zeros(len(self.digests) + 1, dtype=np.int64),
         )
@@ -375,15 +375,18 @@ class NearDuplicateIndex:
         """What matching needs of each text, computed for many texts in a few batched calls."""
         return self.feature_batch(texts).unpack()
 
-    def feature_batch(self, texts: Sequence[str]) -> FeatureBatch:
-        """The features of many texts in a few arrays (quick to pickle from another process)."""
+    def feature_batch(self, texts: Sequence[str], sketched: bool = False) -> FeatureBatch:
+        """The features of many texts in a few arrays (quick to pickle from another process);
+        `sketched`: each signature's sketch in its place (what matching needs of it when no
+        persistent index keeps signatures), a quarter of the bytes."""
         signatures, hashes = self.fingerprinter.fingerprints(texts)
         sentences = sentence_keys(self.fingerprinter, self.sentence_lsh, texts)
+        keys = self.lsh.keys(signatures)
         return FeatureBatch(
             [exact_digest(text) for text in texts],
-            signatures,
+            sketch_codes(signatures) if sketched else signatures,
             *_joined(hashes, np.uint32, (0,)),
-            self.lsh.keys(signatures),
+            keys,
             *_joined(sentences, np.uint64, (0, self.sentence_lsh.bands if self.sentence_lsh else 0)),
         )
 
@@ -426,12 +429,12 @@ class NearDuplicateIndex:
         if self._rows is None:
             return self.exact.get(key)
         assert earlier is not None, "an index taking candidates from a shuffle is told each item's earlier ones"
-        wanted = np.frombuffer(key, dtype=np.uint8)
-        for other in earlier.same_digest.tolist():
-            row = int(self._rows[other])
-            if row >= 0 and np.array_equal(self._digests[row], wanted):
-                return self.first + row
-        return None
+        if not earlier.same_digest.size:
+            return None
+        rows = self._rows[earlier.same_digest]
+        rows = rows[rows >= 0]
+        same = rows[(self._digests[rows] == np.frombuffer(key, dtype=np.uint8)).all(axis=1)]
+        return self.first + int(same[0]) if same.size else None
 
     def copy(self, number: int) -> Kept:
         """The kept copy with this number, stored or kept here."""
@@ -988,7 +991,11 @@ def _fingerprint(numbered: Iterable[tuple[int, Document]], passes: list[_FirstPa
 
     def send(first: _FirstPass) -> None:
         level = first.level
-        features = first.index.feature_batch(texts[level]) if pool is None else pool.submit(chunk_features, settings, level, texts[level])
+        sketched = first.stored is None  # a persistent index keeps whole signatures
+        if pool is None:
+            features = first.index.feature_batch(texts[level], sketched)
+        else:
+            features = pool.submit(chunk_features, settings, level, texts[level], sketched)
         pending.append((first, docs[level], features))
         docs[level], texts[level] = [], []
 
@@ -1012,9 +1019,9 @@ def _fingerprint(numbered: Iterable[tuple[int, Document]], passes: list[_FirstPa
     ready(0)
 
 
-def chunk_features(settings: Settings, level: str, texts: list[str]) -> FeatureBatch:
+def chunk_features(settings: Settings, level: str, texts: list[str], sketched: bool = False) -> FeatureBatch:
     """The features of a chunk of one level's texts (what a feature pool's task runs)."""
-    return _feature_index(settings, level).feature_batch(texts)
+    return _feature_index(settings, level).feature_batch(texts, sketched)
 
 
 @lru_cache(maxsize=4)
