@@ -151,7 +151,7 @@ def no_room(error: OSError, folder: str | None = None) -> ArenaError:
     where = folder or tempfile.gettempdir()
     return ArenaError(
         f"cannot write a run's documents and dedup's kept copies to a temporary file in {where!r} "
-        f"({error.strerror or error}); they need up to ~60 KB a document: free space there or point TMPDIR at a larger disk"
+        f"({error.strerror or error}); they need up to ~45 KB a document: free space there or point TMPDIR at a larger disk"
     )
 
 

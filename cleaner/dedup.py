@@ -162,26 +162,35 @@ class FeatureBatch:
     digests: list[str]
     signatures: np.ndarray
     hashes: np.ndarray
-    hash_starts: np.ndarray
+    hash_starts: np.ndarray | None  # None: hashes left out (`slim`)
     keys: np.ndarray
     sentence_keys: np.ndarray
     sentence_starts: np.ndarray
 
     def slim(self) -> FeatureBatch:
-        """What matching needs when the band keys have gone to a shuffle and no persistent index
-        is asked: digests, shingle hashes and the sketch of each signature (`sketch_codes`)."""
+        """What matching needs to keep when the band keys have gone to a shuffle and no
+        persistent index is asked: digests and the sketch of each signature (`sketch_codes`).
+        Shingle hashes are computed again from the texts when the batch is read back
+        (`unpack(hashes)`): ~5 us a paragraph, against 4 bytes a character on disk (20 KB a
+        news article, a third of a run's temporary space)."""
         return FeatureBatch(
-            self.digests, sketch_of(self.signatures), self.hashes, self.hash_starts,
+            self.digests, sketch_of(self.signatures), np.empty(0, dtype=np.uint32), None,
             np.empty((len(self.digests), 0), dtype=np.uint64), np.empty((0, 0), dtype=np.uint64),
             np.zeros(len(self.digests) + 1, dtype=np.int64),
         )
 
-    def unpack(self) -> list[Features]:
-        hash_starts, sentence_starts = self.hash_starts.tolist(), self.sentence_starts.tolist()
+    def unpack(self, hashes: Sequence[np.ndarray] | None = None) -> list[Features]:
+        """Each item's features; `hashes` (one array per item) where `slim` left them out."""
+        if self.hash_starts is None:
+            assert hashes is not None and len(hashes) == len(self.digests), "a slim batch is unpacked with its items' hashes"
+        else:
+            starts = self.hash_starts.tolist()
+            hashes = [self.hashes[starts[row] : starts[row + 1]] for row in range(len(self.digests))]
+        sentence_starts = self.sentence_starts.tolist()
         return [
             Features(
                 digest,
-                self.hashes[hash_starts[row] : hash_starts[row + 1]],
+                hashes[row],
                 self.signatures[row],
                 self.keys[row],
                 self.sentence_keys[sentence_starts[row] : sentence_starts[row + 1]] if sentence_starts[row + 1] > sentence_starts[row] else None,
@@ -931,7 +940,8 @@ def _matches(
     index = first.index
     index.expect(first.visits)
     loaded: tuple[int, Document] | None = None  # the document last read back, by number
-    read_back = reporting(_read_back(first.chunks, *earlier), f"dedup {first.level}s", progress, total=first.documents)
+    hasher = replace(index.fingerprinter, num_perm=1)  # the same shingle hashes, one permutation
+    read_back = reporting(_read_back(first.chunks, *earlier, hasher), f"dedup {first.level}s", progress, total=first.documents)
     for (number, doc_id, lang, items), features, told in read_back:
         if skip(number):
             continue
@@ -950,9 +960,11 @@ def _matches(
 FORGET_EVERY = 64
 
 
-def _read_back(chunks: Arena, sharing: EarlierItems, same_digest: EarlierItems) -> Iterator[tuple[Doc, list[Features], list[Earlier]]]:
-    """Each document of the first pass, in order, with its items' features and what the
-    shuffles say of each."""
+def _read_back(
+    chunks: Arena, sharing: EarlierItems, same_digest: EarlierItems, hasher: Fingerprinter
+) -> Iterator[tuple[Doc, list[Features], list[Earlier]]]:
+    """Each document of the first pass, in order, with its items' features (shingle hashes
+    from `hasher` where the chunk left them out) and what the shuffles say of each."""
     for number in range(len(chunks)):
         first, docs, batch = pickle.loads(chunks[number])
         last = first + len(batch.digests)
@@ -961,7 +973,8 @@ def _read_back(chunks: Arena, sharing: EarlierItems, same_digest: EarlierItems) 
             Earlier(first + row, members[starts[row] : starts[row + 1]], digest_members[digest_starts[row] : digest_starts[row + 1]])
             for row in range(last - first)
         ]
-        features, row = batch.unpack(), 0
+        hashes = None if batch.hash_starts is not None else hasher.fingerprints([text for doc in docs for _, _, text in doc[3]])[1]
+        features, row = batch.unpack(hashes), 0
         for doc in docs:
             count = len(doc[3])
             yield doc, features[row : row + count], told[row : row + count]

@@ -4,13 +4,16 @@ Dedup compares each item with the kept copies before it that share a band key. H
 kept copy's keys in an in-memory map cost ~30 bytes a key: ~300 MB at 10k news documents, about
 30 GB at a million, though two thirds of the keys are held by no other item and can never bring
 a candidate. Instead, as a level's items are fingerprinted in the order dedup visits them, their
-(key, item) pairs are appended to files by the key's top bits (`KeyShuffle.add`). Each of those
-partitions is then sorted by key; for every key two or more items hold, its items go, ascending,
-into one `members` array, and every item but the first gets a reference to the items before it
-there. The references are regrouped by item (`KeyShuffle.earlier`), so the matching reads, a
-chunk of items at a time, every earlier item that shares a key with each (`EarlierItems.chunk`).
-Whether those were kept is only known as the matching goes, so it filters them then, and finds
-exactly the candidates the in-memory map would have held.
+(key, item) pairs are appended to files by the key's top bits (`KeyShuffle.add`), 8 bytes a pair:
+the 32 key bits below the partition's over the item. Each of those partitions is then sorted;
+for every key two or more items hold, its items go, ascending, into one `members` array, and
+every item but the first gets a reference to the items before it there. The references are
+regrouped by item (`KeyShuffle.earlier`), so the matching reads, a chunk of items at a time,
+every earlier item that shares a key with each (`EarlierItems.chunk`). Whether those were kept
+is only known as the matching goes, so it filters them then, and finds the candidates the
+in-memory map would have held: exactly those, plus, where two keys of a partition agree on the
+32 bits kept (about n**2 / 2**33 pairs of keys in a partition of n pairs: ~200 in a partition of
+1.3M), the items of both, which the sketch or verification then rejects. None is ever lost.
 
 Memory during the matching: the members array (4 bytes an entry under a shared key, mapped from
 its file, so the OS can take it back) and one offset per item; the rest stays on disk. This is
@@ -33,7 +36,8 @@ from .fastminhash import fmix64_array
 Job = TypeVar("Job")
 Done = TypeVar("Done")
 
-PAIR = np.dtype([("key", "<u8"), ("item", "<i4")])
+# A pair: 32 bits of the key (those below the partition's bits) over the item's 32 bits.
+PAIR = np.dtype("<u8")
 # An item, how many earlier items share one of its keys, and where they start in `members`.
 REF = np.dtype([("item", "<i4"), ("count", "<i4"), ("start", "<i8")])
 # A reference with a hash of the earlier items it names (see `_distinct`), until its item's
@@ -138,15 +142,15 @@ class KeyShuffle:
         self.partitions = partitions
         self.folder = folder
         self.threads = max(1, threads)
-        self._shift = np.uint64(64 - (partitions.bit_length() - 1))
+        bits = partitions.bit_length() - 1
+        self._shift = np.uint64(64 - bits)
+        self._bits = np.uint64(bits)
         self._spills = [_Spill(PAIR, partitions, folder) for _ in range(namespaces)]
 
     def add(self, namespace: int, keys: np.ndarray, items: np.ndarray) -> None:
         """Pairs keys[i] with items[i] (ascending, none below an item added before)."""
-        keys = np.ravel(keys)
-        pairs = np.empty(keys.size, dtype=PAIR)
-        pairs["key"] = keys
-        pairs["item"] = items
+        keys = np.ravel(keys).astype(np.uint64, copy=False)
+        pairs = ((keys << self._bits) >> np.uint64(32)) << np.uint64(32) | np.asarray(items).astype(np.uint64)
         parts = (keys >> self._shift).astype(np.uint16) if self.partitions > 1 else None  # radix-sorted
         self._spills[namespace].scatter(parts, pairs)
 
@@ -229,37 +233,25 @@ _NO_GROUPS = (np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int64), np.empty
 
 
 def _group(pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sort one partition's pairs by key; return the items of every key two or more items hold,
-    ascending within each key, key after key, the position of each within its key, and the
-    sum of the 64-bit hashes (`fmix64`) of the items before it there."""
+    """Sort one partition's pairs (key over item); return the items of every key two or more
+    items hold, ascending within each key, key after key, the position of each within its key,
+    and the sum of the 64-bit hashes (`fmix64`) of the items before it there. An item holding
+    a key twice (two equal sentences) counts once."""
     if pairs.size < 2:
         return _NO_GROUPS
-    keys = pairs["key"]
-    order = np.argsort(keys)
-    keys = keys[order]
-    new_key = np.empty(keys.size, dtype=bool)
-    new_key[0] = True
-    np.not_equal(keys[1:], keys[:-1], out=new_key[1:])
-    del keys
-    starts = np.flatnonzero(new_key)
-    sizes = np.diff(np.append(starts, new_key.size))
-    shared = np.repeat(sizes >= 2, sizes)
-    if not shared.any():
-        return _NO_GROUPS
-    # Only a third of the pairs or so are under shared keys: those are sorted again, by (key's
-    # group, item), so that each group lists its items ascending, each once (an item holding a
-    # key twice, from two equal sentences, counts once).
-    groups = np.cumsum(new_key)[shared].astype(np.uint64) << np.uint64(32)
-    paired = np.unique(groups | pairs["item"][order[shared]].astype(np.uint64))
-    group, held = paired >> np.uint64(32), (paired & np.uint64(0xFFFFFFFF)).astype(np.int32)
-    first = np.empty(group.size, dtype=bool)
+    pairs = np.unique(pairs)  # one sort: by key, then item
+    key = pairs >> np.uint64(32)
+    first = np.empty(key.size, dtype=bool)
     first[0] = True
-    np.not_equal(group[1:], group[:-1], out=first[1:])
+    np.not_equal(key[1:], key[:-1], out=first[1:])
+    del key
     starts = np.flatnonzero(first)
-    sizes = np.diff(np.append(starts, group.size))
-    position = np.arange(group.size, dtype=np.int64) - np.repeat(starts, sizes)
+    sizes = np.diff(np.append(starts, first.size))
     keep = np.repeat(sizes >= 2, sizes)
-    held, position = held[keep], position[keep]
+    if not keep.any():
+        return _NO_GROUPS
+    held = (pairs[keep] & np.uint64(0xFFFFFFFF)).astype(np.int32)
+    position = (np.arange(first.size, dtype=np.int64) - np.repeat(starts, sizes))[keep]
     mixed = fmix64_array(held.astype(np.uint64))
     with np.errstate(over="ignore"):
         before = np.cumsum(mixed, dtype=np.uint64) - mixed  # wraps: a sum modulo 2**64
