@@ -226,8 +226,10 @@ class Kept:
         return self.facts
 
 
-# Kept copies read back from the arena and held whole, at most.
+# Kept copies read back from the arena and held whole, at most; and the most copies whose facts
+# (the guard's) are held beyond those (a Counter each, ~1 KB: unbounded, they grew with the corpus).
 RECENT_COPIES = 4096
+FACTS_HELD = 65536
 
 
 class KeptCopies:
@@ -237,7 +239,7 @@ class KeptCopies:
     an `Arena` (a temporary file) and are read back when a candidate needs verifying or a
     cluster its kept copy: at 100k documents that is about 2 GB less, growing with the corpus.
     Copies read recently are held whole, so a background paragraph that many articles reuse is
-    read once; the facts the guard computed of a copy are held until the level ends.
+    read once; the facts the guard computed of the last FACTS_HELD copies are held too.
     """
 
     def __init__(self, arena: Arena | None = None, recent: int | None = None) -> None:
@@ -304,6 +306,8 @@ class KeptCopies:
         was compared to the end once is likely to be again (the kept copy of a cluster)."""
         self._facts.update((number, kept.facts) for number, kept in self._recent.items() if kept.facts is not None)
         self._recent.clear()
+        if len(self._facts) > FACTS_HELD:  # the latest half stays; the others are computed again if asked
+            self._facts = dict(list(self._facts.items())[-FACTS_HELD // 2 :])
 
     def close(self) -> None:
         self._arena.close()
