@@ -62,14 +62,10 @@ class Arena:
         return len(starts) - 2
 
     def __getitem__(self, number: int) -> bytes:
-        start, end = self._starts[number], self._starts[number + 1]
-        if start >= self._written:
-            return bytes(self._buffer[start - self._written : end - self._written])
-        assert self._file is not None
-        return read_at(self._file, start, end - start)
+        return self.prefix(number, self._starts[number + 1] - self._starts[number])
 
     def prefix(self, number: int, size: int) -> bytes:
-        """The first `size` bytes of a blob."""
+        """The first `size` bytes of a blob (all of it: `arena[number]`)."""
         start = self._starts[number]
         if start >= self._written:
             return bytes(self._buffer[start - self._written : start - self._written + size])

@@ -418,12 +418,13 @@ class NearDuplicateIndex:
             return number, 1.0, "jaccard"
         candidate = Kept(item, hashes)
         contain = self.containment if self.containment and candidate.words >= self.containment_min_words else 0.0
+        sketch = sketch_of(signature)  # once: the candidate filter reads it, and so does a new kept copy
         if self._rows is not None:
             assert earlier is not None, "an index taking candidates from a shuffle is told each item's earlier ones"
-            candidates = self.sketches.plausible_earlier(earlier.sharing, self._rows, signature, hashes.size, self.threshold, contain, self.first)
+            candidates = self.sketches.plausible_earlier(earlier.sharing, self._rows, sketch, hashes.size, self.threshold, contain, self.first)
         else:
             lookups = [(self.lsh, keys)] if sentence_keys is None else [(self.lsh, keys), (self.sentence_lsh, sentence_keys)]
-            candidates = self.sketches.plausible(lookups, signature, hashes.size, self.threshold, contain, self.first)
+            candidates = self.sketches.plausible(lookups, sketch, hashes.size, self.threshold, contain, self.first)
         if self.stored is not None and (stored := self.stored.candidates(keys, sentence_keys)):
             # Stored copies have no sketch here: every one is compared.
             candidates = np.union1d(candidates, np.fromiter(stored, dtype=np.int64, count=len(stored)))
@@ -431,7 +432,7 @@ class NearDuplicateIndex:
         if best is None:
             if self._rows is not None:
                 self._rows[earlier.visit] = len(self.kept)
-            self._keep(candidate, digest, signature, keys, sentence_keys)
+            self._keep(candidate, digest, sketch, keys, sentence_keys)
             if self.stored is not None:
                 self.stored.add(candidate, digest, signature, keys, sentence_keys)
         return best
@@ -457,12 +458,10 @@ class NearDuplicateIndex:
         """(number, similarity, measure) of the candidate (ascending numbers) the item matches
         best, the first of equals; None if it matches none. Every candidate is verified
         exactly on the shingle hashes; only a match is read whole (for the guard's facts)."""
-        stored = numbers[numbers < self.first].tolist()
+        stored = [self.copy(number).hashes for number in numbers[numbers < self.first].tolist()]  # these come first
         counts, sizes = self.kept.shared_counts(numbers[numbers >= self.first] - self.first, candidate.hashes)
-        for number in reversed(stored):  # stored copies come first
-            hashes = self.copy(number).hashes
-            counts.insert(0, shared_count(candidate.hashes, hashes))
-            sizes.insert(0, hashes.size)
+        counts = [shared_count(candidate.hashes, hashes) for hashes in stored] + counts
+        sizes = [hashes.size for hashes in stored] + sizes
         best: tuple[int, float, str] | None = None
         for number, shared, size in zip(numbers.tolist(), counts, sizes):
             found = self._measure(candidate, shared, size)
@@ -489,10 +488,10 @@ class NearDuplicateIndex:
         """Let go of the kept copies' temporary file (the index cannot match after this)."""
         self.kept.close()
 
-    def _keep(self, kept: Kept, digest: str, signature: np.ndarray, keys: np.ndarray, sentence_keys: np.ndarray | None) -> None:
+    def _keep(self, kept: Kept, digest: str, sketch: np.ndarray, keys: np.ndarray, sentence_keys: np.ndarray | None) -> None:
         number = self.first + len(self.kept)
         self.kept.append(kept)
-        self.sketches.add(signature, kept.hashes.size)
+        self.sketches.add(sketch, kept.hashes.size)
         if self._digests is not None:
             self._digests[number - self.first] = np.frombuffer(bytes.fromhex(digest[:32]), dtype=np.uint8)
             return  # candidates come from a shuffle

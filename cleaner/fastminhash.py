@@ -772,6 +772,11 @@ int64_t bm_query_sorted(const bandmap_t *m, const uint64_t *keys, int64_t n, int
    sizes: inside / max(size + sizes[row] - inside, 1), inside = contain * size. With contain > 0
    and fewer agreements than the threshold needs, containment must be possible too: agreements
    >= least[1001 + agreements + codes where the query is lower]. */
+static inline int64_t sk_grid(double wanted) {
+    int64_t grid = (int64_t)(wanted * 1000.0);
+    return grid < 0 ? 0 : (grid > 1000 ? 1000 : grid);
+}
+
 static inline int sk_may_match(int32_t row, const uint8_t *sketches, int perms, const int64_t *sizes,
                                const uint8_t *query, double threshold, double contain, int64_t size,
                                const int64_t *least) {
@@ -781,18 +786,13 @@ static inline int sk_may_match(int32_t row, const uint8_t *sketches, int perms, 
         agree += sketch[p] == query[p];
         lower += query[p] < sketch[p];
     }
-    int64_t grid = (int64_t)(threshold * 1000.0);
-    if (grid < 0) grid = 0;
-    if (grid > 1000) grid = 1000;
+    int64_t grid = sk_grid(threshold);
     if (contain <= 0.0) return agree >= least[grid];
     if (agree >= least[grid]) return 1;
     double inside = contain * (double)size;
     double room = (double)(size + sizes[row]) - inside;
     double implied = inside / (room > 1.0 ? room : 1.0);
-    int64_t low = (int64_t)((implied < threshold ? implied : threshold) * 1000.0);
-    if (low < 0) low = 0;
-    if (low > 1000) low = 1000;
-    return agree >= least[low] && agree >= least[1001 + agree + lower];
+    return agree >= least[sk_grid(implied < threshold ? implied : threshold)] && agree >= least[1001 + agree + lower];
 }
 
 /* The candidates of one item that its sketch does not rule out (`sk_may_match`), each

@@ -255,7 +255,7 @@ def _group(pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     mixed = fmix64_array(held.astype(np.uint64))
     with np.errstate(over="ignore"):
         before = np.cumsum(mixed, dtype=np.uint64) - mixed  # wraps: a sum modulo 2**64
-        before -= np.repeat(before[position == 0], np.diff(np.append(np.flatnonzero(position == 0), position.size)))
+        before -= np.repeat(before[position == 0], sizes[sizes >= 2])
     return held, position, before
 
 
