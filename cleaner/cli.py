@@ -255,8 +255,8 @@ def dupes(
 
 @app.command()
 def check(
-    paths: list[Path] = typer.Argument(
-        None, metavar="[IN]...", help="Input files or folders; default: [tool.cleaner] paths, else the last run's inputs."
+    paths: list[str] = typer.Argument(
+        None, metavar="[IN]...", help="Input files, folders or URLs; default: [tool.cleaner] paths, else the last run's inputs."
     ),
     select: Select = None,
     ignore: Ignore = None,

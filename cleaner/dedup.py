@@ -959,9 +959,6 @@ def _matches(
                 yield loaded[1], span, _join(clusters, first.level, kept_number, index, member), member
 
 
-# Chunks read back between drops of the shuffle's members from memory (`EarlierItems.forget`).
-FORGET_EVERY = 64
-
 
 def _read_back(
     chunks: Arena, sharing: EarlierItems, same_digest: EarlierItems, hasher: Fingerprinter
@@ -982,8 +979,6 @@ def _read_back(
             count = len(doc[3])
             yield doc, features[row : row + count], told[row : row + count]
             row += count
-        if number % FORGET_EVERY == FORGET_EVERY - 1:
-            sharing.forget()
 
 
 # Texts whose features one task of the feature pool computes, and tasks computed ahead per

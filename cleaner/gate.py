@@ -31,6 +31,7 @@ from .normalise import FTFY_CONFIG
 from .config import Settings
 from .index import open_index
 from .pipeline import Corpus, prepare_corpus
+from .remote import is_url
 
 BASELINE_VERSION = 1
 _DETAIL_LINE = re.compile(r"\(line (\d+)\)")
@@ -209,6 +210,8 @@ def _display_path(doc: Document, display: Mapping[str, str]) -> str:
     origin = _origin_path(doc)
     if origin in display:
         return display[origin]
+    if is_url(origin):
+        return origin
     path = Path(origin)
     if path.is_absolute():
         try:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .document import Document
 from .minhash import canonical
+from .remote import is_url, open_url
 
 _SEARCH_WINDOW = 200
 
@@ -66,7 +67,11 @@ def _read(doc: Document) -> str | None:
     if not path:
         return None
     try:
-        data = Path(path).read_bytes()
+        if is_url(path):
+            with open_url(path) as remote:
+                data = remote.read()
+        else:
+            data = Path(path).read_bytes()
     except OSError:
         return None
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):

@@ -15,9 +15,10 @@ in-memory map would have held: exactly those, plus, where two keys of a partitio
 32 bits kept (about n**2 / 2**33 pairs of keys in a partition of n pairs: ~200 in a partition of
 1.3M), the items of both, which the sketch or verification then rejects. None is ever lost.
 
-Memory during the matching: the members array (4 bytes an entry under a shared key, mapped from
-its file, so the OS can take it back) and one offset per item; the rest stays on disk. This is
-also the shape of the distributed step: the partitions are independent, a sort each.
+Memory during the matching: one offset per item, and the pages of the members array (4 bytes
+an entry under a shared key, mapped from its file) that the chunk being read touches; the rest
+stays on disk. This is also the shape of the distributed step: the partitions are independent,
+a sort each.
 """
 
 from __future__ import annotations
@@ -351,12 +352,12 @@ class EarlierItems:
         per_ref = np.zeros(ends.size + 1, dtype=np.int64)
         per_ref[1:] = ends
         starts = per_ref[self._offsets[first : last + 1] - self._offsets[first]]
-        return starts, self._members.array[index]
-
-    def forget(self) -> None:
-        """Drop the members read so far from this process's memory (they stay on disk and in
-        the OS page cache)."""
+        items = self._members.array[index]  # a copy
+        # A chunk's members lie all over the file: pages left mapped add up to all of it in
+        # this process's memory (0.87 GB at 300k documents). Dropped (they stay on disk and in
+        # the OS page cache, a minor fault away), memory holds one chunk's pages at most.
         self._members.forget()
+        return starts, items
 
     def close(self) -> None:
         self._members.close()
