@@ -14,7 +14,7 @@ from typing import Iterator
 
 import pytest
 
-from test_remote import corpus, outputs_match, snapshot_all
+from test_remote import corpus, outputs_match
 
 s3fs = pytest.importorskip("s3fs", reason="s3:// needs s3fs: pip install s3fs")
 moto_server = pytest.importorskip("moto.moto_server.threaded_moto_server", reason="the S3 tests serve S3 with moto: pip install 'moto[server]'")
