@@ -22,7 +22,7 @@ from .cluster import probe_address, split_address
 from .config import Settings
 from .errors import ConfigError, EngineError
 from .ingest import InputFile
-from .pipeline import FileResult, process_file
+from .pipeline import FileResult, file_blocks, process_block, process_file
 from .rules import RuleSet
 
 try:
@@ -31,10 +31,7 @@ try:
 except ImportError:
     raise ConfigError("--engine ray needs Ray, an optional extra: pip install 'cleaner[ray]'") from None
 
-# Blocks per CPU: enough to balance uneven files, few enough that each task amortises its overhead.
-BLOCKS_PER_CPU = 4
-MAX_BLOCK_FILES = 64
-# Blocks submitted ahead of the one being read, per CPU: bounds the results held in the object store.
+# Blocks (`pipeline.file_blocks`, as the local engine cuts them) submitted ahead of the one being read, per CPU: bounds the results held in the object store.
 IN_FLIGHT_PER_CPU = 2
 # How often Ray runs a task again when its worker or node dies.
 MAX_RETRIES = 3
@@ -42,9 +39,7 @@ MAX_RETRIES = 3
 FileProcessor = Callable[[InputFile, Settings, RuleSet], FileResult]
 
 
-@ray.remote(max_retries=MAX_RETRIES)
-def _process_block(process: FileProcessor, files: list[InputFile], settings: Settings, ruleset: RuleSet) -> list[FileResult]:
-    return [process(file, settings, ruleset) for file in files]
+_process_block = ray.remote(max_retries=MAX_RETRIES)(process_block)
 
 
 class RayEngine:
@@ -124,11 +119,9 @@ class RayEngine:
 
     def map_files(self, files: Sequence[InputFile], settings: Settings, ruleset: RuleSet) -> Iterator[FileResult]:
         """Yield `process` of each file in file order, a bounded number of blocks in flight."""
-        size = max(1, min(MAX_BLOCK_FILES, -(-len(files) // (self.cpus * BLOCKS_PER_CPU))))
-        blocks = (list(files[start : start + size]) for start in range(0, len(files), size))
         process, settings_ref, ruleset_ref = (ray.put(value) for value in (self.process, settings, ruleset))
         task = self._with_runtime_env(_process_block)
-        tasks = (task.remote(process, block, settings_ref, ruleset_ref) for block in blocks)
+        tasks = (task.remote(block, settings_ref, ruleset_ref, process) for block in file_blocks(files, self.cpus))
         pending = deque(islice(tasks, max(2, self.cpus * IN_FLIGHT_PER_CPU)))
         while pending:
             results = self._get(pending.popleft())
