@@ -329,6 +329,14 @@ class StoredCopies(Protocol):
 
     def candidates(self, keys: np.ndarray, sentence_keys: np.ndarray | None) -> set[int]: ...
 
+    def sketches(self, numbers: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The sketch (`sketch_codes` of the signature) and shingle count of each of these copies."""
+        ...
+
+    def prefetch(self, numbers: Sequence[int]) -> None:
+        """Read these copies whole at once (`copy` of each follows)."""
+        ...
+
     def copy(self, number: int) -> Kept: ...
 
     def add(self, kept: Kept, digest: str, signature: np.ndarray, keys: np.ndarray, sentence_keys: np.ndarray | None) -> None: ...
@@ -426,8 +434,11 @@ class NearDuplicateIndex:
             lookups = [(self.lsh, keys)] if sentence_keys is None else [(self.lsh, keys), (self.sentence_lsh, sentence_keys)]
             candidates = self.sketches.plausible(lookups, sketch, hashes.size, self.threshold, contain, self.first)
         if self.stored is not None and (stored := self.stored.candidates(keys, sentence_keys)):
-            # Stored copies have no sketch here: every one is compared.
-            candidates = np.union1d(candidates, np.fromiter(stored, dtype=np.int64, count=len(stored)))
+            numbers = np.array(sorted(stored), dtype=np.int64)
+            held, sizes = self.stored.sketches(numbers.tolist())
+            numbers = numbers[sketch_passing(held, sizes, sketch, hashes.size, self.threshold, contain, self.sketches.contained)]
+            self.stored.prefetch(numbers.tolist())  # only these are read whole
+            candidates = np.union1d(candidates, numbers)
         best = self._best(candidate, candidates)
         if best is None:
             if self._rows is not None:
@@ -627,19 +638,34 @@ class Sketches:
             numbers = np.union1d(numbers, index.query_array(keys))
         return self._passing(numbers - first, signature, size, threshold, containment) + first
 
+    @property
+    def contained(self) -> np.ndarray:
+        """The containment test's table (`_least_contained`), for `sketch_passing`."""
+        return self._contained
+
     def _passing(self, rows: np.ndarray, signature: np.ndarray, size: int, threshold: float, containment: float) -> np.ndarray:
         """The rows (ascending) whose sketch leaves a match possible (all of them for an empty
         item); the compiled `sk_may_match` decides the same."""
         if size == 0 or not rows.size:
             return rows
-        query, held = sketch_of(signature), self._bytes[rows]
-        agree = np.count_nonzero(held == query, axis=1)
-        wanted = lowest_jaccard(threshold, containment, size, self._sizes[rows])
-        possible = agree >= least_agreements(self.num_perm, wanted)
-        if containment:
-            lower = np.count_nonzero(query < held, axis=1)
-            possible &= (agree >= least_agreements(self.num_perm, np.float64(threshold))) | (agree >= self._contained[agree + lower])
-        return rows[possible]
+        return rows[sketch_passing(self._bytes[rows], self._sizes[rows], signature, size, threshold, containment, self._contained)]
+
+
+def sketch_passing(
+    held: np.ndarray, sizes: np.ndarray, signature: np.ndarray, size: int, threshold: float, containment: float, contained: np.ndarray
+) -> np.ndarray:
+    """Which of the copies with sketches `held` (one row each) and shingle counts `sizes` an
+    item (its signature or sketch, its shingle count) may match: `Sketches`' two tests, for
+    copies it does not hold (a persistent index's). All of them for an empty item."""
+    if size == 0 or not len(held):
+        return np.ones(len(held), dtype=bool)
+    query, num_perm = sketch_of(signature), held.shape[1]
+    agree = np.count_nonzero(held == query, axis=1)
+    possible = agree >= least_agreements(num_perm, lowest_jaccard(threshold, containment, size, sizes))
+    if containment:
+        lower = np.count_nonzero(query < held, axis=1)
+        possible &= (agree >= least_agreements(num_perm, np.float64(threshold))) | (agree >= contained[agree + lower])
+    return possible
 
 
 def sketch_codes(signatures: np.ndarray) -> np.ndarray:

@@ -6,7 +6,9 @@ snippet of its text, the sha256 of its canonical text (exact matches), its sorte
 (uint32, to verify exact Jaccard and containment), its MinHash signature, its facts (for the fact
 guard) and its LSH band keys, and those of its sentences when containment is on. A band key is
 an indexed row, so finding the candidates of a new item is one indexed lookup per band, never a
-scan. Stored copies come before every document of a run, numbered in their keep order, so a run
+scan. A small table of its own holds each copy's sketch and shingle count: candidates get the
+sketch test a run gives its own copies (dedup's `sketch_passing`) before a row is read whole.
+Stored copies come before every document of a run, numbered in their keep order, so a run
 against the index decides exactly what deduplicating old and new together would, the old first.
 
 Band keys are those of dedup's `BandIndex` (64-bit hashes of a band's rows); a collision adds
@@ -51,7 +53,8 @@ from .lsh import BandIndex
 from .minhash import jaccard, shared_count
 
 # 4: band keys of several rounds where one round would have fewer than 4 rows (cleaner/lsh.py)
-FORMAT_VERSION = 4
+# 5: a sketch and shingle count per copy, read before the copy itself
+FORMAT_VERSION = 5
 LEVELS = ("document", "paragraph")
 SNIPPET = 300
 # The settings that decide what matches what: an index only serves runs that share them.
@@ -72,6 +75,7 @@ MATCH_SETTINGS = (
 _MAX_PARAMETERS = 900
 # Stored copies read per level and kept in memory: background paragraphs are candidates again and again.
 _CACHED_COPIES = 50_000
+_CACHED_SKETCHES = 1_000_000  # ~140 bytes each
 _CACHE_KIB = 256 * 1024  # SQLite's page cache: band rows are inserted and read at random keys
 
 SCHEMA = """
@@ -90,6 +94,15 @@ CREATE TABLE IF NOT EXISTS copies (
     PRIMARY KEY (level, number)
 );
 CREATE INDEX IF NOT EXISTS copies_digest ON copies (level, digest);
+-- a copy's sketch (one byte a MinHash value) and shingle count: candidates are tested on these
+-- before the copy is read whole (its row, shingle hashes and all, is ~40 times bigger)
+CREATE TABLE IF NOT EXISTS sketches (
+    level TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    sketch BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    PRIMARY KEY (level, number)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS copies_doc ON copies (doc);
 -- space: 0 document, 1 document sentences, 2 paragraph, 3 paragraph sentences
 CREATE TABLE IF NOT EXISTS bands (
@@ -152,6 +165,7 @@ class Level:
         self.end = end
         self.hidden: set[int] = set()
         self.cache: dict[int, Kept] = {}
+        self.sketch_cache: dict[int, tuple[bytes, int]] = {}
         self.pending: list[tuple[Kept, str, np.ndarray, np.ndarray, np.ndarray | None]] = []
 
     def __len__(self) -> int:
@@ -163,7 +177,23 @@ class Level:
             self._read([number])
         return self.cache[number]
 
+    def prefetch(self, numbers: Sequence[int]) -> None:
+        self._read([number for number in numbers if number not in self.cache])
+
     def _read(self, numbers: Sequence[int]) -> None:
+        raise NotImplementedError
+
+    def sketches(self, numbers: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        missing = [number for number in numbers if number not in self.sketch_cache]
+        if missing:
+            if len(self.sketch_cache) + len(missing) > _CACHED_SKETCHES:
+                self.sketch_cache.clear()
+            self._read_sketches(missing)
+        found = [self.sketch_cache[number] for number in numbers]
+        held = np.frombuffer(b"".join(sketch for sketch, _ in found), dtype=np.uint8).reshape(len(found), -1)
+        return held, np.array([size for _, size in found], dtype=np.int64)
+
+    def _read_sketches(self, numbers: Sequence[int]) -> None:
         raise NotImplementedError
 
     def add(self, kept: Kept, digest: str, signature: np.ndarray, keys: np.ndarray, sentence_keys: np.ndarray | None) -> None:
@@ -177,6 +207,7 @@ class Level:
         self.pending.clear()
         self.hidden.clear()
         self.cache.clear()
+        self.sketch_cache.clear()
 
 
 class StoredLevel(Level):
@@ -205,9 +236,14 @@ class StoredLevel(Level):
         if sentence_keys is not None:
             wanted += [(self.space + 1, key) for key in _signed(np.unique(sentence_keys))]
         # Numbers from `end` on were added by another writer since opening: not this run's past.
-        numbers = {number for number in _lookup(self.connection, wanted) if number not in self.hidden and number < self.end}
-        self._read(sorted(numbers - self.cache.keys()))
-        return numbers
+        return {number for number in _lookup(self.connection, wanted) if number not in self.hidden and number < self.end}
+
+    def _read_sketches(self, numbers: Sequence[int]) -> None:
+        for chunk in _chunks(numbers):
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT number, sketch, size FROM sketches WHERE level = ? AND number IN ({marks})"
+            for number, sketch, size in self.connection.execute(query, (self.level, *chunk)):
+                self.sketch_cache[number] = (sketch, size)
 
     def _read(self, numbers: Sequence[int]) -> None:
         """Read these copies into the cache (emptied first when it would grow past its bound)."""
@@ -225,11 +261,12 @@ class StoredLevel(Level):
         for chunk in _chunks(sorted(self.hidden)):
             marks = ",".join("?" * len(chunk))
             self.connection.execute(f"DELETE FROM copies WHERE level = ? AND number IN ({marks})", (self.level, *chunk))
+            self.connection.execute(f"DELETE FROM sketches WHERE level = ? AND number IN ({marks})", (self.level, *chunk))
             self.connection.execute(f"DELETE FROM bands WHERE space IN (?, ?) AND number IN ({marks})", (self.space, self.space + 1, *chunk))
 
     def write_pending(self) -> int:
         """Insert the copies kept in this run, numbered after the stored ones (inside a transaction)."""
-        copies, bands = [], []
+        copies, sketches, bands = [], [], []
         for offset, (kept, digest, signature, keys, sentence_keys) in enumerate(self.pending):
             number = self.end + offset
             item, facts = kept.item, kept.facts
@@ -247,10 +284,12 @@ class StoredLevel(Level):
                     None if facts is None else json.dumps(dict(sorted(facts.items())), ensure_ascii=False),
                 )
             )
+            sketches.append((self.level, number, dedup.sketch_codes(signature).tobytes(), int(np.size(kept.hashes))))
             bands += [(self.space, key, number) for key in _signed(keys)]
             if sentence_keys is not None:
                 bands += [(self.space + 1, key, number) for key in _signed(np.unique(sentence_keys))]
         self.connection.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", copies)
+        self.connection.executemany("INSERT INTO sketches VALUES (?, ?, ?, ?)", sketches)
         self.connection.executemany("INSERT OR IGNORE INTO bands VALUES (?, ?, ?)", sorted(bands))
         return len(copies)
 
@@ -491,6 +530,7 @@ def _nearest(level: Level, fingerprints: Fingerprinter, item: Item, limit: int) 
     exact = level.exact(exact_digest(item.text))
     if exact is not None:
         numbers.add(exact)
+    level.prefetch(sorted(numbers))
     found = []
     for number in numbers:
         copy = level.copy(number)

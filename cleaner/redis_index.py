@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from .config import Settings
-from .dedup import Item, Kept
+from .dedup import Item, Kept, sketch_codes
 from .errors import ConfigError, InputError
 from .index import LEVELS, MATCH_SETTINGS, SNIPPET, BaseIndex, IndexStats, Level, check_compatible, describe, match_settings
 
@@ -95,8 +95,8 @@ def encode_copy(kept: Kept, digest: str, signature: np.ndarray, keys: np.ndarray
     return b"".join(parts)
 
 
-def decode_copy(record: bytes) -> tuple[dict[str, Any], bytes, np.ndarray, np.ndarray, np.ndarray]:
-    """(header, digest, hashes, band keys, sentence band keys) of a copy record."""
+def decode_copy(record: bytes) -> tuple[dict[str, Any], bytes, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(header, digest, hashes, signature, band keys, sentence band keys) of a copy record."""
     (length,) = struct.unpack_from("<I", record)
     header = json.loads(record[4 : 4 + length])
     position = 4 + length
@@ -106,8 +106,8 @@ def decode_copy(record: bytes) -> tuple[dict[str, Any], bytes, np.ndarray, np.nd
     for size, dtype in zip(header["sizes"], ("<u4", "<u4", "<u8", "<u8")):
         arrays.append(np.frombuffer(record, dtype=dtype, count=size, offset=position))
         position += size * np.dtype(dtype).itemsize
-    hashes, _, keys, sentences = arrays
-    return header, digest, hashes, keys, sentences
+    hashes, signature, keys, sentences = arrays
+    return header, digest, hashes, signature, keys, sentences
 
 
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
@@ -158,9 +158,11 @@ class RedisLevel(Level):
                     pipe.hmget(name, list(chunk))
 
         numbers = {number for values in self.store.read(lookups) for value in values for number in unpack(value)}
-        numbers -= self.hidden
-        self._read(sorted(numbers - self.cache.keys()))
-        return numbers
+        return numbers - self.hidden
+
+    def _read_sketches(self, numbers: Sequence[int]) -> None:
+        """A copy's record holds its signature: read whole, its sketch is kept as it is read."""
+        self._read(numbers)
 
     def _read(self, numbers: Sequence[int]) -> None:
         """Read these copies into the cache (emptied first when it would grow past its bound)."""
@@ -171,7 +173,8 @@ class RedisLevel(Level):
         results = self.store.read(lambda pipe: [pipe.hmget(self.copies, list(chunk)) for chunk in _chunks(numbers)])
         records = [record for values in results for record in values]
         for number, record in zip(numbers, records):
-            header, _, hashes, _, _ = decode_copy(record)
+            header, _, hashes, signature, _, _ = decode_copy(record)
+            self.sketch_cache[number] = (sketch_codes(signature).tobytes(), hashes.size)
             item = Item(header["doc"], header["paragraph"], header["snippet"], header["lang"], stored=True)
             facts = None if header["facts"] is None else Counter(header["facts"])
             self.cache[number] = Kept(item, hashes, facts)
@@ -190,7 +193,7 @@ class RedisLevel(Level):
         for number, record in zip(hidden, _read_fields(pipe, self.copies, hidden)):
             if record is None:
                 continue
-            header, digest, _, keys, sentences = decode_copy(record)
+            header, digest, _, _, keys, sentences = decode_copy(record)
             for which, values in enumerate((keys, sentences)):
                 for field in band_fields(values):
                     removed[which][field].add(number)

@@ -12,8 +12,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from cleaner import dedup
 from cleaner.config import Settings
 from cleaner.dedup import deduplicate
 from cleaner.document import Document, Source
@@ -71,6 +73,34 @@ def test_index_runs_decide_as_one_run_over_old_and_new_together(corpus, tmp_path
     assert {"0000070"} <= {doc.id for doc in across}, "a later part's copy of an indexed document is dropped"
     reused = [r for doc in separate if doc.id in later for r in doc.removed if r.duplicate_of and r.duplicate_of["doc"] not in later]
     assert reused, "a later part's paragraph that an indexed document holds is removed"
+
+
+def test_stored_candidates_are_read_whole_only_when_their_sketch_leaves_a_match_possible(corpus, tmp_path, monkeypatch):
+    """A stored copy's sketch and size (a small row) rule out most chance candidates before
+    its row, shingle hashes and all, is read; the decisions are those of reading every one."""
+    settings = Settings()
+    path = tmp_path / "index.sqlite"
+    with Index.open(path, settings, create=True) as index:
+        deduplicate(copy.deepcopy(corpus[:45]), settings, stored=index.levels)
+        index.save()
+    told, read = [], []
+    found, fetch = StoredLevel.candidates, StoredLevel._read
+    monkeypatch.setattr(StoredLevel, "candidates", lambda self, *args: told.append(found(self, *args)) or told[-1])
+    monkeypatch.setattr(StoredLevel, "_read", lambda self, numbers: read.extend(numbers) or fetch(self, numbers))
+
+    def run() -> dict[str, tuple]:
+        told.clear(), read.clear()
+        later = copy.deepcopy(corpus[45:])
+        with Index.open(path, settings) as index:
+            deduplicate(later, settings, stored=index.levels)
+        return decisions(later)
+
+    filtered = run()
+    candidates, whole = sum(map(len, told)), len(read)
+    monkeypatch.setattr(dedup, "sketch_passing", lambda held, *args: np.ones(len(held), dtype=bool))
+    assert run() == filtered
+    assert whole < 0.5 * candidates, (whole, candidates)
+    assert any(status == "dropped" for status, _, _ in filtered.values())
 
 
 def test_established_documents_of_a_run_come_after_the_index(corpus, tmp_path):
@@ -191,6 +221,7 @@ def test_an_error_inside_the_write_leaves_the_index_as_it_was(corpus, tmp_path, 
 
 KILLED_WRITER = """
 import sys, time
+from cleaner import dedup
 from cleaner.config import Settings
 from cleaner.dedup import deduplicate
 from cleaner.index import Index, StoredLevel
