@@ -309,7 +309,7 @@ def _lookup(connection: sqlite3.Connection, wanted: list[tuple[int, int]]) -> se
         keys = [key for s, key in wanted if s == space]
         for chunk in _chunks(keys):
             marks = ",".join("?" * len(chunk))
-            query = f"SELECT number FROM bands WHERE space = ? AND key IN ({marks})"
+            query = f"SELECT DISTINCT number FROM bands WHERE space = ? AND key IN ({marks})"
             numbers.update(number for (number,) in connection.execute(query, (space, *chunk)))
     return numbers
 
