@@ -13,16 +13,14 @@ import logging
 import os
 import shutil
 import tempfile
-from collections import deque
 from concurrent.futures import Executor, Future
-from itertools import islice
 from typing import Any, Callable, Iterator, Sequence
 
 from .cluster import probe_address, split_address
 from .config import Settings
 from .errors import ConfigError, EngineError
 from .ingest import InputFile
-from .pipeline import FileResult, file_blocks, process_block, process_file
+from .pipeline import FileResult, blocks_in_order, file_blocks, process_block, process_file
 from .rules import RuleSet
 
 try:
@@ -122,11 +120,7 @@ class RayEngine:
         process, settings_ref, ruleset_ref = (ray.put(value) for value in (self.process, settings, ruleset))
         task = self._with_runtime_env(_process_block)
         tasks = (task.remote(block, settings_ref, ruleset_ref, process) for block in file_blocks(files, self.cpus))
-        pending = deque(islice(tasks, max(2, self.cpus * IN_FLIGHT_PER_CPU)))
-        while pending:
-            results = self._get(pending.popleft())
-            pending.extend(islice(tasks, 1))
-            yield from results
+        return blocks_in_order(tasks, max(2, self.cpus * IN_FLIGHT_PER_CPU), self._get)
 
     def _get(self, task: ray.ObjectRef) -> list[FileResult]:
         try:
