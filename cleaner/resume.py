@@ -29,6 +29,9 @@ from .ingest import InputFile, hash_stream
 from .rules import RuleSet
 
 FileResult = tuple[list[Document], dict[str, float]]
+# An entry is `{"key": {...}, "documents": [...]}`; its key is read from its first bytes alone.
+_KEY_PREFIX = '{"key": '
+_KEY_BYTES = 1 << 16
 ProcessFiles = Callable[[Sequence[InputFile]], Iterator[FileResult]]
 
 
@@ -68,14 +71,21 @@ class ResultCache:
         self.folder.mkdir(parents=True, exist_ok=True)
         digest = run_digest(settings, ruleset)
         keys = [self._key(file, digest) for file in files]
-        cached = [self._load(key) if self.reuse and key else None for key in keys]
-        self.reused = sum(documents is not None for documents in cached)
-        pending = process([file for file, documents in zip(files, cached) if documents is None])
-        for key, documents in zip(keys, cached):
+        # Only the entries' keys are read here: a reused file's documents are loaded when its
+        # turn comes, so a resumed run holds one file's documents at a time, as a fresh one does.
+        reusable = [bool(self.reuse and key and self._stored_key(key) == key) for key in keys]
+        self.reused = sum(reusable)
+        pending = process([file for file, reuse in zip(files, reusable) if not reuse])
+        for file, key, reuse in zip(files, keys, reusable):
+            documents = self._load(key) if reuse else None
             if documents is not None:
                 yield documents, {}
                 continue
-            documents, timings = next(pending)
+            if reuse:  # the entry changed since its key was read: compute the file after all
+                self.reused -= 1
+                documents, timings = next(iter(process([file])))
+            else:
+                documents, timings = next(pending)
             if key is not None:
                 self._store(key, documents)
             yield documents, timings
@@ -101,6 +111,19 @@ class ResultCache:
         where = key["location"] if key["part"] is None else f"{key['location']}#{key['part'][0]}-{key['part'][1]}"
         name = hashlib.sha256(os.fsencode(where)).hexdigest()
         return self.folder / f"{name}.json"
+
+    def _stored_key(self, key: dict[str, Any]) -> dict[str, Any] | None:
+        """The key an entry was stored under, read from the entry's first bytes (it leads the
+        entry's JSON); None when there is none or it cannot be read."""
+        try:
+            with self._entry(key).open("rb") as handle:
+                head = handle.read(_KEY_BYTES).decode("ascii", errors="replace")
+            if not head.startswith(_KEY_PREFIX):
+                return None
+            stored, _ = json.JSONDecoder().raw_decode(head, len(_KEY_PREFIX))
+            return stored if isinstance(stored, dict) else None
+        except (OSError, ValueError):
+            return None
 
     def _load(self, key: dict[str, Any]) -> list[Document] | None:
         try:

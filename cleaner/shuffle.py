@@ -15,10 +15,9 @@ in-memory map would have held: exactly those, plus, where two keys of a partitio
 32 bits kept (about n**2 / 2**33 pairs of keys in a partition of n pairs: ~200 in a partition of
 1.3M), the items of both, which the sketch or verification then rejects. None is ever lost.
 
-Memory during the matching: one offset per item, and the pages of the members array (4 bytes
-an entry under a shared key, mapped from its file) that the chunk being read touches; the rest
-stays on disk. This is also the shape of the distributed step: the partitions are independent,
-a sort each.
+Memory during the matching: one offset per item, and at most ~32 MB of the members array (4
+bytes an entry under a shared key, mapped from its file) at a time; the rest stays on disk. This
+is also the shape of the distributed step: the partitions are independent, a sort each.
 """
 
 from __future__ import annotations
@@ -51,6 +50,12 @@ DOCUMENTS_PER_PARTITION = 1024
 MAX_PARTITIONS = 4096
 # Records a spill gathers in memory before writing them out, ordered by partition.
 SPILL_BUFFER_BYTES = 32 << 20
+# The mapped members a chunk's read holds at once, in windows of MEMBER_WINDOW bytes: a read
+# fault on a mapped file maps more than its page (64 KB of fault-around; on newer kernels the
+# page cache's whole large folio, 2 MB here: one entry read, 2 MB resident), and one chunk of
+# 1,024 paragraphs at 100k documents held ~0.3 GB so. 16 windows: 32 MB.
+MEMBER_WINDOW = 2 << 20
+MEMBER_WINDOWS = 16
 
 
 def partitions_for(documents: int) -> int:
@@ -347,17 +352,48 @@ class EarlierItems:
         items[starts[j] : starts[j + 1]]."""
         refs = self._refs[self._offsets[first] : self._offsets[last]]
         counts = refs["count"].astype(np.int64)
-        ends = np.cumsum(counts)
-        index = np.arange(int(ends[-1]) if ends.size else 0, dtype=np.int64) - np.repeat(ends - counts - refs["start"], counts)
-        per_ref = np.zeros(ends.size + 1, dtype=np.int64)
-        per_ref[1:] = ends
+        per_ref = np.zeros(counts.size + 1, dtype=np.int64)  # where each reference's items go
+        np.cumsum(counts, out=per_ref[1:])
         starts = per_ref[self._offsets[first : last + 1] - self._offsets[first]]
-        items = self._members.array[index]  # a copy
+        items = np.empty(int(per_ref[-1]), dtype=self._members.array.dtype)
         # A chunk's members lie all over the file: pages left mapped add up to all of it in
-        # this process's memory (0.87 GB at 300k documents). Dropped (they stay on disk and in
-        # the OS page cache, a minor fault away), memory holds one chunk's pages at most.
-        self._members.forget()
+        # this process's memory (0.87 GB at 300k documents), and one chunk's alone to 0.3 GB
+        # at 100k. They are read in file order, a piece of about MEMBER_WINDOWS windows at a
+        # time, and dropped after each (they stay on disk and in the OS page cache, a minor
+        # fault away).
+        begins = refs["start"]
+        windows = begins * self._members.array.itemsize // MEMBER_WINDOW
+        # by the window each begins in (a radix sort while there are fewer than 2**16 windows)
+        order = np.argsort(windows.astype(np.uint16) if windows.size and windows.max() < 1 << 16 else windows, kind="stable")
+        for piece in self._pieces(begins[order], counts[order]):
+            chosen = order[piece]
+            sizes = counts[chosen]
+            within = np.arange(int(sizes.sum()), dtype=np.int64) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+            source = np.repeat(refs["start"][chosen], sizes) + within
+            items[np.repeat(per_ref[chosen], sizes) + within] = self._members.array[source]
+            self._members.forget()
         return starts, items
+
+    def _pieces(self, begins: np.ndarray, counts: np.ndarray) -> Iterator[slice]:
+        """Slices of references sorted by the window their members begin in, each slice's
+        members in about MEMBER_WINDOWS windows of the file (one reference may lie in more). A
+        reference adds the windows past the furthest one read before it: the reference that
+        reached that one began no later, so every window between was read already."""
+        if not begins.size:
+            return
+        width = self._members.array.itemsize
+        low = begins * width // MEMBER_WINDOW
+        high = ((begins + counts) * width - 1) // MEMBER_WINDOW
+        furthest = np.maximum.accumulate(high)
+        before = np.empty_like(furthest)
+        before[0] = low[0] - 1
+        before[1:] = furthest[:-1]
+        windows = np.cumsum(np.maximum(0, high - np.maximum(low - 1, before)))
+        cuts = np.searchsorted(windows, np.arange(MEMBER_WINDOWS, int(windows[-1]), MEMBER_WINDOWS), side="right")
+        bounds = [0, *np.unique(cuts[cuts > 0]).tolist(), begins.size]
+        for start, stop in zip(bounds, bounds[1:]):
+            if stop > start:
+                yield slice(start, stop)
 
     def close(self) -> None:
         self._members.close()

@@ -19,8 +19,8 @@ from hypothesis import given, settings
 import cleaner.pipeline as pipeline
 from cleaner import Document, Settings, clean_corpus
 from cleaner.ingest import discover
-from cleaner.pipeline import process_file
-from cleaner.resume import cache_folder
+from cleaner.pipeline import process_file, split_large
+from cleaner.resume import ResultCache, cache_folder
 from cleaner.rules import load_ruleset
 from cleaner.verify import verify_output
 
@@ -150,12 +150,28 @@ def test_workers_do_not_change_the_output_so_they_keep_the_entries(monkeypatch, 
 def test_a_cut_short_or_foreign_entry_is_recomputed(monkeypatch, corpus, reference, tmp_path):
     out = tmp_path / "out"
     interrupted_run(monkeypatch, corpus, out, files=12)
-    first, second, third = entries(out)[:3]
+    first, second, third, fourth = entries(out)[:4]
     first.write_bytes(first.read_bytes()[:100])
     second.write_text('{"key": null, "documents": []}')
     third.write_text("[]")
-    assert clean_corpus(corpus, out, Settings(), resume=True).reused_files == 9
+    fourth.write_bytes(fourth.read_bytes()[:-100])  # its key intact, its documents cut short
+    assert clean_corpus(corpus, out, Settings(), resume=True).reused_files == 8
     assert snapshot(out) == reference
+
+
+def test_a_resumed_run_loads_one_reused_file_at_a_time(monkeypatch, corpus, tmp_path):
+    out = tmp_path / "out"
+    interrupted_run(monkeypatch, corpus, out, files=None)
+    files = split_large(discover(corpus).files)
+    cache = ResultCache(cache_folder(out), reuse=True)
+    loaded = []
+    original = ResultCache._load
+    monkeypatch.setattr(ResultCache, "_load", lambda self, key: loaded.append(key["path"]) or original(self, key))
+    results = cache.process(files, Settings(), load_ruleset(), lambda pending: iter(()))
+    for position, (documents, timings) in enumerate(results):
+        assert len(loaded) == position + 1, "each file's documents are read when its turn comes"
+        assert documents and all(doc.source.path == files[position].relpath for doc in documents)
+    assert cache.reused == len(files) == len(loaded)
 
 
 def test_without_resume_the_entries_are_neither_read_nor_kept(monkeypatch, corpus, reference, tmp_path):

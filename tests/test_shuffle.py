@@ -27,12 +27,14 @@ def _random_keys(rng: np.random.Generator, items: int, distinct: int) -> list[np
     ]
 
 
-@pytest.mark.parametrize("partitions, buffer_bytes", [(1, None), (4, None), (64, None), (4, 1), (64, 4096)])
-def test_each_item_is_told_every_earlier_item_sharing_a_key_and_no_other(monkeypatch, partitions, buffer_bytes):
-    """Whatever the partitions, and however often the pairs are written out (every add, with
-    a 1-byte buffer)."""
+@pytest.mark.parametrize("partitions, buffer_bytes, member_windows", [(1, None, None), (4, None, None), (64, None, None), (4, 1, 1), (64, 4096, 2)])
+def test_each_item_is_told_every_earlier_item_sharing_a_key_and_no_other(monkeypatch, partitions, buffer_bytes, member_windows):
+    """Whatever the partitions, however often the pairs are written out (every add, with
+    a 1-byte buffer), and however few member pages a read may hold."""
     if buffer_bytes is not None:
         monkeypatch.setattr(shuffle_module, "SPILL_BUFFER_BYTES", buffer_bytes)
+    if member_windows is not None:
+        monkeypatch.setattr(shuffle_module, "MEMBER_WINDOWS", member_windows)
     rng = np.random.default_rng(partitions)
     items = 700
     namespaces = [_random_keys(rng, items, 90), _random_keys(rng, items, 90)]
@@ -114,6 +116,33 @@ def test_reading_a_chunk_leaves_no_member_pages_in_memory():
         starts, found = earlier.chunk(0, items)
         assert found.size == 5_000 * sum(range(8))  # each item is told the 0..7 before it
         assert _resident_kib(address) == 0
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="reads Linux's /proc/self/smaps")
+def test_a_chunk_holds_a_bounded_part_of_the_members_at_a_time(monkeypatch):
+    """One chunk of a big corpus touches hundreds of MB of members (0.3 GB at 100k documents):
+    read whole, they would all be resident at once before being dropped."""
+    monkeypatch.setattr(shuffle_module, "MEMBER_WINDOWS", 1)
+    items = 2_000_000
+    shuffle = KeyShuffle(1, 4)
+    keys = (np.arange(items, dtype=np.uint64) // np.uint64(2)) * np.uint64(0x9E3779B97F4A7C15)
+    shuffle.add(0, keys, np.arange(items))  # 1M keys of 2 items each: 8 MB of members
+    held = []
+    with shuffle.earlier(items) as earlier:
+        address = earlier._members.array.ctypes.data
+        forget = earlier._members.forget
+
+        def noting_forget():
+            held.append(_resident_kib(address))
+            forget()
+
+        monkeypatch.setattr(earlier._members, "forget", noting_forget)
+        starts, found = earlier.chunk(0, items)
+        assert found[starts[1::2][:5]].tolist() == [0, 2, 4, 6, 8]  # item 2k + 1 is told of item 2k
+    assert found.size == items // 2
+    assert len(held) >= 3, "read in pieces"
+    window_kib = shuffle_module.MEMBER_WINDOW // 1024
+    assert 0 < max(held) <= (1 + 1) * window_kib, held  # a piece may start in the last one's window
 
 
 def _decisions(texts: list[str], shuffled: bool) -> list:
