@@ -888,6 +888,24 @@ int64_t kc_shared(int fd, int64_t written, const uint8_t *buffer, const int64_t 
     return 0;
 }
 
+/* Range i of `width`-byte records of file `fd`, counts[i] records from record starts[i], to
+   out + dest[i] records (cleaner/shuffle.py's members, read for a chunk of items): pread
+   copies them from the page cache and maps nothing. Returns 0, or -1 when the file came back
+   short. */
+int64_t sh_gather(int fd, int64_t width, const int64_t *starts, const int64_t *counts, const int64_t *dest, int64_t n,
+                  char *out) {
+    for (int64_t i = 0; i < n; i++) {
+        size_t want = (size_t)(counts[i] * width), got = 0;
+        char *to = out + dest[i] * width;
+        while (got < want) {
+            ssize_t read = pread(fd, to + got, want - got, (off_t)(starts[i] * width + (int64_t)got));
+            if (read <= 0) return -1;
+            got += (size_t)read;
+        }
+    }
+    return 0;
+}
+
 /* Bytes held: slots and value arrays. */
 int64_t bm_bytes(const bandmap_t *m) {
     return m->cap * (int64_t)sizeof(bmslot_t) + m->vcap * (int64_t)(2 * sizeof(int32_t));
@@ -1067,6 +1085,9 @@ class _Kernel:
         self.kc_shared = library.kc_shared
         self.kc_shared.restype = _i64
         self.kc_shared.argtypes = [ctypes.c_int, _i64, _ptr, _ptr, _ptr, _ptr, _i64, _ptr, _i64, _ptr, _ptr]
+        self.sh_gather = library.sh_gather
+        self.sh_gather.restype = _i64
+        self.sh_gather.argtypes = [ctypes.c_int, _i64, _ptr, _ptr, _ptr, _i64, _ptr]
         self.ascii, self.table, self.pool = _canonical_table()
         self.tables = (self.ascii.ctypes.data, self.table.ctypes.data, self.pool.ctypes.data)
         self.local = threading.local()

@@ -15,14 +15,14 @@ in-memory map would have held: exactly those, plus, where two keys of a partitio
 32 bits kept (about n**2 / 2**33 pairs of keys in a partition of n pairs: ~200 in a partition of
 1.3M), the items of both, which the sketch or verification then rejects. None is ever lost.
 
-Memory during the matching: one offset per item, and at most ~32 MB of the members array (4
-bytes an entry under a shared key, mapped from its file) at a time; the rest stays on disk. This
-is also the shape of the distributed step: the partitions are independent, a sort each.
+Memory during the matching: one offset per item, and the members (4 bytes an entry under a
+shared key) of the chunk being matched, copied from their file with pread; the rest stays on
+disk. This is also the shape of the distributed step: the partitions are independent, a sort each.
 """
 
 from __future__ import annotations
 
-import mmap
+import os
 from array import array
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,7 +31,7 @@ from typing import IO, Callable, Iterable, Iterator, TypeVar
 import numpy as np
 
 from .arena import append_to, read_at
-from .fastminhash import fmix64_array
+from .fastminhash import fmix64_array, load_kernel
 
 Job = TypeVar("Job")
 Done = TypeVar("Done")
@@ -50,12 +50,6 @@ DOCUMENTS_PER_PARTITION = 1024
 MAX_PARTITIONS = 4096
 # Records a spill gathers in memory before writing them out, ordered by partition.
 SPILL_BUFFER_BYTES = 32 << 20
-# The mapped members a chunk's read holds at once, in windows of MEMBER_WINDOW bytes: a read
-# fault on a mapped file maps more than its page (64 KB of fault-around; on newer kernels the
-# page cache's whole large folio, 2 MB here: one entry read, 2 MB resident), and one chunk of
-# 1,024 paragraphs at 100k documents held ~0.3 GB so. 16 windows: 32 MB.
-MEMBER_WINDOW = 2 << 20
-MEMBER_WINDOWS = 16
 
 
 def partitions_for(documents: int) -> int:
@@ -190,7 +184,7 @@ class KeyShuffle:
                     counts = np.bincount(found["item"] - base)
                     offsets[1 + base : 1 + base + counts.size] = counts
             np.cumsum(offsets, out=offsets)
-            return EarlierItems(members.mapped(np.int32), ordered.reader(REF), offsets)
+            return EarlierItems(members.reader(np.int32), ordered.reader(REF), offsets)
         finally:
             refs.close()
             self.close()
@@ -266,7 +260,7 @@ def _group(pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 class _Members:
-    """An array written to a temporary file in pieces, then mapped back whole."""
+    """An array written to a temporary file in pieces, then read back from it."""
 
     def __init__(self, folder: str | None) -> None:
         self.folder = folder
@@ -280,12 +274,6 @@ class _Members:
         self.count += len(values)
         return at
 
-    def mapped(self, dtype: type | np.dtype) -> _Mapped:
-        """The values written, as one array over a memory map of the file."""
-        if self._file is not None:
-            self._file.flush()
-        return _Mapped(self._file, self.count, np.dtype(dtype))
-
     def reader(self, dtype: type | np.dtype) -> _Reader:
         """The values written, read back a range at a time."""
         if self._file is not None:
@@ -293,34 +281,12 @@ class _Members:
         return _Reader(self._file, np.dtype(dtype))
 
 
-class _Mapped:
-    """A file's records as a read-only numpy array over a memory map (empty: no file).
-
-    Pages of the map that were read count in the process's resident memory until they are
-    dropped from it (`forget`); the OS page cache still holds them.
-    """
-
-    def __init__(self, handle: IO[bytes] | None, count: int, dtype: np.dtype) -> None:
-        self._file = handle
-        self._map = mmap.mmap(handle.fileno(), count * dtype.itemsize, access=mmap.ACCESS_READ) if handle and count else None
-        self.array = np.frombuffer(self._map, dtype=dtype) if self._map is not None else np.empty(0, dtype=dtype)
-
-    def forget(self) -> None:
-        if self._map is not None and hasattr(mmap, "MADV_DONTNEED"):
-            self._map.madvise(mmap.MADV_DONTNEED)
-
-    def close(self) -> None:
-        self.array = np.empty(0, dtype=self.array.dtype)  # the map cannot close under a view
-        if self._map is not None:
-            self._map.close()
-            self._map = None
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-
 class _Reader:
-    """A file's records, read a range at a time (sequential reads stay out of the process)."""
+    """A file's records, read back with pread: never mapped, so none of the file's pages count
+    in the process's memory (a read fault on a mapped file maps more than its page: 64 KB of
+    fault-around, or the page cache's whole 2 MB folio on newer kernels; the members of one
+    chunk of 1,024 paragraphs lie all over the file and held ~0.3 GB so at 100k documents,
+    up to the whole file at 1M)."""
 
     def __init__(self, handle: IO[bytes] | None, dtype: np.dtype) -> None:
         self._file = handle
@@ -333,6 +299,34 @@ class _Reader:
         size = self.dtype.itemsize
         return np.frombuffer(read_at(self._file, start * size, (stop - start) * size), dtype=self.dtype)
 
+    def gather(self, begins: np.ndarray, counts: np.ndarray, dest: np.ndarray, out: np.ndarray) -> None:
+        """out[dest[i] : dest[i] + counts[i]] = records[begins[i] : begins[i] + counts[i]], read
+        in file order: by the compiled kernel, else one os.preadv a range."""
+        if not out.size:
+            return
+        if self._file is None:
+            raise OSError("the shuffle's members file came back short")
+        order = np.argsort(begins, kind="stable")
+        at, sizes, to = (np.ascontiguousarray(values[order], dtype=np.int64) for values in (begins, counts, dest))
+        width, fd, kernel = self.dtype.itemsize, self._file.fileno(), load_kernel()
+        if kernel is not None:
+            if kernel.sh_gather(fd, width, at.ctypes.data, sizes.ctypes.data, to.ctypes.data, at.size, out.ctypes.data):
+                raise OSError("the shuffle's members file came back short")
+            return
+        view = memoryview(out).cast("B")
+        for start, size, place in zip(at.tolist(), sizes.tolist(), to.tolist()):
+            got, want = 0, size * width
+            while got < want:
+                read = os.preadv(fd, [view[place * width + got : (place + size) * width]], start * width + got)
+                if read <= 0:
+                    raise OSError("the shuffle's members file came back short")
+                got += read
+
+    @property
+    def handle(self) -> IO[bytes] | None:
+        """The open file (None: nothing was written)."""
+        return self._file
+
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
@@ -342,7 +336,7 @@ class _Reader:
 class EarlierItems:
     """For each item, the earlier items that share a band key with it (repeats included)."""
 
-    def __init__(self, members: _Mapped, refs: _Reader, offsets: np.ndarray) -> None:
+    def __init__(self, members: _Reader, refs: _Reader, offsets: np.ndarray) -> None:
         self._members = members
         self._refs = refs
         self._offsets = offsets  # refs of item i: refs[offsets[i] : offsets[i + 1]]
@@ -355,45 +349,9 @@ class EarlierItems:
         per_ref = np.zeros(counts.size + 1, dtype=np.int64)  # where each reference's items go
         np.cumsum(counts, out=per_ref[1:])
         starts = per_ref[self._offsets[first : last + 1] - self._offsets[first]]
-        items = np.empty(int(per_ref[-1]), dtype=self._members.array.dtype)
-        # A chunk's members lie all over the file: pages left mapped add up to all of it in
-        # this process's memory (0.87 GB at 300k documents), and one chunk's alone to 0.3 GB
-        # at 100k. They are read in file order, a piece of about MEMBER_WINDOWS windows at a
-        # time, and dropped after each (they stay on disk and in the OS page cache, a minor
-        # fault away).
-        begins = refs["start"]
-        windows = begins * self._members.array.itemsize // MEMBER_WINDOW
-        # by the window each begins in (a radix sort while there are fewer than 2**16 windows)
-        order = np.argsort(windows.astype(np.uint16) if windows.size and windows.max() < 1 << 16 else windows, kind="stable")
-        for piece in self._pieces(begins[order], counts[order]):
-            chosen = order[piece]
-            sizes = counts[chosen]
-            within = np.arange(int(sizes.sum()), dtype=np.int64) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-            source = np.repeat(refs["start"][chosen], sizes) + within
-            items[np.repeat(per_ref[chosen], sizes) + within] = self._members.array[source]
-            self._members.forget()
+        items = np.empty(int(per_ref[-1]), dtype=self._members.dtype)
+        self._members.gather(refs["start"], counts, per_ref[:-1], items)
         return starts, items
-
-    def _pieces(self, begins: np.ndarray, counts: np.ndarray) -> Iterator[slice]:
-        """Slices of references sorted by the window their members begin in, each slice's
-        members in about MEMBER_WINDOWS windows of the file (one reference may lie in more). A
-        reference adds the windows past the furthest one read before it: the reference that
-        reached that one began no later, so every window between was read already."""
-        if not begins.size:
-            return
-        width = self._members.array.itemsize
-        low = begins * width // MEMBER_WINDOW
-        high = ((begins + counts) * width - 1) // MEMBER_WINDOW
-        furthest = np.maximum.accumulate(high)
-        before = np.empty_like(furthest)
-        before[0] = low[0] - 1
-        before[1:] = furthest[:-1]
-        windows = np.cumsum(np.maximum(0, high - np.maximum(low - 1, before)))
-        cuts = np.searchsorted(windows, np.arange(MEMBER_WINDOWS, int(windows[-1]), MEMBER_WINDOWS), side="right")
-        bounds = [0, *np.unique(cuts[cuts > 0]).tolist(), begins.size]
-        for start, stop in zip(bounds, bounds[1:]):
-            if stop > start:
-                yield slice(start, stop)
 
     def close(self) -> None:
         self._members.close()
