@@ -62,7 +62,7 @@ def timed(method):
     return wrapper
 
 
-for _name in ("exact", "candidates", "copy"):
+for _name in ("exact", "lookahead", "candidates", "copy"):
     setattr(StoredLevel, _name, timed(getattr(StoredLevel, _name)))
 try:
     from cleaner.redis_index import RedisLevel
@@ -128,7 +128,7 @@ def main() -> None:
                 write_seconds += time.perf_counter() - saving
             build_seconds += time.perf_counter() - clock
             built += len(part)
-        with Index.open(path, settings) as index:
+        with Index.open(path, settings, readonly=True) as index:  # as `cleaner check --index` opens it
             counts = index.counts()
             queried = copy.deepcopy(batch)
             clock, LOOKUP_SECONDS[0] = time.perf_counter(), 0.0

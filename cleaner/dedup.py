@@ -327,6 +327,10 @@ class StoredCopies(Protocol):
 
     def exact(self, digest: str) -> int | None: ...
 
+    def lookahead(self, keys: np.ndarray, sentence_keys: np.ndarray | None) -> None:
+        """Band keys of the next items, all at once, before `candidates` asks them item by item."""
+        ...
+
     def candidates(self, keys: np.ndarray, sentence_keys: np.ndarray | None) -> set[int]: ...
 
     def sketches(self, numbers: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -970,7 +974,8 @@ def _matches(
     index.expect(first.visits)
     loaded: tuple[int, Document] | None = None  # the document last read back, by number
     hasher = replace(index.fingerprinter, num_perm=1)  # the same shingle hashes, one permutation
-    read_back = reporting(_read_back(first.chunks, *earlier, hasher), f"dedup {first.level}s", progress, total=first.documents)
+    ahead = index.stored.lookahead if index.stored is not None else None
+    read_back = reporting(_read_back(first.chunks, *earlier, hasher, ahead), f"dedup {first.level}s", progress, total=first.documents)
     for (number, doc_id, lang, items), features, told in read_back:
         if skip(number):
             continue
@@ -987,10 +992,16 @@ def _matches(
 
 
 def _read_back(
-    chunks: Arena, sharing: EarlierItems, same_digest: EarlierItems, hasher: Fingerprinter
+    chunks: Arena,
+    sharing: EarlierItems,
+    same_digest: EarlierItems,
+    hasher: Fingerprinter,
+    ahead: Callable[[np.ndarray, np.ndarray | None], None] | None = None,
 ) -> Iterator[tuple[Doc, list[Features], list[Earlier]]]:
     """Each document of the first pass, in order, with its items' features (shingle hashes
-    from `hasher` where the chunk left them out) and what the shuffles say of each."""
+    from `hasher` where the chunk left them out) and what the shuffles say of each. `ahead`
+    hears each chunk's band keys and sentence band keys before its items are yielded (a
+    persistent index looks them up together)."""
     for number in range(len(chunks)):
         first, docs, batch = pickle.loads(chunks[number])
         last = first + len(batch.digests)
@@ -1000,6 +1011,8 @@ def _read_back(
             for row in range(last - first)
         ]
         hashes = None if batch.hash_starts is not None else hasher.fingerprints([text for doc in docs for _, _, text in doc[3]])[1]
+        if ahead is not None:
+            ahead(batch.keys, batch.sentence_keys if batch.sentence_keys.size else None)
         features, row = batch.unpack(hashes), 0
         for doc in docs:
             count = len(doc[3])

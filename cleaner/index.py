@@ -4,9 +4,9 @@ An embedded SQLite database holds, for each dedup level (document, paragraph), t
 of every run that updated it, in keep order: where each came from (doc id, paragraph number), a
 snippet of its text, the sha256 of its canonical text (exact matches), its sorted shingle hashes
 (uint32, to verify exact Jaccard and containment), its MinHash signature, its facts (for the fact
-guard) and its LSH band keys, and those of its sentences when containment is on. A band key is
-an indexed row, so finding the candidates of a new item is one indexed lookup per band, never a
-scan. A small table of its own holds each copy's sketch and shingle count: candidates get the
+guard) and its LSH band keys, and those of its sentences when containment is on. Band keys are
+kept as sorted runs with Bloom filters (cleaner/bandruns.py): the keys of a batch of new items
+are looked up together, and a key no stored copy has, most of them, costs no read. A small table of its own holds each copy's sketch and shingle count: candidates get the
 sketch test a run gives its own copies (dedup's `sketch_passing`) before a row is read whole.
 Stored copies come before every document of a run, numbered in their keep order, so a run
 against the index decides exactly what deduplicating old and new together would, the old first.
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import sqlite3
 from collections import Counter
 from contextlib import contextmanager
@@ -43,8 +44,10 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import numpy as np
 
 from . import __version__
+from .arena import Arena
 from .config import Settings
-from . import dedup
+from . import bandruns, dedup
+from .bandruns import BandRuns
 from .dedup import Item, Kept, exact_digest, fingerprinter, kept_paragraphs
 from .document import Document
 from .errors import ConfigError, InputError
@@ -54,7 +57,8 @@ from .minhash import jaccard, shared_count
 
 # 4: band keys of several rounds where one round would have fewer than 4 rows (cleaner/lsh.py)
 # 5: a sketch and shingle count per copy, read before the copy itself
-FORMAT_VERSION = 5
+# 6: band keys in sorted runs with Bloom filters (cleaner/bandruns.py), not a B-tree row a key
+FORMAT_VERSION = 6
 LEVELS = ("document", "paragraph")
 SNIPPET = 300
 # The settings that decide what matches what: an index only serves runs that share them.
@@ -77,6 +81,8 @@ _MAX_PARAMETERS = 900
 _CACHED_COPIES = 50_000
 _CACHED_SKETCHES = 1_000_000  # ~140 bytes each
 _CACHE_KIB = 256 * 1024  # SQLite's page cache: band rows are inserted and read at random keys
+# Copies a run keeps for the index held in memory until save; earlier ones wait in a temporary file.
+PENDING_CHUNK = 2048
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -104,14 +110,9 @@ CREATE TABLE IF NOT EXISTS sketches (
     PRIMARY KEY (level, number)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS copies_doc ON copies (doc);
--- space: 0 document, 1 document sentences, 2 paragraph, 3 paragraph sentences
-CREATE TABLE IF NOT EXISTS bands (
-    space INTEGER NOT NULL,
-    key INTEGER NOT NULL,
-    number INTEGER NOT NULL,
-    PRIMARY KEY (space, key, number)
-) WITHOUT ROWID;
 """
+# band keys by space (0 document, 1 document sentences, 2 paragraph, 3 paragraph sentences)
+SCHEMA += bandruns.SCHEMA
 
 
 REDIS_SCHEMES = ("redis://", "rediss://")
@@ -147,6 +148,50 @@ def describe(location: Path | str) -> str:
     return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
+PendingCopy = tuple[Kept, str, np.ndarray, np.ndarray, "np.ndarray | None"]  # kept, digest, signature, keys, sentence keys
+
+
+class Pending:
+    """The copies a run keeps for the index, until `save` writes them, in keep order: the last
+    PENDING_CHUNK in memory, earlier ones pickled a chunk at a time to a temporary file
+    (cleaner/arena.py). With their band keys a document's copies take ~40 KB, so a run that adds
+    a million documents would otherwise hold ~40 GB until its save."""
+
+    def __init__(self) -> None:
+        self.spilled: Arena | None = None
+        self.tail: list[PendingCopy] = []
+        self.count = 0
+
+    def append(self, copy: PendingCopy) -> None:
+        self.tail.append(copy)
+        self.count += 1
+        if len(self.tail) >= PENDING_CHUNK:
+            if self.spilled is None:
+                self.spilled = Arena()
+            self.spilled.append(pickle.dumps(self.tail, protocol=pickle.HIGHEST_PROTOCOL))
+            self.tail = []
+
+    def __len__(self) -> int:
+        return self.count
+
+    def chunks(self) -> Iterator[list[PendingCopy]]:
+        """The copies, a chunk (at most PENDING_CHUNK) at a time."""
+        if self.spilled is not None:
+            for number in range(len(self.spilled)):
+                yield pickle.loads(self.spilled[number])
+        if self.tail:
+            yield self.tail
+
+    def __iter__(self) -> Iterator[PendingCopy]:
+        for chunk in self.chunks():
+            yield from chunk
+
+    def clear(self) -> None:
+        if self.spilled is not None:
+            self.spilled.close()
+        self.spilled, self.tail, self.count = None, [], 0
+
+
 class Level:
     """What both stores share for one level: its LSH layout, the copies kept in this run
     (collected by `add`, written by `save`), hidden numbers and a cache of copies read."""
@@ -166,7 +211,8 @@ class Level:
         self.hidden: set[int] = set()
         self.cache: dict[int, Kept] = {}
         self.sketch_cache: dict[int, tuple[bytes, int]] = {}
-        self.pending: list[tuple[Kept, str, np.ndarray, np.ndarray, np.ndarray | None]] = []
+        self.pending = Pending()
+        self.keeping = True  # False for an index opened read only: `add` keeps nothing
 
     def __len__(self) -> int:
         """One past the last stored number: copies kept in this run are numbered from here."""
@@ -196,10 +242,18 @@ class Level:
     def _read_sketches(self, numbers: Sequence[int]) -> None:
         raise NotImplementedError
 
+    def lookahead(self, keys: np.ndarray, sentence_keys: np.ndarray | None) -> None:
+        """The band keys of the next items, all at once, before their `candidates` are asked
+        one by one (a store that gains by looking up many keys together keeps what it found)."""
+
     def add(self, kept: Kept, digest: str, signature: np.ndarray, keys: np.ndarray, sentence_keys: np.ndarray | None) -> None:
-        if self.fact_guard:
-            kept.item_facts()  # facts come from the full text, which the index does not hold
-        self.pending.append((kept, digest, signature, keys, sentence_keys))
+        if not self.keeping:
+            return
+        # facts come from the full text, which the index does not hold; of the text, the snippet
+        facts = kept.item_facts() if self.fact_guard else kept.facts
+        item = kept.item
+        snippet = Item(item.doc, item.paragraph, item.text[:SNIPPET], item.lang)
+        self.pending.append((Kept(snippet, kept.hashes, facts), digest, signature, keys, sentence_keys))
 
     def saved(self) -> None:
         """Forget what `save` wrote: the pending copies are stored now, the hidden ones gone."""
@@ -216,6 +270,9 @@ class StoredLevel(Level):
     def __init__(self, connection: sqlite3.Connection, level: str, settings: Settings) -> None:
         super().__init__(level, settings, _end(connection, level))
         self.connection = connection
+        self.runs = (BandRuns(connection, self.space), BandRuns(connection, self.space + 1))
+        # per space: the keys `lookahead` asked (sorted), and the (key, number) pairs it found
+        self.ahead: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = [None, None]
 
     def hide(self, docs: Iterable[str]) -> None:
         """Pass over the stored copies of these documents: the run holds a newer version of them."""
@@ -230,13 +287,30 @@ class StoredLevel(Level):
         ).fetchone()
         return row[0] if row and row[0] not in self.hidden and row[0] < self.end else None
 
+    def lookahead(self, keys: np.ndarray, sentence_keys: np.ndarray | None) -> None:
+        for slot, asked in enumerate((keys, sentence_keys)):
+            asked = np.unique(np.asarray(asked if asked is not None else (), dtype=np.uint64))
+            self.ahead[slot] = (asked, *self.runs[slot].lookup(asked, unique=True)) if asked.size else None
+
     def candidates(self, keys: np.ndarray, sentence_keys: np.ndarray | None) -> set[int]:
         """Stored copies sharing a band key with the item, or a sentence band key with a sentence."""
-        wanted = [(self.space, key) for key in _signed(keys)]
+        numbers = self._numbers(0, keys)
         if sentence_keys is not None:
-            wanted += [(self.space + 1, key) for key in _signed(np.unique(sentence_keys))]
+            numbers = np.concatenate([numbers, self._numbers(1, sentence_keys)])
         # Numbers from `end` on were added by another writer since opening: not this run's past.
-        return {number for number in _lookup(self.connection, wanted) if number not in self.hidden and number < self.end}
+        return {number for number in numbers.tolist() if number not in self.hidden and number < self.end}
+
+    def _numbers(self, slot: int, keys: np.ndarray) -> np.ndarray:
+        """The numbers stored under any of `keys` in one space: from what `lookahead` found when
+        it asked them all, else from the runs."""
+        keys = np.asarray(keys, dtype=np.uint64).ravel()
+        ahead = self.ahead[slot]
+        if ahead is None or not bandruns.contains(ahead[0], keys).all():
+            return self.runs[slot].lookup(keys)[1]
+        _, found_keys, found_numbers = ahead
+        first = np.searchsorted(found_keys, keys, side="left")
+        counts = np.searchsorted(found_keys, keys, side="right") - first
+        return found_numbers[bandruns.spans(first, counts)]
 
     def _read_sketches(self, numbers: Sequence[int]) -> None:
         for chunk in _chunks(numbers):
@@ -262,56 +336,59 @@ class StoredLevel(Level):
             marks = ",".join("?" * len(chunk))
             self.connection.execute(f"DELETE FROM copies WHERE level = ? AND number IN ({marks})", (self.level, *chunk))
             self.connection.execute(f"DELETE FROM sketches WHERE level = ? AND number IN ({marks})", (self.level, *chunk))
-            self.connection.execute(f"DELETE FROM bands WHERE space IN (?, ?) AND number IN ({marks})", (self.space, self.space + 1, *chunk))
+        for runs in self.runs:
+            runs.drop(sorted(self.hidden))
 
     def write_pending(self) -> int:
-        """Insert the copies kept in this run, numbered after the stored ones (inside a transaction)."""
-        copies, sketches, bands = [], [], []
-        for offset, (kept, digest, signature, keys, sentence_keys) in enumerate(self.pending):
-            number = self.end + offset
-            item, facts = kept.item, kept.facts
-            copies.append(
-                (
-                    self.level,
-                    number,
-                    item.doc,
-                    item.paragraph,
-                    item.lang,
-                    item.text[:SNIPPET],
-                    bytes.fromhex(digest),
-                    np.asarray(kept.hashes, dtype=np.uint32).tobytes(),
-                    np.asarray(signature, dtype=np.uint32).tobytes(),
-                    None if facts is None else json.dumps(dict(sorted(facts.items())), ensure_ascii=False),
+        """Insert the copies kept in this run, numbered after the stored ones (inside a
+        transaction), a chunk at a time: each chunk's band keys become a run."""
+        number = self.end
+        for chunk in self.pending.chunks():
+            copies, sketches = [], []
+            held_keys: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])  # per space, each copy's
+            held_numbers: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+            for kept, digest, signature, keys, sentence_keys in chunk:
+                item, facts = kept.item, kept.facts
+                copies.append(
+                    (
+                        self.level,
+                        number,
+                        item.doc,
+                        item.paragraph,
+                        item.lang,
+                        item.text[:SNIPPET],
+                        bytes.fromhex(digest),
+                        np.asarray(kept.hashes, dtype=np.uint32).tobytes(),
+                        np.asarray(signature, dtype=np.uint32).tobytes(),
+                        None if facts is None else json.dumps(dict(sorted(facts.items())), ensure_ascii=False),
+                    )
                 )
-            )
-            sketches.append((self.level, number, dedup.sketch_codes(signature).tobytes(), int(np.size(kept.hashes))))
-            bands += [(self.space, key, number) for key in _signed(keys)]
-            if sentence_keys is not None:
-                bands += [(self.space + 1, key, number) for key in _signed(np.unique(sentence_keys))]
-        self.connection.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", copies)
-        self.connection.executemany("INSERT INTO sketches VALUES (?, ?, ?, ?)", sketches)
-        self.connection.executemany("INSERT OR IGNORE INTO bands VALUES (?, ?, ?)", sorted(bands))
-        return len(copies)
+                sketches.append((self.level, number, dedup.sketch_codes(signature).tobytes(), int(np.size(kept.hashes))))
+                for slot, held in enumerate((keys, sentence_keys)):
+                    if held is not None:
+                        held_keys[slot].append(np.unique(np.asarray(held, dtype=np.uint64)))
+                        held_numbers[slot].append(np.full(held_keys[slot][-1].size, number, dtype=np.int64))
+                number += 1
+            self.connection.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", copies)
+            self.connection.executemany("INSERT INTO sketches VALUES (?, ?, ?, ?)", sketches)
+            for runs, held, numbers in zip(self.runs, held_keys, held_numbers):
+                if held:
+                    runs.add(np.concatenate(held), np.concatenate(numbers))
+        return number - self.end
 
+    def saved(self) -> None:
+        super().saved()
+        self.forget()
 
-def _signed(keys: np.ndarray) -> list[int]:
-    """Band keys (uint64) as SQLite integers (int64, same bits)."""
-    return np.ascontiguousarray(keys, dtype=np.uint64).view(np.int64).ravel().tolist()
+    def forget(self) -> None:
+        """Drop what was read of the band runs (after a save, committed or rolled back)."""
+        for runs in self.runs:
+            runs.forget()
+        self.ahead = [None, None]
 
 
 def _end(connection: sqlite3.Connection, level: str) -> int:
     return connection.execute("SELECT COALESCE(MAX(number) + 1, 0) FROM copies WHERE level = ?", (level,)).fetchone()[0]
-
-
-def _lookup(connection: sqlite3.Connection, wanted: list[tuple[int, int]]) -> set[int]:
-    numbers: set[int] = set()
-    for space in sorted({space for space, _ in wanted}):
-        keys = [key for s, key in wanted if s == space]
-        for chunk in _chunks(keys):
-            marks = ",".join("?" * len(chunk))
-            query = f"SELECT DISTINCT number FROM bands WHERE space = ? AND key IN ({marks})"
-            numbers.update(number for (number,) in connection.execute(query, (space, *chunk)))
-    return numbers
 
 
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
@@ -414,6 +491,8 @@ class Index(BaseIndex):
         self.settings = settings
         self.readonly = readonly
         self.levels = {level: StoredLevel(connection, level, settings) for level in LEVELS}
+        for stored in self.levels.values():
+            stored.keeping = not readonly
 
     @classmethod
     def open(cls, path: Path | str, settings: Settings | None = None, create: bool = False, readonly: bool = False) -> BaseIndex:
@@ -482,12 +561,17 @@ class Index(BaseIndex):
         if self.readonly:
             raise InputError(f"index {self.path} was opened read only; open it for writing to add copies")
         added: dict[str, int] = {}
-        with transaction(self.connection, immediate=True):
-            for name, level in self.levels.items():
-                if _end(self.connection, name) != level.end:
-                    raise InputError(f"index {self.path} changed while this run read it (another writer); run again")
-                level.delete_hidden()
-                added[name] = level.write_pending()
+        try:
+            with transaction(self.connection, immediate=True):
+                for name, level in self.levels.items():
+                    if _end(self.connection, name) != level.end:
+                        raise InputError(f"index {self.path} changed while this run read it (another writer); run again")
+                    level.delete_hidden()
+                    added[name] = level.write_pending()
+        except BaseException:
+            for level in self.levels.values():
+                level.forget()  # it read runs the rollback undid
+            raise
         for level in self.levels.values():
             level.saved()
         return added
@@ -500,7 +584,7 @@ class Index(BaseIndex):
     def stats(self) -> IndexStats:
         """Counts per level, settings, size on disk and SQLite's integrity check."""
         documents = self.connection.execute("SELECT COUNT(DISTINCT doc) FROM copies").fetchone()[0]
-        band_rows = self.connection.execute("SELECT COUNT(*) FROM bands").fetchone()[0]
+        band_rows = sum(runs.live_pairs() for level in self.levels.values() for runs in level.runs)
         integrity = "; ".join(row[0] for row in self.connection.execute("PRAGMA integrity_check"))
         files = [self.file, self.file.with_name(self.file.name + "-wal")]
         size = sum(path.stat().st_size for path in files if path.exists())

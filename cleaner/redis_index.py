@@ -258,6 +258,8 @@ class RedisIndex(BaseIndex):
         self.generation = generation
         self.readonly = readonly
         self.levels = {level: RedisLevel(self, level, settings, ends[level]) for level in LEVELS}
+        for stored in self.levels.values():
+            stored.keeping = not readonly
 
     @classmethod
     def open(cls, url: str, settings: Settings | None = None, create: bool = False, readonly: bool = False) -> RedisIndex:

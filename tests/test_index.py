@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from cleaner import dedup
+from cleaner import index as index_module
 from cleaner.config import Settings
 from cleaner.dedup import deduplicate
 from cleaner.document import Document, Source
@@ -53,20 +54,27 @@ def decisions(docs: list[Document]) -> dict[str, tuple]:
     return {doc.id: (doc.status, repr(doc.reason), [repr(removal) for removal in doc.removed]) for doc in docs}
 
 
-def test_index_runs_decide_as_one_run_over_old_and_new_together(corpus, tmp_path):
-    """Parts A, B, C in keep order: index A, run B and add it, run C; each decision matches one run over all."""
+@pytest.mark.parametrize("spill", [False, True])
+def test_index_runs_decide_as_one_run_over_old_and_new_together(corpus, tmp_path, monkeypatch, spill):
+    """Parts A, B, C in keep order: index A, run B and add it, run C; each decision matches one
+    run over all. With `spill`, a run's new copies wait in a temporary file a few at a time, and
+    each few become a band run of their own."""
+    if spill:
+        monkeypatch.setattr(index_module, "PENDING_CHUNK", 7)
     settings = Settings()
     together = copy.deepcopy(corpus)
     deduplicate(together, settings)
     parts = [corpus[:25], corpus[25:50], [*corpus[50:60], *corpus[60:62]], corpus[62:]]
     path = tmp_path / "index.sqlite"
-    separate = []
+    separate, spilled = [], []
     for part in parts:
         part = copy.deepcopy(part)
         with Index.open(path, settings, create=True) as index:
             deduplicate(part, settings, stored=index.levels)
+            spilled.append(index.levels["paragraph"].pending.spilled is not None)
             index.save()
         separate += part
+    assert any(spilled) == spill
     assert decisions(separate) == decisions(together)
     later = {doc.id for part in parts[1:] for doc in part}
     across = [doc for doc in separate if doc.reason and doc.reason.duplicate_of not in later and doc.id in later]

@@ -1,0 +1,321 @@
+"""A persistent index's band keys as sorted, immutable runs in SQLite, each with a Bloom filter.
+
+The question a persistent index answers is "which stored copies share one of these band keys?",
+for a batch of new items against every copy stored so far: ~2,600 (key, copy) pairs a news
+document at the default settings (nearly half of them its sentences'), so ~2.6 billion at 1M
+documents. A B-tree row per pair (the index's format 5) made each asked key a B-tree search and
+each stored pair an insert at a random place: fine at 10k documents, not once the tree outgrows
+memory.
+
+Here a save writes the pairs it adds, one space at a time, as one sorted run: BLOCK pairs a row
+(`band_blocks`: keys ascending as uint64, copy numbers as uint32), plus one row (`band_runs`)
+holding the run's Bloom filter over its keys (BLOOM_BITS bits a pair, BLOOM_PROBES probes:
+~1% false positives) and the first key of each block (its fences). A lookup takes a batch's
+distinct keys, tests them against each run's filter in memory, finds by the fences the blocks
+that may hold those that pass, reads only those blocks and keeps the pairs whose key was asked.
+A key no run holds, most of them for new text, costs no read at all.
+
+Runs are merged as they pile up: after a save, the two smallest runs of a space are merged
+while the larger is at most twice the smaller and the two fit in MAX_RUN pairs, as a binary
+counter carries. So a space holds O(log n) runs below MAX_RUN (plus full ones), a lookup tests
+that many filters, and a pair is rewritten O(log n) times. A merge writes a new run under a new
+number (never given again) and deletes the old two in the same transaction. A reader reads the
+catalogue again when SQLite's `data_version` says another connection committed, and when a run
+it asks for has gone meanwhile (`Vanished`).
+
+Copies deleted from the index (`drop`) leave their pairs in the runs until a merge drops them;
+lookups leave them out meanwhile (`band_gone`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import numpy as np
+
+BLOCK = 128  # pairs a block row (1.5 KB): what a lookup reads for a key that passes a filter
+BLOOM_BITS = 10
+BLOOM_PROBES = 7
+MAX_RUN = 1 << 25  # pairs: a merge holds two runs' pairs in memory (~400 MB at most)
+_MAX_PARAMETERS = 900
+_MASK32 = np.uint64(0xFFFFFFFF)
+
+SCHEMA = """
+-- a run of one space: its pairs, its Bloom filter (bits, as bytes) and its blocks' first keys
+CREATE TABLE IF NOT EXISTS band_runs (
+    space INTEGER NOT NULL,
+    run INTEGER NOT NULL,
+    pairs INTEGER NOT NULL,
+    bits INTEGER NOT NULL,
+    bloom BLOB NOT NULL,
+    fences BLOB NOT NULL,
+    PRIMARY KEY (space, run)
+) WITHOUT ROWID;
+-- a block's row id is `block_id(space, run, block)`: a rowid table keeps a 1.5 KB row in its
+-- page (an index B-tree, WITHOUT ROWID, spills all but ~1 KB of it to an overflow page)
+CREATE TABLE IF NOT EXISTS band_blocks (id INTEGER PRIMARY KEY, keys BLOB NOT NULL, numbers BLOB NOT NULL);
+-- the last run number given: a merged-away run's number is never given again
+CREATE TABLE IF NOT EXISTS band_counter (id INTEGER PRIMARY KEY CHECK (id = 0), last INTEGER NOT NULL);
+-- copies deleted from the index whose pairs some run may still hold
+CREATE TABLE IF NOT EXISTS band_gone (
+    space INTEGER NOT NULL,
+    number INTEGER NOT NULL,
+    PRIMARY KEY (space, number)
+) WITHOUT ROWID;
+"""
+
+
+class Vanished(Exception):
+    """A run was merged away while it was being read (another connection saved meanwhile)."""
+
+
+@dataclass
+class Run:
+    run: int
+    pairs: int
+    bits: int
+    bloom: np.ndarray  # uint8, bits // 8 rounded up
+    fences: np.ndarray  # uint64, the first key of each block
+
+    def maybe(self, keys: np.ndarray) -> np.ndarray:
+        """Which of `keys` the run may hold (no false negatives)."""
+        return bloom_test(self.bloom, self.bits, keys)
+
+
+class BandRuns:
+    """The (band key, copy number) pairs of one space of an SQLite index."""
+
+    def __init__(self, connection: sqlite3.Connection, space: int) -> None:
+        self.connection = connection
+        self.space = space
+        self._runs: list[Run] | None = None
+        self._gone: set[int] | None = None
+        self._version: int | None = None  # the database's data_version when the catalogue was read
+
+    @property
+    def runs(self) -> list[Run]:
+        version = self.connection.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._version:  # another connection committed since: its runs may differ
+            self.forget()
+            self._version = version
+        if self._runs is None:
+            rows = self.connection.execute(
+                "SELECT run, pairs, bits, bloom, fences FROM band_runs WHERE space = ? ORDER BY run", (self.space,)
+            ).fetchall()
+            self._runs = [
+                Run(run, pairs, bits, np.frombuffer(bloom, dtype=np.uint8), np.frombuffer(fences, dtype=np.uint64))
+                for run, pairs, bits, bloom, fences in rows
+            ]
+        return self._runs
+
+    @property
+    def gone(self) -> set[int]:
+        if self._gone is None:
+            rows = self.connection.execute("SELECT number FROM band_gone WHERE space = ?", (self.space,))
+            self._gone = {number for (number,) in rows}
+        return self._gone
+
+    def forget(self) -> None:
+        """Read the catalogue again when next asked (after a save, or another writer's)."""
+        self._runs = None
+        self._gone = None
+
+    def pairs(self) -> int:
+        """How many pairs the runs hold, those of gone copies not yet merged away too."""
+        return sum(run.pairs for run in self.runs)
+
+    def live_pairs(self) -> int:
+        """How many pairs of copies still stored the runs hold (reads every block)."""
+        gone = np.fromiter(self.gone, dtype=np.uint32, count=len(self.gone))
+        live = 0
+        for run in self.runs:
+            _, numbers = self._read_blocks(run.run, np.arange(run.fences.size, dtype=np.int64))
+            live += int(numbers.size - np.isin(numbers, gone).sum()) if gone.size else int(numbers.size)
+        return live
+
+    def lookup(self, keys: np.ndarray, unique: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Every stored (key, number) pair whose key is one of `keys` (`unique`: they are
+        ascending and distinct already): keys (uint64, ascending) and numbers (int64) in two
+        arrays, without copies marked gone."""
+        keys = np.asarray(keys, dtype=np.uint64).ravel()
+        keys = keys if unique else np.unique(keys)
+        for _ in range(3):
+            try:
+                return self._lookup(keys)
+            except Vanished:
+                self.forget()
+        raise sqlite3.OperationalError("the index's band runs kept changing while being read; run again")
+
+    def _lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        found_keys, found_numbers = [], []
+        for run in self.runs:
+            asked = keys[run.maybe(keys)]
+            if not asked.size:
+                continue
+            blocks = _blocks_holding(run.fences, asked)
+            stored_keys, numbers = self._read_blocks(run.run, blocks)
+            held = contains(asked, stored_keys)
+            found_keys.append(stored_keys[held])
+            found_numbers.append(numbers[held])
+        if not found_keys:
+            return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
+        stored_keys, numbers = np.concatenate(found_keys), np.concatenate(found_numbers).astype(np.int64)
+        if self.gone:
+            keep = ~np.isin(numbers, np.fromiter(self.gone, dtype=np.int64, count=len(self.gone)))
+            stored_keys, numbers = stored_keys[keep], numbers[keep]
+        order = np.argsort(stored_keys, kind="stable")
+        return stored_keys[order], numbers[order]
+
+    def _read_blocks(self, run: int, blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The pairs of these blocks (ascending numbers) of a run, in block order: keys ascending."""
+        keys, numbers, read = [], [], 0
+        for chunk in _chunks(blocks.tolist()):
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT keys, numbers FROM band_blocks WHERE id IN ({marks}) ORDER BY id"
+            ids = [block_id(self.space, run, block) for block in chunk]
+            for key_bytes, number_bytes in self.connection.execute(query, ids):
+                keys.append(key_bytes)
+                numbers.append(number_bytes)
+                read += 1
+        if read != blocks.size:
+            raise Vanished(run)
+        return np.frombuffer(b"".join(keys), dtype=np.uint64), np.frombuffer(b"".join(numbers), dtype=np.uint32)
+
+    def add(self, keys: np.ndarray, numbers: np.ndarray) -> None:
+        """Store these pairs as a new run, then merge runs as the policy says (inside a
+        transaction; call `forget` once it is committed or rolled back)."""
+        keys = np.asarray(keys, dtype=np.uint64).ravel()
+        if not keys.size:
+            return
+        self._write(keys, np.asarray(numbers, dtype=np.uint32).ravel())
+        self._merge()
+
+    def drop(self, numbers: Sequence[int]) -> None:
+        """Mark copies gone (inside a transaction): lookups leave their pairs out, merges drop them."""
+        self.connection.executemany("INSERT OR IGNORE INTO band_gone VALUES (?, ?)", [(self.space, number) for number in numbers])
+        self._gone = None
+
+    def _write(self, keys: np.ndarray, numbers: np.ndarray) -> None:
+        order = np.lexsort((numbers, keys))
+        keys, numbers = keys[order], numbers[order]
+        same = np.zeros(keys.size, dtype=bool)
+        same[1:] = (keys[1:] == keys[:-1]) & (numbers[1:] == numbers[:-1])
+        keys, numbers = keys[~same], numbers[~same]
+        self.connection.execute("INSERT OR IGNORE INTO band_counter VALUES (0, 0)")
+        self.connection.execute("UPDATE band_counter SET last = last + 1")
+        run = self.connection.execute("SELECT last FROM band_counter").fetchone()[0]
+        bits = max(64, BLOOM_BITS * keys.size)
+        self.connection.execute(
+            "INSERT INTO band_runs VALUES (?, ?, ?, ?, ?, ?)",
+            (self.space, run, int(keys.size), bits, bloom_filter(keys, bits).tobytes(), keys[::BLOCK].tobytes()),
+        )
+        self.connection.executemany(
+            "INSERT INTO band_blocks VALUES (?, ?, ?)",
+            (
+                (block_id(self.space, run, block), keys[start : start + BLOCK].tobytes(), numbers[start : start + BLOCK].tobytes())
+                for block, start in enumerate(range(0, keys.size, BLOCK))
+            ),
+        )
+        self._runs = None
+
+    def _merge(self) -> None:
+        while True:
+            runs = sorted(self.runs, key=lambda run: (run.pairs, run.run))
+            if len(runs) < 2:
+                return
+            small, next_small = runs[0], runs[1]
+            if next_small.pairs > 2 * small.pairs or small.pairs + next_small.pairs > MAX_RUN:
+                return
+            keys, numbers = [], []
+            for run in (small, next_small):
+                blocks = np.arange(run.fences.size, dtype=np.int64)
+                run_keys, run_numbers = self._read_blocks(run.run, blocks)
+                keys.append(run_keys)
+                numbers.append(run_numbers)
+                self.connection.execute(
+                    "DELETE FROM band_blocks WHERE id >= ? AND id < ?", (block_id(self.space, run.run, 0), block_id(self.space, run.run + 1, 0))
+                )
+                self.connection.execute("DELETE FROM band_runs WHERE space = ? AND run = ?", (self.space, run.run))
+            merged_keys, merged_numbers = np.concatenate(keys), np.concatenate(numbers)
+            if self.gone:
+                keep = ~np.isin(merged_numbers, np.fromiter(self.gone, dtype=np.int64, count=len(self.gone)).astype(np.uint32))
+                merged_keys, merged_numbers = merged_keys[keep], merged_numbers[keep]
+            self._runs = None
+            if merged_keys.size:
+                self._write(merged_keys, merged_numbers)
+
+
+def block_id(space: int, run: int, block: int) -> int:
+    """The row id of a run's block: space, run and block in 3, 30 and 30 bits (a run of MAX_RUN
+    pairs has 2**18 blocks)."""
+    return (space << 60) | (run << 30) | block
+
+
+def bloom_probes(keys: np.ndarray, bits: int) -> np.ndarray:
+    """The BLOOM_PROBES bit positions of each key (shape (probes, keys)): double hashing over
+    the key's two 32-bit halves (band keys are already well-mixed 64-bit hashes), each mapped
+    onto [0, bits) by a multiply and shift."""
+    keys = np.asarray(keys, dtype=np.uint64)
+    low, high = keys & _MASK32, (keys >> np.uint64(32)) | np.uint64(1)
+    steps = np.arange(BLOOM_PROBES, dtype=np.uint64)[:, None]
+    with np.errstate(over="ignore"):
+        mixed = (low[None, :] + steps * high[None, :]) & _MASK32
+        return (mixed * np.uint64(bits)) >> np.uint64(32)
+
+
+def bloom_filter(keys: np.ndarray, bits: int) -> np.ndarray:
+    """A Bloom filter of `bits` bits (as bytes) holding `keys`."""
+    positions = bloom_probes(keys, bits).ravel()
+    filter_bits = np.zeros(-(-bits // 8) * 8, dtype=bool)
+    filter_bits[positions] = True
+    return np.packbits(filter_bits, bitorder="little")
+
+
+def bloom_test(bloom: np.ndarray, bits: int, keys: np.ndarray) -> np.ndarray:
+    """Whether each key may be in the filter: True for every key it holds."""
+    if not np.size(keys):
+        return np.zeros(0, dtype=bool)
+    positions = bloom_probes(keys, bits)
+    found = (bloom[positions >> np.uint64(3)] >> (positions & np.uint64(7)).astype(np.uint8)) & 1
+    return found.all(axis=0).astype(bool)
+
+
+def _blocks_holding(fences: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """The blocks (ascending, each once) that may hold each of `keys` (ascending): from the
+    last block starting below the key to the last starting at or below it (a key's pairs may
+    run over several blocks)."""
+    first = np.maximum(np.searchsorted(fences, keys, side="left") - 1, 0)
+    last = np.searchsorted(fences, keys, side="right") - 1
+    present = last >= 0
+    first, last = first[present], last[present]
+    return np.unique(spans(first, last - first + 1))
+
+
+def spans(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The indices start, start + 1, ..., start + count - 1 of each (start, count), one array.
+
+    >>> spans(np.array([5, 0, 9]), np.array([2, 0, 3])).tolist()
+    [5, 6, 9, 10, 11]
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    offsets = np.repeat(np.asarray(starts, dtype=np.int64) - np.cumsum(counts) + counts, counts)
+    return offsets + np.arange(counts.sum(), dtype=np.int64)
+
+
+def contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Whether each of `keys` is in `sorted_keys` (ascending), by binary search.
+
+    >>> contains(np.array([2, 3, 7], dtype=np.uint64), np.array([7, 4], dtype=np.uint64)).tolist()
+    [True, False]
+    """
+    if not sorted_keys.size:
+        return np.zeros(np.shape(keys), dtype=bool)
+    position = np.minimum(np.searchsorted(sorted_keys, keys), sorted_keys.size - 1)
+    return sorted_keys[position] == keys
+
+
+def _chunks(values: Sequence[int]) -> Iterator[Sequence[int]]:
+    for start in range(0, len(values), _MAX_PARAMETERS):
+        yield values[start : start + _MAX_PARAMETERS]

@@ -1,0 +1,145 @@
+"""Band runs (cleaner/bandruns.py): every stored pair is found, nothing else, through saves,
+merges, deletions and another connection's writes."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+
+import numpy as np
+import pytest
+
+from cleaner import bandruns
+from cleaner.bandruns import BLOCK, BandRuns, bloom_filter, bloom_test
+
+
+def connect(path) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.executescript(bandruns.SCHEMA)
+    return connection
+
+
+def save(runs: BandRuns, keys: np.ndarray, numbers: np.ndarray) -> None:
+    runs.connection.execute("BEGIN IMMEDIATE")
+    runs.add(keys, numbers)
+    runs.connection.execute("COMMIT")
+    runs.forget()
+
+
+def found(runs: BandRuns, keys: np.ndarray) -> dict[int, set[int]]:
+    stored_keys, numbers = runs.lookup(keys)
+    assert (np.diff(stored_keys.astype(np.float64)) >= 0).all()  # ascending
+    result: dict[int, set[int]] = defaultdict(set)
+    for key, number in zip(stored_keys.tolist(), numbers.tolist()):
+        result[key].add(number)
+    return dict(result)
+
+
+def expected(truth: dict[int, set[int]], keys: np.ndarray, gone: set[int] = frozenset()) -> dict[int, set[int]]:
+    result = {key: truth[key] - gone for key in set(keys.tolist()) if truth.get(key, set()) - gone}
+    return result
+
+
+def test_the_bloom_filter_holds_every_key_and_few_others():
+    rng = np.random.default_rng(1)
+    keys = rng.integers(0, 2**64, size=20_000, dtype=np.uint64)
+    bits = bandruns.BLOOM_BITS * keys.size
+    bloom = bloom_filter(keys, bits)
+    assert bloom_test(bloom, bits, keys).all()
+    others = rng.integers(0, 2**64, size=100_000, dtype=np.uint64)
+    false_positives = bloom_test(bloom, bits, others).mean()
+    assert 0 < false_positives < 0.02  # ~0.8% at 10 bits a key and 7 probes
+
+
+def test_lookups_find_exactly_the_stored_pairs_through_many_saves_and_merges(tmp_path):
+    rng = np.random.default_rng(2)
+    runs = BandRuns(connect(tmp_path / "runs.sqlite"), 0)
+    # a few keys shared by many copies (common sentences), so a key's pairs span blocks
+    common = rng.integers(0, 2**64, size=3, dtype=np.uint64)
+    truth: dict[int, set[int]] = defaultdict(set)
+    number = 0
+    for batch in range(12):
+        keys, numbers = [], []
+        for _ in range(int(rng.integers(20, 200))):
+            held = np.concatenate([rng.integers(0, 2**64, size=40, dtype=np.uint64), common[: int(rng.integers(0, 4))]])
+            keys.append(held)
+            numbers.append(np.full(held.size, number))
+            for key in held.tolist():
+                truth[key].add(number)
+            number += 1
+        save(runs, np.concatenate(keys), np.concatenate(numbers))
+        # runs stay few: each is more than twice the next smaller one
+        sizes = sorted(run.pairs for run in runs.runs)
+        assert all(larger > 2 * smaller for smaller, larger in zip(sizes, sizes[1:]))
+        stored = np.fromiter(truth, dtype=np.uint64)
+        asked = np.concatenate([rng.choice(stored, size=300), rng.integers(0, 2**64, size=300, dtype=np.uint64), common])
+        assert found(runs, asked) == expected(truth, asked)
+    assert max(len(truth[key]) for key in common.tolist()) > BLOCK  # the spanning case was met
+    assert runs.pairs() == sum(len(numbers) for numbers in truth.values())
+    assert len(runs.runs) < 6
+
+
+def test_dropped_copies_are_left_out_at_once_and_their_pairs_merged_away(tmp_path):
+    rng = np.random.default_rng(3)
+    runs = BandRuns(connect(tmp_path / "runs.sqlite"), 2)
+    keys = rng.integers(0, 2**64, size=(50, 30), dtype=np.uint64)
+    truth = {key: {number} for number, row in enumerate(keys.tolist()) for key in row}
+    save(runs, keys.ravel(), np.repeat(np.arange(50), 30))
+    runs.connection.execute("BEGIN")
+    runs.drop([3, 7])
+    runs.connection.execute("COMMIT")
+    assert found(runs, keys.ravel()) == expected(truth, keys.ravel(), gone={3, 7})
+    assert (runs.pairs(), runs.live_pairs()) == (50 * 30, 48 * 30)  # still in the run, not counted
+    before = runs.pairs()
+    more = rng.integers(0, 2**64, size=(50, 30), dtype=np.uint64)  # as many again: merged with the first run
+    save(runs, more.ravel(), np.repeat(np.arange(50, 100), 30))
+    assert len(runs.runs) == 1 and runs.pairs() == runs.live_pairs() == before + more.size - 2 * 30
+    assert found(runs, keys.ravel()) == expected(truth, keys.ravel(), gone={3, 7})
+
+
+def test_a_reader_sees_runs_another_connection_merged_meanwhile(tmp_path):
+    rng = np.random.default_rng(4)
+    writer = BandRuns(connect(tmp_path / "runs.sqlite"), 0)
+    reader = BandRuns(connect(tmp_path / "runs.sqlite"), 0)
+    first = rng.integers(0, 2**64, size=2_000, dtype=np.uint64)
+    save(writer, first, np.arange(first.size) // 20)
+    assert set(found(reader, first)) == set(first.tolist())  # the reader holds the catalogue now
+    second = rng.integers(0, 2**64, size=2_000, dtype=np.uint64)
+    save(writer, second, 100 + np.arange(second.size) // 20)  # merged with the first: that run is gone
+    assert len(writer.runs) == 1
+    both = np.concatenate([first, second])
+    assert set(found(reader, both)) == set(both.tolist())
+
+
+def test_a_rolled_back_save_leaves_nothing(tmp_path):
+    runs = BandRuns(connect(tmp_path / "runs.sqlite"), 0)
+    keys = np.arange(1, 1_001, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    save(runs, keys, np.arange(1_000))
+    runs.connection.execute("BEGIN IMMEDIATE")
+    runs.add(keys + np.uint64(1), np.arange(1_000, 2_000))  # merges with the first run
+    runs.connection.execute("ROLLBACK")
+    runs.forget()
+    assert runs.pairs() == 1_000
+    assert found(runs, keys) == {key: {number} for number, key in enumerate(keys.tolist())}
+
+
+@pytest.mark.parametrize("counts", [[0, 0], [3, 0, 2], [1]])
+def test_spans_expand_each_start_and_count(counts):
+    starts = np.arange(len(counts)) * 10
+    assert bandruns.spans(starts, np.array(counts)).tolist() == [start + i for start, count in zip(starts, counts) for i in range(count)]
+
+
+def test_a_reader_holding_a_merged_away_run_reads_the_catalogue_again(tmp_path):
+    rng = np.random.default_rng(5)
+    writer = BandRuns(connect(tmp_path / "runs.sqlite"), 0)
+    reader = BandRuns(connect(tmp_path / "runs.sqlite"), 0)
+    first = rng.integers(0, 2**64, size=2_000, dtype=np.uint64)
+    save(writer, first, np.arange(first.size) // 20)
+    stale = reader.runs
+    save(writer, rng.integers(0, 2**64, size=2_000, dtype=np.uint64), 100 + np.arange(2_000) // 20)
+    # as if the merge had come between reading the catalogue and reading the blocks
+    reader.runs  # notes the new data_version
+    reader._runs = stale
+    assert set(found(reader, first)) == set(first.tolist())
+    assert [run.run for run in reader.runs] == [run.run for run in writer.runs] != [run.run for run in stale]
