@@ -40,6 +40,7 @@ BLOOM_BITS = 10
 BLOOM_PROBES = 7
 MAX_RUN = 1 << 25  # pairs: a merge holds two runs' pairs in memory (~400 MB at most)
 _MAX_PARAMETERS = 900
+_BLOOM_SLICE = 1 << 20  # keys whose filter positions are computed at once
 _MASK32 = np.uint64(0xFFFFFFFF)
 
 SCHEMA = """
@@ -198,11 +199,10 @@ class BandRuns:
         self._gone = None
 
     def _write(self, keys: np.ndarray, numbers: np.ndarray) -> None:
-        order = np.lexsort((numbers, keys))
+        """A new run of these pairs (no pair twice: a copy's keys are distinct, and a copy is
+        written once)."""
+        order = np.argsort(keys, kind="stable")  # a merge's two sorted runs: merged in linear time
         keys, numbers = keys[order], numbers[order]
-        same = np.zeros(keys.size, dtype=bool)
-        same[1:] = (keys[1:] == keys[:-1]) & (numbers[1:] == numbers[:-1])
-        keys, numbers = keys[~same], numbers[~same]
         self.connection.execute("INSERT OR IGNORE INTO band_counter VALUES (0, 0)")
         self.connection.execute("UPDATE band_counter SET last = last + 1")
         run = self.connection.execute("SELECT last FROM band_counter").fetchone()[0]
@@ -267,9 +267,9 @@ def bloom_probes(keys: np.ndarray, bits: int) -> np.ndarray:
 
 def bloom_filter(keys: np.ndarray, bits: int) -> np.ndarray:
     """A Bloom filter of `bits` bits (as bytes) holding `keys`."""
-    positions = bloom_probes(keys, bits).ravel()
     filter_bits = np.zeros(-(-bits // 8) * 8, dtype=bool)
-    filter_bits[positions] = True
+    for start in range(0, np.size(keys), _BLOOM_SLICE):  # the probes of all keys at once: 56 bytes a key
+        filter_bits[bloom_probes(keys[start : start + _BLOOM_SLICE], bits).ravel()] = True
     return np.packbits(filter_bits, bitorder="little")
 
 

@@ -83,6 +83,11 @@ _CACHED_SKETCHES = 1_000_000  # ~140 bytes each
 _CACHE_KIB = 256 * 1024  # SQLite's page cache: band rows are inserted and read at random keys
 # Copies a run keeps for the index held in memory until save; earlier ones wait in a temporary file.
 PENDING_CHUNK = 2048
+# Band pairs a save writes as one run, at most (~200 MB while sorted).
+RUN_PAIRS = 1 << 23
+# (key, number) pairs found by lookups kept for the chunks that follow (16 bytes each), at most.
+_FOUND_PAIRS = 4_000_000
+_NOTHING_FOUND = (np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64))
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -271,8 +276,11 @@ class StoredLevel(Level):
         super().__init__(level, settings, _end(connection, level))
         self.connection = connection
         self.runs = (BandRuns(connection, self.space), BandRuns(connection, self.space + 1))
-        # per space: the keys `lookahead` asked (sorted), and the (key, number) pairs it found
-        self.ahead: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = [None, None]
+        # per space: the keys `lookahead` was last asked (sorted), and the (key, number) pairs
+        # found for keys of any chunk so far (keys sorted): a background paragraph's keys come
+        # again chunk after chunk, and are read once
+        self.ahead: list[np.ndarray | None] = [None, None]
+        self.found: list[tuple[np.ndarray, np.ndarray]] = [_NOTHING_FOUND, _NOTHING_FOUND]
 
     def hide(self, docs: Iterable[str]) -> None:
         """Pass over the stored copies of these documents: the run holds a newer version of them."""
@@ -290,7 +298,16 @@ class StoredLevel(Level):
     def lookahead(self, keys: np.ndarray, sentence_keys: np.ndarray | None) -> None:
         for slot, asked in enumerate((keys, sentence_keys)):
             asked = np.unique(np.asarray(asked if asked is not None else (), dtype=np.uint64))
-            self.ahead[slot] = (asked, *self.runs[slot].lookup(asked, unique=True)) if asked.size else None
+            found_keys, found_numbers = self.found[slot]
+            if found_keys.size > _FOUND_PAIRS:
+                found_keys, found_numbers = _NOTHING_FOUND
+            new = asked[~bandruns.contains(found_keys, asked)]  # a key found before has all its pairs here
+            if new.size:
+                new_keys, new_numbers = self.runs[slot].lookup(new, unique=True)
+                places = np.searchsorted(found_keys, new_keys)  # both sorted, no key in both
+                found_keys, found_numbers = np.insert(found_keys, places, new_keys), np.insert(found_numbers, places, new_numbers)
+            self.found[slot] = (found_keys, found_numbers)
+            self.ahead[slot] = asked if asked.size else None
 
     def candidates(self, keys: np.ndarray, sentence_keys: np.ndarray | None) -> set[int]:
         """Stored copies sharing a band key with the item, or a sentence band key with a sentence."""
@@ -305,9 +322,9 @@ class StoredLevel(Level):
         it asked them all, else from the runs."""
         keys = np.asarray(keys, dtype=np.uint64).ravel()
         ahead = self.ahead[slot]
-        if ahead is None or not bandruns.contains(ahead[0], keys).all():
+        if ahead is None or not bandruns.contains(ahead, keys).all():
             return self.runs[slot].lookup(keys)[1]
-        _, found_keys, found_numbers = ahead
+        found_keys, found_numbers = self.found[slot]
         first = np.searchsorted(found_keys, keys, side="left")
         counts = np.searchsorted(found_keys, keys, side="right") - first
         return found_numbers[bandruns.spans(first, counts)]
@@ -341,12 +358,12 @@ class StoredLevel(Level):
 
     def write_pending(self) -> int:
         """Insert the copies kept in this run, numbered after the stored ones (inside a
-        transaction), a chunk at a time: each chunk's band keys become a run."""
+        transaction), a chunk at a time; their band keys become a run each RUN_PAIRS or so."""
         number = self.end
+        held_keys: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])  # per space, each copy's
+        held_numbers: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
         for chunk in self.pending.chunks():
             copies, sketches = [], []
-            held_keys: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])  # per space, each copy's
-            held_numbers: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
             for kept, digest, signature, keys, sentence_keys in chunk:
                 item, facts = kept.item, kept.facts
                 copies.append(
@@ -372,8 +389,13 @@ class StoredLevel(Level):
             self.connection.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", copies)
             self.connection.executemany("INSERT INTO sketches VALUES (?, ?, ?, ?)", sketches)
             for runs, held, numbers in zip(self.runs, held_keys, held_numbers):
-                if held:
+                if sum(part.size for part in held) >= RUN_PAIRS:
                     runs.add(np.concatenate(held), np.concatenate(numbers))
+                    held.clear()
+                    numbers.clear()
+        for runs, held, numbers in zip(self.runs, held_keys, held_numbers):
+            if held:
+                runs.add(np.concatenate(held), np.concatenate(numbers))
         return number - self.end
 
     def saved(self) -> None:
@@ -385,6 +407,7 @@ class StoredLevel(Level):
         for runs in self.runs:
             runs.forget()
         self.ahead = [None, None]
+        self.found = [_NOTHING_FOUND, _NOTHING_FOUND]
 
 
 def _end(connection: sqlite3.Connection, level: str) -> int:

@@ -54,13 +54,16 @@ def decisions(docs: list[Document]) -> dict[str, tuple]:
     return {doc.id: (doc.status, repr(doc.reason), [repr(removal) for removal in doc.removed]) for doc in docs}
 
 
-@pytest.mark.parametrize("spill", [False, True])
-def test_index_runs_decide_as_one_run_over_old_and_new_together(corpus, tmp_path, monkeypatch, spill):
+@pytest.mark.parametrize("small", [False, True])
+def test_index_runs_decide_as_one_run_over_old_and_new_together(corpus, tmp_path, monkeypatch, small):
     """Parts A, B, C in keep order: index A, run B and add it, run C; each decision matches one
-    run over all. With `spill`, a run's new copies wait in a temporary file a few at a time, and
-    each few become a band run of their own."""
-    if spill:
+    run over all. With `small` chunks, a run's new copies wait in a temporary file a few at a
+    time, a save writes several band runs, and items are matched a few at a time (each few's
+    band keys looked up together, keys found for earlier ones reused)."""
+    if small:
         monkeypatch.setattr(index_module, "PENDING_CHUNK", 7)
+        monkeypatch.setattr(index_module, "RUN_PAIRS", 500)
+        monkeypatch.setattr(dedup, "FEATURE_CHUNK", 16)
     settings = Settings()
     together = copy.deepcopy(corpus)
     deduplicate(together, settings)
@@ -74,7 +77,7 @@ def test_index_runs_decide_as_one_run_over_old_and_new_together(corpus, tmp_path
             spilled.append(index.levels["paragraph"].pending.spilled is not None)
             index.save()
         separate += part
-    assert any(spilled) == spill
+    assert any(spilled) == small
     assert decisions(separate) == decisions(together)
     later = {doc.id for part in parts[1:] for doc in part}
     across = [doc for doc in separate if doc.reason and doc.reason.duplicate_of not in later and doc.id in later]
@@ -310,6 +313,7 @@ def test_commands_build_query_run_against_and_update_an_index(tmp_path):
     assert cleaner("verify", str(tmp_path / "out"), cwd=tmp_path).returncode == 0
 
     again = cleaner("run", str(old), str(tmp_path / "again"), "--index", str(index), "--isolated", "-q", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
     assert [doc["status"] for doc in read_docs(tmp_path / "again")] == ["kept", "kept"], "indexed documents are not their own duplicates"
 
     gate = cleaner("check", str(new), "--index", str(index), "--isolated", cwd=tmp_path)
@@ -366,3 +370,37 @@ def test_an_update_that_fails_leaves_no_output_saying_it_happened(tmp_path, monk
     pipeline.clean_corpus([seeds], tmp_path / "out", settings, index=tmp_path / "news.sqlite", update_index=True)
     for name in ("docs.jsonl", "clusters.jsonl"):
         assert (tmp_path / "out" / name).read_bytes() == (tmp_path / "fresh" / name).read_bytes()
+
+
+@pytest.mark.parametrize("found_pairs", [8_000_000, 500])
+def test_chunks_looked_up_ahead_give_each_item_the_candidates_of_its_own_keys(tmp_path, monkeypatch, found_pairs):
+    """`lookahead` reads a chunk's keys at once and keeps the pairs found for later chunks (up to
+    a bound, then starts again); each item's candidates are still exactly the copies that share
+    one of its keys."""
+    monkeypatch.setattr(index_module, "_FOUND_PAIRS", found_pairs)
+    rng = np.random.default_rng(7)
+    stored = rng.integers(0, 2**64, size=(300, 40), dtype=np.uint64)
+    stored[100:200, :10] = stored[:100, :10]  # keys several copies share
+    sentences = rng.integers(0, 2**64, size=(300, 6), dtype=np.uint64)
+    truth: dict[int, set[int]] = {}
+    for number, row in enumerate(np.concatenate([stored, sentences], axis=1).tolist()):
+        for key in row:
+            truth.setdefault(key, set()).add(number)
+    with Index.open(tmp_path / "index.sqlite", Settings(), create=True) as index:
+        level = index.levels["paragraph"]
+        index.connection.execute("BEGIN")
+        level.runs[0].add(stored.ravel(), np.repeat(np.arange(300), 40))
+        level.runs[1].add(sentences.ravel(), np.repeat(np.arange(300), 6))
+        index.connection.execute("COMMIT")
+        level.forget()
+        level.end = 300
+        for _ in range(6):  # chunks of 20 items: copies' keys (some asked again), parts of them, new keys
+            rows = rng.integers(0, 300, size=20)
+            keys = stored[rows].copy()
+            keys[::3, 20:] = rng.integers(0, 2**64, size=(len(keys[::3]), 20), dtype=np.uint64)
+            keys[1::4] = rng.integers(0, 2**64, size=(len(keys[1::4]), 40), dtype=np.uint64)
+            sentence_keys = sentences[rows]
+            level.lookahead(keys, sentence_keys)
+            for item_keys, item_sentences in zip(keys, sentence_keys):
+                expected = {n for key in [*item_keys.tolist(), *item_sentences.tolist()] for n in truth.get(key, ())}
+                assert level.candidates(item_keys, item_sentences[None, :]) == expected
