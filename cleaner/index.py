@@ -286,8 +286,10 @@ class StoredLevel(Level):
         """Pass over the stored copies of these documents: the run holds a newer version of them."""
         for chunk in _chunks(sorted(set(docs))):
             marks = ",".join("?" * len(chunk))
-            query = f"SELECT number FROM copies WHERE level = ? AND doc IN ({marks})"
-            self.hidden.update(number for (number,) in self.connection.execute(query, (self.level, *chunk)))
+            # `+level`: found by the doc index; SQLite would rather walk the primary key's
+            # (level, number) and read every copy of the level, blobs and all, to test its doc
+            query = f"SELECT number FROM copies WHERE doc IN ({marks}) AND +level = ?"
+            self.hidden.update(number for (number,) in self.connection.execute(query, (*chunk, self.level)))
 
     def exact(self, digest: str) -> int | None:
         row = self.connection.execute(

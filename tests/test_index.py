@@ -147,6 +147,37 @@ def test_documents_read_again_replace_their_stored_copies_instead_of_matching_th
     assert stored_counts(path) == before
 
 
+def test_hiding_documents_reads_their_copies_not_every_copy_of_the_level(tmp_path):
+    """`hide` finds a document's copies by the doc index: the work it asks of SQLite does not
+    grow with the copies stored for other documents (it read every copy's row, a full scan of
+    the index, for each batch of documents a run read again)."""
+
+    def steps_to_hide(index: Index) -> int:
+        steps = [0]
+
+        def count() -> int:
+            steps[0] += 1
+            return 0
+
+        index.connection.set_progress_handler(count, 1)
+        index.levels["paragraph"].hide(["doc-1", "absent"])
+        index.connection.set_progress_handler(None, 1)
+        return steps[0]
+
+    def store(index: Index, numbers: range) -> None:
+        rows = [("paragraph", n, f"doc-{n // 10}", n % 10, "en", "x", n.to_bytes(16, "big"), b"h", b"s", None) for n in numbers]
+        index.connection.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    with Index.open(tmp_path / "index.sqlite", Settings(), create=True) as index:
+        store(index, range(100))
+        few = steps_to_hide(index)
+        store(index, range(100, 20_100))
+        index.levels["paragraph"].hidden.clear()
+        many = steps_to_hide(index)
+        assert index.levels["paragraph"].hidden == set(range(10, 20))
+    assert many < 2 * few
+
+
 @pytest.mark.parametrize(
     ("change", "named"),
     [
