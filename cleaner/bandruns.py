@@ -35,6 +35,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from . import arrays
+
 BLOCK = 128  # pairs a block row (1.5 KB): what a lookup reads for a key that passes a filter
 BLOOM_BITS = 10
 BLOOM_PROBES = 7
@@ -141,7 +143,7 @@ class BandRuns:
         ascending and distinct already): keys (uint64, ascending) and numbers (int64) in two
         arrays, without copies marked gone."""
         keys = np.asarray(keys, dtype=np.uint64).ravel()
-        keys = keys if unique else np.unique(keys)
+        keys = keys if unique else arrays.unique(keys)
         for _ in range(3):
             try:
                 return self._lookup(keys)
@@ -290,7 +292,7 @@ def _blocks_holding(fences: np.ndarray, keys: np.ndarray) -> np.ndarray:
     last = np.searchsorted(fences, keys, side="right") - 1
     present = last >= 0
     first, last = first[present], last[present]
-    return np.unique(spans(first, last - first + 1))
+    return arrays.unique(spans(first, last - first + 1))
 
 
 def spans(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

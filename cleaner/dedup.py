@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Proto
 
 import numpy as np
 
+from . import arrays
 from .arena import Arena, ArenaError, bound_heap
 from .config import Settings, parse_shingling
 from .document import Document, Reason, Removal
@@ -442,7 +443,7 @@ class NearDuplicateIndex:
             held, sizes = self.stored.sketches(numbers.tolist())
             numbers = numbers[sketch_passing(held, sizes, sketch, hashes.size, self.threshold, contain, self.sketches.contained)]
             self.stored.prefetch(numbers.tolist())  # only these are read whole
-            candidates = np.union1d(candidates, numbers)
+            candidates = arrays.unique(np.concatenate((candidates, numbers)))
         best = self._best(candidate, candidates)
         if best is None:
             if self._rows is not None:
@@ -615,7 +616,7 @@ class Sketches:
         kernel = load_kernel()
         if size == 0 or kernel is None:
             held = rows[items]
-            kept = np.unique(held[held >= 0]).astype(np.int64)
+            kept = arrays.unique(held[held >= 0]).astype(np.int64)
             return self._passing(kept, signature, size, threshold, containment) + first
         self._next_stamp()
         items = np.ascontiguousarray(items, dtype=np.int32)
@@ -639,7 +640,7 @@ class Sketches:
     ) -> np.ndarray:
         numbers = lookups[0][0].query_array(lookups[0][1]).astype(np.int64)
         for index, keys in lookups[1:]:
-            numbers = np.union1d(numbers, index.query_array(keys))
+            numbers = arrays.unique(np.concatenate((numbers, index.query_array(keys))))
         return self._passing(numbers - first, signature, size, threshold, containment) + first
 
     @property

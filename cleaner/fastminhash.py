@@ -70,6 +70,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 from datasketch import LeanMinHash, MinHash
 
+from . import arrays
 from .minhash import _NON_WORD, _QUOTES, SCHEME, canonical
 
 HASHES = ("poly64", "sha1")  # the kernel's hash codes are these positions
@@ -199,7 +200,7 @@ class Fingerprinter:
             values = np.fromiter((sha1_hash32(raw[s:e]) for s, e in zip(starts.tolist(), ends.tolist())), np.uint32, len(starts))
         else:
             values = poly64_hashes(data, starts, ends)
-        hashes = np.unique(values)
+        hashes = arrays.unique(values)
         return Fingerprint(hashes, minhash_signature(hashes, self._a, self._b))
 
 

@@ -46,7 +46,7 @@ import numpy as np
 from . import __version__
 from .arena import Arena
 from .config import Settings
-from . import bandruns, dedup
+from . import arrays, bandruns, dedup
 from .bandruns import BandRuns
 from .dedup import Item, Kept, exact_digest, fingerprinter, kept_paragraphs
 from .document import Document
@@ -299,7 +299,7 @@ class StoredLevel(Level):
 
     def lookahead(self, keys: np.ndarray, sentence_keys: np.ndarray | None) -> None:
         for slot, asked in enumerate((keys, sentence_keys)):
-            asked = np.unique(np.asarray(asked if asked is not None else (), dtype=np.uint64))
+            asked = arrays.unique(np.asarray(asked if asked is not None else (), dtype=np.uint64))
             found_keys, found_numbers = self.found[slot]
             if found_keys.size > _FOUND_PAIRS:
                 found_keys, found_numbers = _NOTHING_FOUND
@@ -385,7 +385,7 @@ class StoredLevel(Level):
                 sketches.append((self.level, number, dedup.sketch_codes(signature).tobytes(), int(np.size(kept.hashes))))
                 for slot, held in enumerate((keys, sentence_keys)):
                     if held is not None:
-                        held_keys[slot].append(np.unique(np.asarray(held, dtype=np.uint64)))
+                        held_keys[slot].append(arrays.unique(np.asarray(held, dtype=np.uint64)))
                         held_numbers[slot].append(np.full(held_keys[slot][-1].size, number, dtype=np.int64))
                 number += 1
             self.connection.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", copies)

@@ -26,6 +26,7 @@ from typing import Iterable
 
 import numpy as np
 
+from . import arrays
 from .fastminhash import fmix64_array, load_kernel
 
 # LSH lets through a pair whose Jaccard is exactly the threshold with at least this probability
@@ -258,7 +259,7 @@ class _DictBuckets:
         return np.array(found, dtype=np.int32)
 
     def query_sorted(self, keys: np.ndarray) -> np.ndarray:
-        return np.unique(self.query(keys))
+        return arrays.unique(self.query(keys))
 
     @property
     def nbytes(self) -> int:

@@ -17,6 +17,8 @@ from typing import Iterable
 import numpy as np
 from datasketch import LeanMinHash, MinHash
 
+from . import arrays
+
 SCHEME = "affine32"
 _MAX_HASH = np.uint32(0xFFFFFFFF)
 
@@ -64,7 +66,7 @@ def hash_shingles(shingles: Iterable[str]) -> np.ndarray:
     hashes = np.fromiter(
         (unpack(hashlib.sha1(s.encode("utf-8", "surrogatepass")).digest())[0] for s in shingles), dtype=np.uint32
     )
-    return np.unique(hashes)
+    return arrays.unique(hashes)
 
 
 def _fmix32(values: np.ndarray) -> np.ndarray:

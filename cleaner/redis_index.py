@@ -34,6 +34,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from . import arrays
 from .config import Settings
 from .dedup import Item, Kept, sketch_codes
 from .errors import ConfigError, InputError
@@ -81,7 +82,7 @@ def encode_copy(kept: Kept, digest: str, signature: np.ndarray, keys: np.ndarray
     hashes = np.asarray(kept.hashes, dtype="<u4")
     signature = np.asarray(signature, dtype="<u4")
     keys = np.ascontiguousarray(keys, dtype=np.uint64).astype("<u8").ravel()
-    sentences = np.empty(0, dtype="<u8") if sentence_keys is None else np.unique(sentence_keys).astype("<u8")
+    sentences = np.empty(0, dtype="<u8") if sentence_keys is None else arrays.unique(sentence_keys).astype("<u8")
     header = {
         "doc": item.doc,
         "paragraph": item.paragraph,
@@ -150,7 +151,7 @@ class RedisLevel(Level):
         """Stored copies sharing a band key with the item, or a sentence band key with a sentence."""
         wanted = [(self.buckets[0], band_fields(keys))]
         if sentence_keys is not None:
-            wanted.append((self.buckets[1], band_fields(np.unique(sentence_keys))))
+            wanted.append((self.buckets[1], band_fields(arrays.unique(sentence_keys))))
 
         def lookups(pipe: Any) -> None:
             for name, fields in wanted:
@@ -210,7 +211,7 @@ class RedisLevel(Level):
             for field in band_fields(keys):
                 added[0][field].append(number)
             if sentence_keys is not None:
-                for field in band_fields(np.unique(sentence_keys)):
+                for field in band_fields(arrays.unique(sentence_keys)):
                     added[1][field].append(number)
             docs[kept.item.doc][1].append(number)
         change = 0

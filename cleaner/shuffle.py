@@ -30,6 +30,7 @@ from typing import IO, Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 
+from . import arrays
 from .arena import append_to, read_at
 from .fastminhash import fmix64_array, load_kernel
 
@@ -239,7 +240,7 @@ def _group(pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     a key twice (two equal sentences) counts once."""
     if pairs.size < 2:
         return _NO_GROUPS
-    pairs = np.unique(pairs)  # one sort: by key, then item
+    pairs = arrays.unique(pairs)  # one sort: by key, then item
     key = pairs >> np.uint64(32)
     first = np.empty(key.size, dtype=bool)
     first[0] = True
