@@ -201,7 +201,7 @@ class Level:
     """What both stores share for one level: its LSH layout, the copies kept in this run
     (collected by `add`, written by `save`), hidden numbers and a cache of copies read."""
 
-    def __init__(self, level: str, settings: Settings, end: int) -> None:
+    def __init__(self, level: str, settings: Settings, end: int, keeping: bool = True) -> None:
         self.level = level
         self.space = 2 * LEVELS.index(level)
         if level == "document":
@@ -217,7 +217,7 @@ class Level:
         self.cache: dict[int, Kept] = {}
         self.sketch_cache: dict[int, tuple[bytes, int]] = {}
         self.pending = Pending()
-        self.keeping = True  # False for an index opened read only: `add` keeps nothing
+        self.keeping = keeping  # False for an index opened read only: `add` keeps nothing
 
     def __len__(self) -> int:
         """One past the last stored number: copies kept in this run are numbered from here."""
@@ -272,8 +272,8 @@ class Level:
 class StoredLevel(Level):
     """One level's stored kept copies in SQLite, as `NearDuplicateIndex` sees them (`dedup.StoredCopies`)."""
 
-    def __init__(self, connection: sqlite3.Connection, level: str, settings: Settings) -> None:
-        super().__init__(level, settings, _end(connection, level))
+    def __init__(self, connection: sqlite3.Connection, level: str, settings: Settings, keeping: bool = True) -> None:
+        super().__init__(level, settings, _end(connection, level), keeping)
         self.connection = connection
         self.runs = (BandRuns(connection, self.space), BandRuns(connection, self.space + 1))
         # per space: the keys `lookahead` was last asked (sorted), and the (key, number) pairs
@@ -515,9 +515,7 @@ class Index(BaseIndex):
         self.connection = connection
         self.settings = settings
         self.readonly = readonly
-        self.levels = {level: StoredLevel(connection, level, settings) for level in LEVELS}
-        for stored in self.levels.values():
-            stored.keeping = not readonly
+        self.levels = {level: StoredLevel(connection, level, settings, keeping=not readonly) for level in LEVELS}
 
     @classmethod
     def open(cls, path: Path | str, settings: Settings | None = None, create: bool = False, readonly: bool = False) -> BaseIndex:

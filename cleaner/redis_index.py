@@ -127,8 +127,8 @@ def _read_fields(client: Any, name: str, fields: Sequence[Any]) -> list[bytes | 
 class RedisLevel(Level):
     """One level's stored kept copies in Redis, as `NearDuplicateIndex` sees them (`dedup.StoredCopies`)."""
 
-    def __init__(self, store: RedisIndex, level: str, settings: Settings, end: int) -> None:
-        super().__init__(level, settings, end)
+    def __init__(self, store: RedisIndex, level: str, settings: Settings, end: int, keeping: bool = True) -> None:
+        super().__init__(level, settings, end, keeping)
         self.store = store
         self.copies = key(level, "copies")
         self.digests = key(level, "digest")
@@ -258,9 +258,7 @@ class RedisIndex(BaseIndex):
         self.settings = settings
         self.generation = generation
         self.readonly = readonly
-        self.levels = {level: RedisLevel(self, level, settings, ends[level]) for level in LEVELS}
-        for stored in self.levels.values():
-            stored.keeping = not readonly
+        self.levels = {level: RedisLevel(self, level, settings, ends[level], keeping=not readonly) for level in LEVELS}
 
     @classmethod
     def open(cls, url: str, settings: Settings | None = None, create: bool = False, readonly: bool = False) -> RedisIndex:

@@ -98,12 +98,18 @@ def test_dropped_copies_are_left_out_at_once_and_their_pairs_merged_away(tmp_pat
     assert found(runs, keys.ravel()) == expected(truth, keys.ravel(), gone={3, 7})
 
 
-def test_a_reader_sees_runs_another_connection_merged_meanwhile(tmp_path):
-    rng = np.random.default_rng(4)
+def writer_and_reader(tmp_path, seed: int):
+    """Two connections to one file's runs, and the 2,000 keys the writer saved (20 a copy)."""
+    rng = np.random.default_rng(seed)
     writer = BandRuns(connect(tmp_path / "runs.sqlite"), 0)
     reader = BandRuns(connect(tmp_path / "runs.sqlite"), 0)
     first = rng.integers(0, 2**64, size=2_000, dtype=np.uint64)
     save(writer, first, np.arange(first.size) // 20)
+    return rng, writer, reader, first
+
+
+def test_a_reader_sees_runs_another_connection_merged_meanwhile(tmp_path):
+    rng, writer, reader, first = writer_and_reader(tmp_path, 4)
     assert set(found(reader, first)) == set(first.tolist())  # the reader holds the catalogue now
     second = rng.integers(0, 2**64, size=2_000, dtype=np.uint64)
     save(writer, second, 100 + np.arange(second.size) // 20)  # merged with the first: that run is gone
@@ -131,11 +137,7 @@ def test_spans_expand_each_start_and_count(counts):
 
 
 def test_a_reader_holding_a_merged_away_run_reads_the_catalogue_again(tmp_path):
-    rng = np.random.default_rng(5)
-    writer = BandRuns(connect(tmp_path / "runs.sqlite"), 0)
-    reader = BandRuns(connect(tmp_path / "runs.sqlite"), 0)
-    first = rng.integers(0, 2**64, size=2_000, dtype=np.uint64)
-    save(writer, first, np.arange(first.size) // 20)
+    rng, writer, reader, first = writer_and_reader(tmp_path, 5)
     stale = reader.runs
     save(writer, rng.integers(0, 2**64, size=2_000, dtype=np.uint64), 100 + np.arange(2_000) // 20)
     # as if the merge had come between reading the catalogue and reading the blocks
