@@ -167,6 +167,8 @@ class FeatureBatch:
     keys: np.ndarray
     sentence_keys: np.ndarray
     sentence_starts: np.ndarray
+    sizes: np.ndarray  # shingle hashes of each item, kept when they are left out
+    words: np.ndarray  # words of each item (containment asks for enough of them)
 
     def slim(self) -> FeatureBatch:
         """What matching needs to keep when the band keys have gone to a shuffle and no
@@ -177,7 +179,7 @@ class FeatureBatch:
         return FeatureBatch(
             self.digests, sketch_of(self.signatures), np.empty(0, dtype=np.uint32), None,
             np.empty((len(self.digests), 0), dtype=np.uint64), np.empty((0, 0), dtype=np.uint64),
-            np.zeros(len(self.digests) + 1, dtype=np.int64),
+            np.zeros(len(self.digests) + 1, dtype=np.int64), self.sizes, self.words,
         )
 
     def unpack(self, hashes: Sequence[np.ndarray] | None = None) -> list[Features]:
@@ -302,6 +304,19 @@ class KeptCopies:
             raise ArenaError("the run's temporary file of kept copies came back short")
         return counts.tolist(), sizes
 
+    def facts_held(self, number: int) -> Counter[str] | None:
+        """The guard's facts of a copy, if they were computed and are still held."""
+        kept = self._recent.get(number)
+        return kept.facts if kept is not None and kept.facts is not None else self._facts.get(number)
+
+    def hold_facts(self, number: int, facts: Counter[str]) -> None:
+        """Hold the guard's facts of a copy that were computed elsewhere (a pool's task)."""
+        kept = self._recent.get(number)
+        if kept is not None:
+            kept.facts = facts
+        else:
+            self._facts[number] = facts
+
     def _forget_recent(self) -> None:
         """Let the recent copies go, but not the facts the guard computed of them: a copy that
         was compared to the end once is likely to be again (the kept copy of a cluster)."""
@@ -414,6 +429,8 @@ class NearDuplicateIndex:
             *_joined(hashes, np.uint32, (0,)),
             keys,
             *_joined(sentences, np.uint64, (0, self.sentence_lsh.bands if self.sentence_lsh else 0)),
+            np.array([part.size for part in hashes], dtype=np.int64),
+            np.array([len(text.split()) for text in texts], dtype=np.int64),
         )
 
     def match_or_keep(self, item: Item, features: Features | None = None, earlier: Earlier | None = None) -> tuple[int, float, str] | None:
@@ -817,9 +834,10 @@ def deduplicate(
     fingerprinted ("fingerprint"), then how many each level has matched ("dedup documents",
     "dedup paragraphs"). `stored` holds, per level, kept copies from before this run (a
     persistent index): they come before every document here, established or not. `make_pool`
-    makes the executor that computes features (an engine's; default `feature_pool`, local
-    processes); it is asked only for corpora of FEATURE_POOL_DOCUMENTS or more, and shut down
-    at the end.
+    makes the executor that computes features and verifies candidate pairs (an engine's;
+    default `feature_pool`, local processes; its `workers`, if it says, or the run's, set how
+    many chunks go ahead); it is asked only for corpora of FEATURE_POOL_DOCUMENTS or more, and
+    shut down at the end.
 
     Each document is read once to fingerprint both levels (`_fingerprint`), and again only
     when one of its items matches. A paragraph's text does not depend on which documents the
@@ -839,24 +857,22 @@ def deduplicate(
         passes = {level: cleanup.enter_context(_FirstPass(level, settings, stored.get(level), len(ordered))) for level in levels}
         numbered = reporting(((number, documents[number]) for number in ordered), "fingerprint", progress, total=len(ordered))
         pool = (make_pool or feature_pool)(settings) if len(ordered) >= FEATURE_POOL_DOCUMENTS else None
-        try:
-            _fingerprint(numbered, list(passes.values()), settings, pool)
-        finally:
-            if pool is not None:
-                pool.shutdown(cancel_futures=True)
+        if pool is not None:  # it verifies pairs too
+            cleanup.callback(pool.shutdown, cancel_futures=True)
+        _fingerprint(numbered, list(passes.values()), settings, pool)
         # One thread sorts the shuffles, level after level: the paragraphs' while documents match.
         shuffles = cleanup.enter_context(ThreadPoolExecutor(max_workers=1))
         earlier = {level: shuffles.submit(first.earlier) for level, first in passes.items()}
         cleanup.callback(_close_all, earlier.values())
         if "document" in passes:
-            clusters += _deduplicate_documents(documents, passes["document"], earlier["document"].result(), put, progress)
+            clusters += _deduplicate_documents(documents, passes["document"], earlier["document"].result(), put, progress, pool)
             for done in earlier.pop("document").result():  # let the level go before the next
                 done.close()
             passes.pop("document").__exit__(None, None, None)
         if "paragraph" in passes:
             now = statuses(documents)
             dropped = (lambda number: now[number] != "kept") if "document" in levels else (lambda number: False)
-            clusters += _deduplicate_paragraphs(documents, passes["paragraph"], earlier["paragraph"].result(), put, progress, dropped)
+            clusters += _deduplicate_paragraphs(documents, passes["paragraph"], earlier["paragraph"].result(), put, progress, dropped, pool)
     return sorted(clusters, key=lambda c: (c.level != "document", c.canonical.doc, c.canonical.paragraph or 0))
 
 
@@ -913,6 +929,7 @@ class _FirstPass:
 
     def __init__(self, level: str, settings: Settings, stored: StoredCopies | None, documents: int) -> None:
         self.level = level
+        self.settings = settings
         self.stored = stored
         self.index = level_index(settings, level, stored)
         partitions = partitions_for(documents)
@@ -962,6 +979,7 @@ def _matches(
     clusters: dict[int, Cluster],
     progress: ProgressCallback | None,
     skip: Callable[[int], bool] = lambda number: False,
+    pool: Executor | None = None,
 ) -> Iterator[tuple[Document, Span, Cluster, Member]]:
     """Match each item of a level in visit order; yield each one found to duplicate a kept copy,
     with its document, span, cluster (in `clusters`, by kept copy) and membership. The items of
@@ -969,40 +987,40 @@ def _matches(
 
     Each item is compared with the kept copies among the earlier items that the shuffle says
     share a band key with it: the candidates an in-memory band map would hold, without holding
-    it (cleaner/shuffle.py). A document is read again only when one of its items matches.
+    it (cleaner/shuffle.py). Without a persistent index, a chunk of items at a time is verified
+    in `pool`'s tasks (`_in_windows`); with one, item after item here (`_one_by_one`). A
+    document is read again only when one of its items matches.
     """
     index = first.index
     index.expect(first.visits)
     loaded: tuple[int, Document] | None = None  # the document last read back, by number
-    hasher = replace(index.fingerprinter, num_perm=1)  # the same shingle hashes, one permutation
-    ahead = index.stored.lookahead if index.stored is not None else None
-    read_back = reporting(_read_back(first.chunks, *earlier, hasher, ahead), f"dedup {first.level}s", progress, total=first.documents)
-    for (number, doc_id, lang, items), features, told in read_back:
-        if skip(number):
-            continue
-        for (paragraph, span, text), item_features, item_earlier in zip(items, features, told):
-            item = Item(doc_id, paragraph, text, lang)
-            found = index.match_or_keep(item, item_features, item_earlier)
-            if found is not None:
-                if loaded is None or loaded[0] != number:
-                    loaded = (number, documents[number])
-                kept_number, similarity, measure = found
-                member = Member(excerpt(item), similarity, measure)
-                yield loaded[1], span, _join(clusters, first.level, kept_number, index, member), member
+    chunks = reporting(_chunks_back(first.chunks, *earlier), f"dedup {first.level}s", progress, total=first.documents, counted=lambda chunk: len(chunk[1]))
+    found_items = _one_by_one(index, chunks, skip) if index.stored is not None else _in_windows(first, chunks, skip, pool)
+    for number, span, item, (kept_number, similarity, measure) in found_items:
+        if loaded is None or loaded[0] != number:
+            loaded = (number, documents[number])
+        member = Member(excerpt(item), similarity, measure)
+        yield loaded[1], span, _join(clusters, first.level, kept_number, index, member), member
 
 
+class Chunk(NamedTuple):
+    """A chunk of the first pass read back: its first item's visit, its documents, their items'
+    features, and what the shuffles say of each item (`sharing`: all of the chunk's earlier
+    items, item i's at sharing[sharing_starts[i]:sharing_starts[i + 1]], as in `told`)."""
 
-def _read_back(
-    chunks: Arena,
-    sharing: EarlierItems,
-    same_digest: EarlierItems,
-    hasher: Fingerprinter,
-    ahead: Callable[[np.ndarray, np.ndarray | None], None] | None = None,
-) -> Iterator[tuple[Doc, list[Features], list[Earlier]]]:
-    """Each document of the first pass, in order, with its items' features (shingle hashes
-    from `hasher` where the chunk left them out) and what the shuffles say of each. `ahead`
-    hears each chunk's band keys and sentence band keys before its items are yielded (a
-    persistent index looks them up together)."""
+    start: int
+    docs: list[Doc]
+    batch: FeatureBatch
+    told: list[Earlier]
+    sharing_starts: np.ndarray
+    sharing: np.ndarray
+
+
+Found = tuple[int, Span, Item, tuple[int, float, str]]  # document number, span, item, (kept copy, similarity, measure)
+
+
+def _chunks_back(chunks: Arena, sharing: EarlierItems, same_digest: EarlierItems) -> Iterator[Chunk]:
+    """Each chunk of the first pass, in order, with what the shuffles say of each of its items."""
     for number in range(len(chunks)):
         first, docs, batch = pickle.loads(chunks[number])
         last = first + len(batch.digests)
@@ -1011,14 +1029,295 @@ def _read_back(
             Earlier(first + row, members[starts[row] : starts[row + 1]], digest_members[digest_starts[row] : digest_starts[row + 1]])
             for row in range(last - first)
         ]
+        yield Chunk(first, docs, batch, told, starts, members)
+
+
+def _one_by_one(index: NearDuplicateIndex, chunks: Iterable[Chunk], skip: Callable[[int], bool]) -> Iterator[Found]:
+    """Match item after item (`match_or_keep`), a persistent index's candidates with the rest:
+    its band keys are looked up a chunk ahead (`lookahead`), its copies read as they come."""
+    hasher = replace(index.fingerprinter, num_perm=1)  # the same shingle hashes, one permutation
+    for _, docs, batch, told, _, _ in chunks:
         hashes = None if batch.hash_starts is not None else hasher.fingerprints([text for doc in docs for _, _, text in doc[3]])[1]
-        if ahead is not None:
-            ahead(batch.keys, batch.sentence_keys if batch.sentence_keys.size else None)
-        features, row = batch.unpack(hashes), 0
-        for doc in docs:
-            count = len(doc[3])
-            yield doc, features[row : row + count], told[row : row + count]
-            row += count
+        if index.stored is not None:
+            index.stored.lookahead(batch.keys, batch.sentence_keys if batch.sentence_keys.size else None)
+        features = batch.unpack(hashes)
+        row = 0
+        for number, doc_id, lang, items in docs:
+            if not skip(number):
+                for offset, (paragraph, span, text) in enumerate(items):
+                    item = Item(doc_id, paragraph, text, lang)
+                    found = index.match_or_keep(item, features[row + offset], told[row + offset])
+                    if found is not None:
+                        yield number, span, item, found
+            row += len(items)
+
+
+# Chunks whose candidate pairs are being verified while the driver decides an earlier one, per
+# worker of the pool (the driver builds a chunk's pairs while tasks verify those before it).
+WINDOWS_AHEAD = 2
+
+
+@dataclass
+class _Window:
+    """One chunk of items on its way through `_in_windows`: the items (those of skipped
+    documents marked), the sketches and sizes that rule candidates out, and per item its pairs
+    to verify (`pair_starts`), each with a kept copy's number or, as -(visit + 1), an earlier
+    item not yet decided."""
+
+    start: int
+    numbers: list[int]  # document number of each item
+    spans: list[Span]
+    items: list[Item]
+    skipped: np.ndarray
+    batch: FeatureBatch
+    told: list[Earlier]
+    sharing_starts: np.ndarray
+    sharing: np.ndarray
+    pair_starts: np.ndarray | None = None
+    pair_others: np.ndarray | None = None
+    others: list[int] | None = None  # what `PairTask.others` holds, by number or -(visit + 1)
+    verified: Future[Verified] | Verified | None = None
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.items)
+
+
+def _window(chunk: Chunk, skip: Callable[[int], bool]) -> _Window:
+    numbers, spans, items, skipped = [], [], [], []
+    for number, doc_id, lang, doc_items in chunk.docs:
+        passed = skip(number)
+        for paragraph, span, text in doc_items:
+            numbers.append(number)
+            spans.append(span)
+            items.append(Item(doc_id, paragraph, text, lang))
+            skipped.append(passed)
+    return _Window(chunk.start, numbers, spans, items, np.array(skipped, dtype=bool), chunk.batch, chunk.told, chunk.sharing_starts, chunk.sharing)
+
+
+def _in_windows(first: _FirstPass, chunks: Iterable[Chunk], skip: Callable[[int], bool], pool: Executor | None) -> Iterator[Found]:
+    """Match a chunk of items at a time, in order, with the pairs that need exact verification
+    verified in `pool`'s tasks (`verify_pairs`), WINDOWS_AHEAD chunks a worker ahead.
+
+    An item's candidates are its earlier items that share a band key, pass its sketch tests
+    and are kept copies. Which are kept is known for the items of chunks already decided; for
+    those of chunks still in flight (and earlier in its own chunk) it is not yet, so those that
+    pass the sketch tests are verified too, whatever they turn out to be. A similarity does not
+    depend on which copies are kept, so deciding each chunk in order from the verified pairs
+    (`_decide`) gives what matching item after item gives: the same kept copies, clusters and
+    similarities. What the speculation costs is pairs between duplicates in flight together.
+    """
+    index = first.index
+    ahead = WINDOWS_AHEAD * getattr(pool, "workers", first.settings.processes) if pool is not None else 0
+    flight: deque[_Window] = deque()
+    for chunk in chunks:
+        window = _window(chunk, skip)
+        tasks = _pairs(index, window, flight)
+        window.verified = verify_pairs(first.settings, first.level, tasks) if pool is None else pool.submit(verify_pairs, first.settings, first.level, tasks)
+        flight.append(window)
+        while len(flight) > ahead:
+            yield from _decide(index, flight.popleft())
+    while flight:
+        yield from _decide(index, flight.popleft())
+
+
+@dataclass
+class PairTask:
+    """Pairs of texts to verify exactly: `texts` (a chunk's items, their shingle hashes computed
+    and sent back), `others` (copies they are compared with: shingle hashes given, or None to
+    compute them), and each pair as (item row, other: index into `others`, or -(row + 1) for
+    another item of the chunk)."""
+
+    texts: list[str]
+    langs: list[str | None]
+    others: list[str]
+    other_langs: list[str | None]
+    other_hashes: list[np.ndarray | None]
+    other_facts: list[Counter[str] | None]  # the guard's facts of a kept copy, where held
+    rows: np.ndarray
+    with_: np.ndarray
+
+
+class Verified(NamedTuple):
+    """What `verify_pairs` found: the chunk's shingle hashes (`hashes[starts[i]:starts[i + 1]]`),
+    and per pair its similarity (-1: no match, or the fact guard said no) and measure (1:
+    containment, 0: Jaccard)."""
+
+    hashes: np.ndarray
+    starts: np.ndarray
+    similarity: np.ndarray
+    containment: np.ndarray
+    facts: dict[int, Counter[str]]  # the guard's facts of the kept copies among `others` it computed
+
+
+def _pairs(index: NearDuplicateIndex, window: _Window, flight: Sequence[_Window]) -> PairTask:
+    """Set the pairs of a chunk's items to verify (in `window`) and return what verifying them
+    needs: per item, the kept copies its sketch tests leave (ascending numbers), then the
+    undecided items they leave (those in `flight`, and earlier ones of its own chunk), in visit
+    order. An item of a skipped document needs none."""
+    batch, waiting = window.batch, [*flight, window]
+    base = waiting[0].start
+    contain = np.where(batch.words >= index.containment_min_words, index.containment or 0.0, 0.0)
+    rows, visits = _undecided(window, base, np.concatenate([other.skipped for other in waiting]))
+    sketches = np.concatenate([other.batch.signatures for other in waiting])  # slim batches: sketches
+    sizes = np.concatenate([other.batch.sizes for other in waiting])
+    possible = sketch_pairs(
+        sketches[visits - base], sizes[visits - base], batch.signatures[rows], batch.sizes[rows], index.threshold,
+        contain[rows], index.sketches.contained,
+    )
+    rows, visits = rows[possible], visits[possible]
+    bounds = np.searchsorted(rows, np.arange(len(window.items) + 1)).tolist()
+    owners: list[np.ndarray] = [np.empty(0, dtype=np.int64)]
+    pairs: list[np.ndarray] = [np.empty(0, dtype=np.int64)]
+    for row, told in enumerate(window.told):
+        if window.skipped[row]:
+            continue
+        kept = index.sketches.plausible_earlier(
+            told.sharing, index._rows, batch.signatures[row], int(batch.sizes[row]), index.threshold, float(contain[row]), index.first
+        )
+        pairs += [kept, -(visits[bounds[row] : bounds[row + 1]] + 1)]
+        owners.append(np.full(kept.size + bounds[row + 1] - bounds[row], row, dtype=np.int64))
+    owners, pairs = np.concatenate(owners), np.concatenate(pairs)
+    window.pair_starts, window.pair_others = np.searchsorted(owners, np.arange(len(window.items) + 1)), pairs
+    return _task(index, window, waiting, owners, pairs)
+
+
+def _undecided(window: _Window, base: int, skipped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row, visit) of each distinct pair of a chunk's item and an earlier undecided item
+    (visit >= `base`) sharing a band key with it, those of skipped documents left out; by row,
+    then visit."""
+    undecided = window.sharing >= base
+    owners = np.repeat(np.arange(len(window.items), dtype=np.int64), np.diff(window.sharing_starts))[undecided]
+    visits = window.sharing[undecided].astype(np.int64)
+    undecided = ~skipped[visits - base]
+    codes = arrays.unique(owners[undecided] * window.end + visits[undecided])
+    return codes // window.end, codes % window.end
+
+
+def sketch_pairs(
+    held: np.ndarray, held_sizes: np.ndarray, queries: np.ndarray, sizes: np.ndarray, threshold: float, containment: np.ndarray,
+    contained: np.ndarray,
+) -> np.ndarray:
+    """`sketch_passing` for many pairs at once: pair i of an item (sketch `queries[i]`,
+    `sizes[i]` shingles, `containment[i]`: 0 or the level's) and a copy (`held[i]`,
+    `held_sizes[i]`); the same decisions, pair by pair."""
+    if not len(held):
+        return np.zeros(0, dtype=bool)
+    num_perm = held.shape[1]
+    agree = np.count_nonzero(held == queries, axis=1)
+    inside = containment * sizes
+    wanted = np.where(containment > 0, np.minimum(threshold, inside / np.maximum(sizes + held_sizes - inside, 1.0)), threshold)
+    possible = agree >= least_agreements(num_perm, wanted)
+    if containment.any():
+        lower = np.count_nonzero(queries < held, axis=1)
+        either = (agree >= least_agreements(num_perm, np.float64(threshold))) | (agree >= contained[agree + lower])
+        possible &= (containment <= 0) | either
+    return possible | (sizes == 0)
+
+
+def _task(index: NearDuplicateIndex, window: _Window, waiting: Sequence[_Window], owners: np.ndarray, pairs: np.ndarray) -> PairTask:
+    """The texts and copies `verify_pairs` needs for a chunk's pairs (`_pairs`)."""
+    others: list[str] = []
+    langs: list[str | None] = []
+    hashes: list[np.ndarray | None] = []
+    known_facts: list[Counter[str] | None] = []
+    where: dict[int, int] = {}
+    with_ = np.empty(pairs.size, dtype=np.int64)
+    for position, other in enumerate(pairs.tolist()):
+        if other < 0 and -other - 1 >= window.start:
+            with_[position] = other + window.start  # -(row + 1) in this chunk
+            continue
+        if other not in where:
+            where[other] = len(others)
+            if other >= 0:
+                kept = index.copy(other)
+                item, held, known = kept.item, kept.hashes, index.kept.facts_held(other - index.first)
+            else:
+                item, held, known = _in_flight(waiting, -other - 1), None, None
+            others.append(item.text)
+            langs.append(item.lang)
+            hashes.append(held)
+            known_facts.append(known)
+        with_[position] = where[other]
+    window.others = list(where)
+    return PairTask(
+        [item.text for item in window.items], [item.lang for item in window.items], others, langs, hashes, known_facts, owners, with_
+    )
+
+
+def _in_flight(waiting: Sequence[_Window], visit: int) -> Item:
+    for window in waiting:
+        if window.start <= visit < window.end:
+            return window.items[visit - window.start]
+    raise AssertionError(f"item {visit} is not in flight")
+
+
+def verify_pairs(settings: Settings, level: str, task: PairTask) -> Verified:
+    """Verify a chunk's pairs exactly on shingle hashes, the fact guard with them (what a
+    task of the pool runs): what `NearDuplicateIndex._best` decides of each pair."""
+    index = _feature_index(settings, level)
+    hasher = replace(index.fingerprinter, num_perm=1)
+    hashes = hasher.fingerprints(task.texts)[1]
+    missing = [number for number, held in enumerate(task.other_hashes) if held is None]
+    computed = iter(hasher.fingerprints([task.others[number] for number in missing])[1] if missing else [])
+    items: dict[int, Kept] = {}
+    others: dict[int, Kept] = {}
+    for number, held in enumerate(task.other_hashes):
+        others[number] = Kept(Item("", None, task.others[number], task.other_langs[number]), next(computed) if held is None else held, task.other_facts[number])
+    similarity = np.full(task.rows.size, -1.0)
+    containment = np.zeros(task.rows.size, dtype=np.uint8)
+    for position, (row, other) in enumerate(zip(task.rows.tolist(), task.with_.tolist())):
+        for needed in (row, -other - 1) if other < 0 else (row,):
+            if needed not in items:
+                items[needed] = Kept(Item("", None, task.texts[needed], task.langs[needed]), hashes[needed])
+        candidate, copy = items[row], (others[other] if other >= 0 else items[-other - 1])
+        found = index._measure(candidate, shared_count(candidate.hashes, copy.hashes), copy.hashes.size)
+        if found and index.guard and index.guard(candidate.item_facts(), copy.item_facts()):
+            found = None
+        if found:
+            similarity[position], containment[position] = found[0], found[1] == "containment"
+    computed_facts = {
+        number: kept.facts for number, kept in others.items()
+        if kept.facts is not None and task.other_facts[number] is None and task.other_hashes[number] is not None
+    }
+    return Verified(*_joined(hashes, np.uint32, (0,)), similarity, containment, computed_facts)
+
+
+def _decide(index: NearDuplicateIndex, window: _Window) -> Iterator[Found]:
+    """Decide a chunk's items in order from their verified pairs, as `match_or_keep` would:
+    a kept exact copy first; else the best verified pair whose copy is kept (the first of
+    equals); else the item is kept."""
+    verified = window.verified.result() if isinstance(window.verified, Future) else window.verified
+    assert verified is not None and window.pair_starts is not None and window.pair_others is not None
+    starts, hash_starts = window.pair_starts.tolist(), verified.starts.tolist()
+    others, similarity, containment = window.pair_others.tolist(), verified.similarity.tolist(), verified.containment.tolist()
+    assert window.others is not None
+    for number, held in verified.facts.items():
+        index.kept.hold_facts(window.others[number] - index.first, held)
+    batch = window.batch
+    for row, item in enumerate(window.items):
+        if window.skipped[row]:
+            continue
+        told = window.told[row]
+        number = index._exact(batch.digests[row], told)
+        best = None if number is None else (number, 1.0, "jaccard")
+        for position in range(starts[row], starts[row + 1]) if best is None else ():
+            if similarity[position] < 0:
+                continue
+            other = others[position]
+            if other < 0:
+                kept_row = int(index._rows[-other - 1])
+                if kept_row < 0:
+                    continue
+                other = index.first + kept_row
+            if best is None or similarity[position] > best[1]:
+                best = (other, similarity[position], "containment" if containment[position] else "jaccard")
+        if best is None:
+            index._rows[told.visit] = len(index.kept)
+            hashes = verified.hashes[hash_starts[row] : hash_starts[row + 1]]
+            index._keep(Kept(item, hashes), batch.digests[row], batch.signatures[row], batch.keys[row], None)
+        else:
+            yield window.numbers[row], window.spans[row], item, best
 
 
 # Texts whose features one task of the feature pool computes, and tasks computed ahead per
@@ -1095,10 +1394,11 @@ def _deduplicate_documents(
     earlier: tuple[EarlierItems, EarlierItems],
     put: Callable[[Document], None],
     progress: ProgressCallback | None,
+    pool: Executor | None,
 ) -> list[Cluster]:
     clusters: dict[int, Cluster] = {}
     rule, name = DUPLICATE_DOCUMENT
-    for doc, _, cluster, member in _matches(documents, first, earlier, clusters, progress):
+    for doc, _, cluster, member in _matches(documents, first, earlier, clusters, progress, pool=pool):
         kept = cluster.canonical
         detail = f"{member.similarity:.0%} {_how(member)} {kept.doc} (cluster {cluster.id})"
         doc.drop(Reason("dedup", rule, name, detail, duplicate_of=kept.doc, similarity=member.similarity))
@@ -1113,11 +1413,12 @@ def _deduplicate_paragraphs(
     put: Callable[[Document], None],
     progress: ProgressCallback | None,
     dropped: Callable[[int], bool],
+    pool: Executor | None,
 ) -> list[Cluster]:
     clusters: dict[int, Cluster] = {}
     rule, name = DUPLICATE_PARAGRAPH
     changed: Document | None = None  # put back once its last paragraph is matched
-    for doc, (start, end), cluster, member in _matches(documents, first, earlier, clusters, progress, dropped):
+    for doc, (start, end), cluster, member in _matches(documents, first, earlier, clusters, progress, dropped, pool):
         if changed is not None and changed is not doc:
             put(changed)
         changed = doc

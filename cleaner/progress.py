@@ -11,12 +11,18 @@ Item = TypeVar("Item")
 ProgressCallback = Callable[[str, int, int], None]
 
 
-def reporting(items: Iterable[Item], stage: str, progress: ProgressCallback | None, total: int | None = None) -> Iterator[Item]:
+def reporting(
+    items: Iterable[Item], stage: str, progress: ProgressCallback | None, total: int | None = None,
+    counted: Callable[[Item], int] | None = None,
+) -> Iterator[Item]:
     """Yield the items, telling `progress` every 1% of them and at the end (`total`: how many
-    there are, when `items` cannot say)."""
+    there are, when `items` cannot say; `counted`: how many each item counts for, 1 unless told)."""
     total = len(items) if total is None else total  # type: ignore[arg-type]
     step = max(1, total // 100)
-    for number, item in enumerate(items, start=1):
+    done = told = 0
+    for item in items:
         yield item
-        if progress and (number % step == 0 or number == total):
-            progress(stage, number, total)
+        done += 1 if counted is None else counted(item)
+        if progress and (done - told >= step or done == total):
+            progress(stage, done, total)
+            told = done

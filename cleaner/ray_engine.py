@@ -134,8 +134,9 @@ class RayEngine:
         return {"name": "ray", "cpus": self.cpus, "nodes": self.nodes}
 
     def feature_pool(self, settings: Settings) -> Executor:
-        """Dedup's feature chunks as Ray tasks; the matching stays in this process."""
-        return _RayTasks(self._with_runtime_env(_call))
+        """Dedup's feature chunks and pair verification as Ray tasks; the decisions, in keep
+        order, stay in this process."""
+        return _RayTasks(self._with_runtime_env(_call), self.cpus)
 
     def _with_runtime_env(self, task: Any) -> Any:
         """A remote function with the runtime_env, when it must go with each task: this process
@@ -144,10 +145,12 @@ class RayEngine:
 
 
 class _RayTasks(Executor):
-    """`Executor.submit` as Ray tasks (retried like the per-file ones); nothing to shut down."""
+    """`Executor.submit` as Ray tasks (retried like the per-file ones); nothing to shut down.
+    `workers`: the cluster's CPUs (how many tasks dedup keeps in flight follows it)."""
 
-    def __init__(self, task: Any) -> None:
+    def __init__(self, task: Any, workers: int) -> None:
         self.task = task
+        self.workers = workers
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
         return self.task.remote(fn, *args, **kwargs).future()

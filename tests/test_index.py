@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +85,31 @@ def test_index_runs_decide_as_one_run_over_old_and_new_together(corpus, tmp_path
     assert {"0000070"} <= {doc.id for doc in across}, "a later part's copy of an indexed document is dropped"
     reused = [r for doc in separate if doc.id in later for r in doc.removed if r.duplicate_of and r.duplicate_of["doc"] not in later]
     assert reused, "a later part's paragraph that an indexed document holds is removed"
+
+
+@pytest.mark.parametrize("chunk", [3, 16])
+def test_chunks_verified_ahead_in_tasks_decide_as_item_after_item(corpus, tmp_path, monkeypatch, chunk):
+    """Without a persistent index, pairs are verified a chunk at a time in the pool's tasks,
+    chunks ahead of those decided (`_in_windows`), so some items are compared with earlier
+    ones whose fate is not known yet. Every decision, cluster and similarity is that of
+    matching item after item (an empty persistent index takes that path)."""
+    monkeypatch.setattr(dedup, "FEATURE_CHUNK", chunk)
+    monkeypatch.setattr(dedup, "FEATURE_POOL_DOCUMENTS", 0)
+    settings = Settings(workers=2)
+    one_by_one = copy.deepcopy(corpus)
+    with Index.open(tmp_path / "empty.sqlite", settings, create=True) as index:
+        expected = [cluster.to_record() for cluster in deduplicate(one_by_one, settings, stored=index.levels)]
+    tasks: list[dedup.PairTask] = []
+    verify = dedup.verify_pairs
+    monkeypatch.setattr(dedup, "verify_pairs", lambda settings, level, task: tasks.append(task) or verify(settings, level, task))
+    windowed = copy.deepcopy(corpus)
+    clusters = deduplicate(windowed, settings, make_pool=lambda settings: ThreadPoolExecutor(max_workers=2))
+    assert decisions(windowed) == decisions(one_by_one)
+    assert [cluster.to_record() for cluster in clusters] == expected
+    assert sum(len(cluster["members"]) for cluster in expected) > 20
+    undecided = sum(len(task.others) - sum(held is not None for held in task.other_hashes) for task in tasks)
+    within = sum(int((task.with_ < 0).sum()) for task in tasks)
+    assert undecided > 0 and within > 0, "some pairs were verified before their earlier item was decided"
 
 
 def test_stored_candidates_are_read_whole_only_when_their_sketch_leaves_a_match_possible(corpus, tmp_path, monkeypatch):
