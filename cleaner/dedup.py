@@ -823,6 +823,7 @@ def deduplicate(
     progress: ProgressCallback | None = None,
     stored: Mapping[str, StoredCopies] | None = None,
     make_pool: Callable[[Settings], Executor | None] | None = None,
+    verify_in_pool: bool = False,
 ) -> list[Cluster]:
     """Drop near-duplicate documents and remove near-duplicate paragraphs; return the clusters.
 
@@ -837,7 +838,9 @@ def deduplicate(
     makes the executor that computes features and verifies candidate pairs (an engine's;
     default `feature_pool`, local processes; its `workers`, if it says, or the run's, set how
     many chunks go ahead); it is asked only for corpora of FEATURE_POOL_DOCUMENTS or more, and
-    shut down at the end.
+    shut down at the end. `verify_in_pool`: verify candidate pairs in its tasks too, a chunk of
+    items at a time (`_in_windows`: what a cluster is for); else this process matches item
+    after item (`_one_by_one`), which is faster where the pool's workers share its cores.
 
     Each document is read once to fingerprint both levels (`_fingerprint`), and again only
     when one of its items matches. A paragraph's text does not depend on which documents the
@@ -857,22 +860,23 @@ def deduplicate(
         passes = {level: cleanup.enter_context(_FirstPass(level, settings, stored.get(level), len(ordered))) for level in levels}
         numbered = reporting(((number, documents[number]) for number in ordered), "fingerprint", progress, total=len(ordered))
         pool = (make_pool or feature_pool)(settings) if len(ordered) >= FEATURE_POOL_DOCUMENTS else None
-        if pool is not None:  # it verifies pairs too
+        if pool is not None:
             cleanup.callback(pool.shutdown, cancel_futures=True)
         _fingerprint(numbered, list(passes.values()), settings, pool)
+        verifier = pool if verify_in_pool else None
         # One thread sorts the shuffles, level after level: the paragraphs' while documents match.
         shuffles = cleanup.enter_context(ThreadPoolExecutor(max_workers=1))
         earlier = {level: shuffles.submit(first.earlier) for level, first in passes.items()}
         cleanup.callback(_close_all, earlier.values())
         if "document" in passes:
-            clusters += _deduplicate_documents(documents, passes["document"], earlier["document"].result(), put, progress, pool)
+            clusters += _deduplicate_documents(documents, passes["document"], earlier["document"].result(), put, progress, verifier)
             for done in earlier.pop("document").result():  # let the level go before the next
                 done.close()
             passes.pop("document").__exit__(None, None, None)
         if "paragraph" in passes:
             now = statuses(documents)
             dropped = (lambda number: now[number] != "kept") if "document" in levels else (lambda number: False)
-            clusters += _deduplicate_paragraphs(documents, passes["paragraph"], earlier["paragraph"].result(), put, progress, dropped, pool)
+            clusters += _deduplicate_paragraphs(documents, passes["paragraph"], earlier["paragraph"].result(), put, progress, dropped, verifier)
     return sorted(clusters, key=lambda c: (c.level != "document", c.canonical.doc, c.canonical.paragraph or 0))
 
 
@@ -987,15 +991,15 @@ def _matches(
 
     Each item is compared with the kept copies among the earlier items that the shuffle says
     share a band key with it: the candidates an in-memory band map would hold, without holding
-    it (cleaner/shuffle.py). Without a persistent index, a chunk of items at a time is verified
-    in `pool`'s tasks (`_in_windows`); with one, item after item here (`_one_by_one`). A
-    document is read again only when one of its items matches.
+    it (cleaner/shuffle.py). Given a `pool` and no persistent index, a chunk of items at a time
+    is verified in the pool's tasks (`_in_windows`); else item after item here (`_one_by_one`).
+    A document is read again only when one of its items matches.
     """
     index = first.index
     index.expect(first.visits)
     loaded: tuple[int, Document] | None = None  # the document last read back, by number
     chunks = reporting(_chunks_back(first.chunks, *earlier), f"dedup {first.level}s", progress, total=first.documents, counted=lambda chunk: len(chunk[1]))
-    found_items = _one_by_one(index, chunks, skip) if index.stored is not None else _in_windows(first, chunks, skip, pool)
+    found_items = _in_windows(first, chunks, skip, pool) if pool is not None and index.stored is None else _one_by_one(index, chunks, skip)
     for number, span, item, (kept_number, similarity, measure) in found_items:
         if loaded is None or loaded[0] != number:
             loaded = (number, documents[number])
@@ -1059,28 +1063,28 @@ WINDOWS_AHEAD = 2
 
 @dataclass
 class _Window:
-    """One chunk of items on its way through `_in_windows`: the items (those of skipped
-    documents marked), the sketches and sizes that rule candidates out, and per item its pairs
-    to verify (`pair_starts`), each with a kept copy's number or, as -(visit + 1), an earlier
-    item not yet decided."""
+    """One chunk of items on its way through `_in_windows`: its items (those of skipped
+    documents marked) and, once `_pairs` has set them, each item's pairs to verify
+    (`pair_others[pair_starts[i]:pair_starts[i + 1]]`: a kept copy's number, or -(visit + 1)
+    for an earlier item not yet decided) and the task verifying them."""
 
-    start: int
+    chunk: Chunk
     numbers: list[int]  # document number of each item
     spans: list[Span]
     items: list[Item]
     skipped: np.ndarray
-    batch: FeatureBatch
-    told: list[Earlier]
-    sharing_starts: np.ndarray
-    sharing: np.ndarray
     pair_starts: np.ndarray | None = None
     pair_others: np.ndarray | None = None
     others: list[int] | None = None  # what `PairTask.others` holds, by number or -(visit + 1)
-    verified: Future[Verified] | Verified | None = None
+    verified: Future[Verified] | None = None
+
+    @property
+    def start(self) -> int:
+        return self.chunk.start
 
     @property
     def end(self) -> int:
-        return self.start + len(self.items)
+        return self.chunk.start + len(self.items)
 
 
 def _window(chunk: Chunk, skip: Callable[[int], bool]) -> _Window:
@@ -1092,10 +1096,10 @@ def _window(chunk: Chunk, skip: Callable[[int], bool]) -> _Window:
             spans.append(span)
             items.append(Item(doc_id, paragraph, text, lang))
             skipped.append(passed)
-    return _Window(chunk.start, numbers, spans, items, np.array(skipped, dtype=bool), chunk.batch, chunk.told, chunk.sharing_starts, chunk.sharing)
+    return _Window(chunk, numbers, spans, items, np.array(skipped, dtype=bool))
 
 
-def _in_windows(first: _FirstPass, chunks: Iterable[Chunk], skip: Callable[[int], bool], pool: Executor | None) -> Iterator[Found]:
+def _in_windows(first: _FirstPass, chunks: Iterable[Chunk], skip: Callable[[int], bool], pool: Executor) -> Iterator[Found]:
     """Match a chunk of items at a time, in order, with the pairs that need exact verification
     verified in `pool`'s tasks (`verify_pairs`), WINDOWS_AHEAD chunks a worker ahead.
 
@@ -1108,12 +1112,11 @@ def _in_windows(first: _FirstPass, chunks: Iterable[Chunk], skip: Callable[[int]
     similarities. What the speculation costs is pairs between duplicates in flight together.
     """
     index = first.index
-    ahead = WINDOWS_AHEAD * getattr(pool, "workers", first.settings.processes) if pool is not None else 0
+    ahead = WINDOWS_AHEAD * getattr(pool, "workers", first.settings.processes)
     flight: deque[_Window] = deque()
     for chunk in chunks:
         window = _window(chunk, skip)
-        tasks = _pairs(index, window, flight)
-        window.verified = verify_pairs(first.settings, first.level, tasks) if pool is None else pool.submit(verify_pairs, first.settings, first.level, tasks)
+        window.verified = pool.submit(verify_pairs, first.settings, first.level, _pairs(index, window, flight))
         flight.append(window)
         while len(flight) > ahead:
             yield from _decide(index, flight.popleft())
@@ -1155,12 +1158,12 @@ def _pairs(index: NearDuplicateIndex, window: _Window, flight: Sequence[_Window]
     needs: per item, the kept copies its sketch tests leave (ascending numbers), then the
     undecided items they leave (those in `flight`, and earlier ones of its own chunk), in visit
     order. An item of a skipped document needs none."""
-    batch, waiting = window.batch, [*flight, window]
+    batch, waiting = window.chunk.batch, [*flight, window]
     base = waiting[0].start
     contain = np.where(batch.words >= index.containment_min_words, index.containment or 0.0, 0.0)
     rows, visits = _undecided(window, base, np.concatenate([other.skipped for other in waiting]))
-    sketches = np.concatenate([other.batch.signatures for other in waiting])  # slim batches: sketches
-    sizes = np.concatenate([other.batch.sizes for other in waiting])
+    sketches = np.concatenate([other.chunk.batch.signatures for other in waiting])  # slim batches: sketches
+    sizes = np.concatenate([other.chunk.batch.sizes for other in waiting])
     possible = sketch_pairs(
         sketches[visits - base], sizes[visits - base], batch.signatures[rows], batch.sizes[rows], index.threshold,
         contain[rows], index.sketches.contained,
@@ -1169,7 +1172,7 @@ def _pairs(index: NearDuplicateIndex, window: _Window, flight: Sequence[_Window]
     bounds = np.searchsorted(rows, np.arange(len(window.items) + 1)).tolist()
     owners: list[np.ndarray] = [np.empty(0, dtype=np.int64)]
     pairs: list[np.ndarray] = [np.empty(0, dtype=np.int64)]
-    for row, told in enumerate(window.told):
+    for row, told in enumerate(window.chunk.told):
         if window.skipped[row]:
             continue
         kept = index.sketches.plausible_earlier(
@@ -1186,9 +1189,9 @@ def _undecided(window: _Window, base: int, skipped: np.ndarray) -> tuple[np.ndar
     """(row, visit) of each distinct pair of a chunk's item and an earlier undecided item
     (visit >= `base`) sharing a band key with it, those of skipped documents left out; by row,
     then visit."""
-    undecided = window.sharing >= base
-    owners = np.repeat(np.arange(len(window.items), dtype=np.int64), np.diff(window.sharing_starts))[undecided]
-    visits = window.sharing[undecided].astype(np.int64)
+    undecided = window.chunk.sharing >= base
+    owners = np.repeat(np.arange(len(window.items), dtype=np.int64), np.diff(window.chunk.sharing_starts))[undecided]
+    visits = window.chunk.sharing[undecided].astype(np.int64)
     undecided = ~skipped[visits - base]
     codes = arrays.unique(owners[undecided] * window.end + visits[undecided])
     return codes // window.end, codes % window.end
@@ -1287,18 +1290,18 @@ def _decide(index: NearDuplicateIndex, window: _Window) -> Iterator[Found]:
     """Decide a chunk's items in order from their verified pairs, as `match_or_keep` would:
     a kept exact copy first; else the best verified pair whose copy is kept (the first of
     equals); else the item is kept."""
-    verified = window.verified.result() if isinstance(window.verified, Future) else window.verified
-    assert verified is not None and window.pair_starts is not None and window.pair_others is not None
+    assert window.verified is not None and window.pair_starts is not None and window.pair_others is not None
+    verified = window.verified.result()
     starts, hash_starts = window.pair_starts.tolist(), verified.starts.tolist()
     others, similarity, containment = window.pair_others.tolist(), verified.similarity.tolist(), verified.containment.tolist()
     assert window.others is not None
     for number, held in verified.facts.items():
         index.kept.hold_facts(window.others[number] - index.first, held)
-    batch = window.batch
+    batch = window.chunk.batch
     for row, item in enumerate(window.items):
         if window.skipped[row]:
             continue
-        told = window.told[row]
+        told = window.chunk.told[row]
         number = index._exact(batch.digests[row], told)
         best = None if number is None else (number, 1.0, "jaccard")
         for position in range(starts[row], starts[row + 1]) if best is None else ():

@@ -130,6 +130,9 @@ class RayEngine:
         except ray.exceptions.RayError as error:
             raise EngineError(f"a Ray task was lost after {MAX_RETRIES} retries: {error}") from None
 
+    # Dedup verifies candidate pairs in tasks over the cluster; the driver decides in keep order.
+    verifies_pairs = True
+
     def describe(self) -> dict[str, Any]:
         return {"name": "ray", "cpus": self.cpus, "nodes": self.nodes}
 

@@ -89,7 +89,7 @@ def test_index_runs_decide_as_one_run_over_old_and_new_together(corpus, tmp_path
 
 @pytest.mark.parametrize("chunk", [3, 16])
 def test_chunks_verified_ahead_in_tasks_decide_as_item_after_item(corpus, tmp_path, monkeypatch, chunk):
-    """Without a persistent index, pairs are verified a chunk at a time in the pool's tasks,
+    """Verifying in the pool (as on Ray), pairs are verified a chunk at a time in its tasks,
     chunks ahead of those decided (`_in_windows`), so some items are compared with earlier
     ones whose fate is not known yet. Every decision, cluster and similarity is that of
     matching item after item (an empty persistent index takes that path)."""
@@ -103,7 +103,7 @@ def test_chunks_verified_ahead_in_tasks_decide_as_item_after_item(corpus, tmp_pa
     verify = dedup.verify_pairs
     monkeypatch.setattr(dedup, "verify_pairs", lambda settings, level, task: tasks.append(task) or verify(settings, level, task))
     windowed = copy.deepcopy(corpus)
-    clusters = deduplicate(windowed, settings, make_pool=lambda settings: ThreadPoolExecutor(max_workers=2))
+    clusters = deduplicate(windowed, settings, make_pool=lambda settings: ThreadPoolExecutor(max_workers=2), verify_in_pool=True)
     assert decisions(windowed) == decisions(one_by_one)
     assert [cluster.to_record() for cluster in clusters] == expected
     assert sum(len(cluster["members"]) for cluster in expected) > 20

@@ -126,9 +126,10 @@ def test_a_worker_killed_mid_run_is_retried_and_the_output_is_identical(ray_clus
 
 @pytest.mark.ray
 @needs_ray
-def test_dedup_features_are_ray_tasks_and_the_output_is_identical(ray_cluster, corpus, tmp_path, monkeypatch):
-    """Dedup's features (signatures, band keys) come from Ray tasks, chunk by chunk, while the
-    matching runs in order on the driver: the same output as the local process pool."""
+def test_dedup_features_and_verification_are_ray_tasks_and_the_output_is_identical(ray_cluster, corpus, tmp_path, monkeypatch):
+    """Dedup's features (signatures, band keys) come from Ray tasks, chunk by chunk, and so
+    does the verification of candidate pairs, while the decisions are made in order on the
+    driver: the same output as the local engine, which matches item after item."""
     from cleaner import dedup
     from cleaner.ray_engine import RayEngine, _RayTasks
 
@@ -136,7 +137,7 @@ def test_dedup_features_are_ray_tasks_and_the_output_is_identical(ray_cluster, c
     monkeypatch.setattr(dedup, "FEATURE_CHUNK", 5)
     levels: list[str] = []
     submit = _RayTasks.submit
-    monkeypatch.setattr(_RayTasks, "submit", lambda self, fn, *args: levels.append(args[1]) or submit(self, fn, *args))
+    monkeypatch.setattr(_RayTasks, "submit", lambda self, fn, *args: levels.append((fn.__name__, args[1])) or submit(self, fn, *args))
     settings = Settings(workers=2)
     clean_corpus([corpus], tmp_path / "local", settings)
     clean_corpus([corpus], tmp_path / "ray", settings, engine=RayEngine())
@@ -144,7 +145,8 @@ def test_dedup_features_are_ray_tasks_and_the_output_is_identical(ray_cluster, c
     for output in outputs:
         output.pop("manifest.json")
     assert outputs[0] == outputs[1]
-    assert set(levels) == {"document", "paragraph"} and len(levels) > 4
+    assert {(name, level) for name in ("chunk_features", "verify_pairs") for level in ("document", "paragraph")} == set(levels)
+    assert len(levels) > 8
 
 
 @pytest.mark.ray
