@@ -860,10 +860,14 @@ def deduplicate(
         passes = {level: cleanup.enter_context(_FirstPass(level, settings, stored.get(level), len(ordered))) for level in levels}
         numbered = reporting(((number, documents[number]) for number in ordered), "fingerprint", progress, total=len(ordered))
         pool = (make_pool or feature_pool)(settings) if len(ordered) >= FEATURE_POOL_DOCUMENTS else None
-        if pool is not None:
-            cleanup.callback(pool.shutdown, cancel_futures=True)
-        _fingerprint(numbered, list(passes.values()), settings, pool)
-        verifier = pool if verify_in_pool else None
+        verifier = pool if verify_in_pool else None  # kept through the matching; else let go after the first pass
+        if verifier is not None:
+            cleanup.callback(verifier.shutdown, cancel_futures=True)
+        try:
+            _fingerprint(numbered, list(passes.values()), settings, pool)
+        finally:
+            if pool is not None and verifier is None:
+                pool.shutdown(cancel_futures=True)
         # One thread sorts the shuffles, level after level: the paragraphs' while documents match.
         shuffles = cleanup.enter_context(ThreadPoolExecutor(max_workers=1))
         earlier = {level: shuffles.submit(first.earlier) for level, first in passes.items()}
