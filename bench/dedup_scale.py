@@ -9,6 +9,7 @@ revision of this repository, checked out into a worktree under --work) runs the 
   python bench/dedup_scale.py --docs 2500,5000,10000 --baseline c091d3f   # ~10 min on 2 cores
   python bench/dedup_scale.py --docs 10000,20000,40000                   # this checkout only
   python bench/dedup_scale.py --docs 10000 --workers 1                   # no feature pool
+  python bench/dedup_scale.py --docs 40000 --baseline HEAD --verify-in-pool  # Ray's way, on local processes
 
 Corpora come from bench/corpus.py (cached under --work, default $TMPDIR/cleaner-bench); without
 ../shared/data/bbc_fulltext.tar.gz it uses its synthetic vocabulary and says so.
@@ -37,7 +38,8 @@ from cleaner.dedup import deduplicate
 docs = pickle.load(open(sys.argv[1], "rb"))[: int(sys.argv[2])]
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 clock = time.perf_counter()
-clusters = deduplicate(docs, Settings(workers=int(sys.argv[3])))
+extra = {"verify_in_pool": True} if sys.argv[4] == "1" else {}  # the Ray engine's way, on the local pool
+clusters = deduplicate(docs, Settings(workers=int(sys.argv[3])), **extra)
 seconds = time.perf_counter() - clock
 print(json.dumps({
     "seconds": seconds,
@@ -79,11 +81,11 @@ def checkout(work: Path, revision: str) -> Path:
     return folder
 
 
-def dedup_once(code: Path, pickle_path: Path, size: int, workers: int) -> dict:
+def dedup_once(code: Path, pickle_path: Path, size: int, workers: int, verify_in_pool: bool = False) -> dict:
     environment = {**os.environ, "PYTHONPATH": str(code)}
     # run in the code's own folder: `python -c` puts the working folder first on sys.path
     process = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(pickle_path), str(size), str(workers)], capture_output=True, text=True, env=environment, cwd=code
+        [sys.executable, "-c", _CHILD, str(pickle_path), str(size), str(workers), str(int(verify_in_pool))], capture_output=True, text=True, env=environment, cwd=code
     )
     if process.returncode != 0:
         return {"error": (process.stderr.strip().splitlines() or [f"exit {process.returncode}"])[-1]}
@@ -97,11 +99,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=0, help="Settings.workers for dedup (0: all cores)")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "cleaner-bench")
+    parser.add_argument(
+        "--verify-in-pool", action="store_true",
+        help="this checkout verifies candidate pairs in the feature pool's tasks, as the Ray engine does (the baseline runs as it is)",
+    )
     args = parser.parse_args(argv)
     sizes = sorted(int(size) for size in args.docs.split(","))
     args.work.mkdir(parents=True, exist_ok=True)
     pickle_path = prepared_documents(args.work, sizes[-1], args.seed)
-    ways = [("this checkout", REPO)]
+    ways = [("this checkout, verifying in the pool" if args.verify_in_pool else "this checkout", REPO)]
     if args.baseline:
         ways.insert(0, (f"baseline {args.baseline}", checkout(args.work, args.baseline)))
     print("| documents | code | dedup s | peak RSS MB (feature pool) | clusters | dropped | ¶ removed | x baseline |")
@@ -109,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     for size in sizes:
         baseline = None
         for name, code in ways:
-            found = dedup_once(code, pickle_path, size, args.workers)
+            found = dedup_once(code, pickle_path, size, args.workers, args.verify_in_pool and code == REPO)
             if "error" in found:
                 print(f"| {size:,} | {name} | error: {found['error']} | | | | | |", flush=True)
                 continue
