@@ -497,12 +497,18 @@ class NearDuplicateIndex:
         sizes = [hashes.size for hashes in stored] + sizes
         best: tuple[int, float, str] | None = None
         for number, shared, size in zip(numbers.tolist(), counts, sizes):
-            found = self._measure(candidate, shared, size)
-            if found and self.guard and self.guard(candidate.item_facts(), self.copy(number).item_facts()):
-                found = None
+            found = self._judge(candidate, shared, size, lambda: self.copy(number))
             if found and (best is None or found[0] > best[1]):
                 best = (number, *found)
         return best
+
+    def _judge(self, candidate: Kept, shared: int, size: int, copy: Callable[[], Kept]) -> tuple[float, str] | None:
+        """(similarity, measure) when the item matches a copy (`_measure`) and the fact guard
+        lets it; else None. `copy` is read only for the guard."""
+        found = self._measure(candidate, shared, size)
+        if found and self.guard and self.guard(candidate.item_facts(), copy().item_facts()):
+            return None
+        return found
 
     def _measure(self, candidate: Kept, shared: int, size: int) -> tuple[float, str] | None:
         """(similarity, measure) when an item sharing `shared` hashes with a kept copy of `size`
@@ -674,20 +680,24 @@ class Sketches:
 
 
 def sketch_passing(
-    held: np.ndarray, sizes: np.ndarray, signature: np.ndarray, size: int, threshold: float, containment: float, contained: np.ndarray
+    held: np.ndarray, sizes: np.ndarray, signature: np.ndarray, size: int | np.ndarray, threshold: float,
+    containment: float | np.ndarray, contained: np.ndarray,
 ) -> np.ndarray:
     """Which of the copies with sketches `held` (one row each) and shingle counts `sizes` an
-    item (its signature or sketch, its shingle count) may match: `Sketches`' two tests, for
-    copies it does not hold (a persistent index's). All of them for an empty item."""
-    if size == 0 or not len(held):
-        return np.ones(len(held), dtype=bool)
+    item (its signature or sketch, its shingle count, its containment: 0 or the level's) may
+    match: `Sketches`' two tests, for copies it does not hold (a persistent index's, or items
+    not yet decided). The item's three may also be one per copy (pairs of many items). All of
+    them for an empty item."""
+    if not len(held):
+        return np.zeros(0, dtype=bool)
     query, num_perm = sketch_of(signature), held.shape[1]
     agree = np.count_nonzero(held == query, axis=1)
     possible = agree >= least_agreements(num_perm, lowest_jaccard(threshold, containment, size, sizes))
-    if containment:
+    containing = np.asarray(containment) > 0
+    if containing.any():
         lower = np.count_nonzero(query < held, axis=1)
-        possible &= (agree >= least_agreements(num_perm, np.float64(threshold))) | (agree >= contained[agree + lower])
-    return possible
+        possible &= ~containing | (agree >= least_agreements(num_perm, np.float64(threshold))) | (agree >= contained[agree + lower])
+    return possible | (np.asarray(size) == 0)
 
 
 def sketch_codes(signatures: np.ndarray) -> np.ndarray:
@@ -710,14 +720,15 @@ def sketch_of(signature: np.ndarray) -> np.ndarray:
     return signature if signature.dtype == np.uint8 else sketch_codes(signature)
 
 
-def lowest_jaccard(threshold: float, containment: float, size: int | np.ndarray, others: np.ndarray) -> np.ndarray:
+def lowest_jaccard(threshold: float, containment: float | np.ndarray, size: int | np.ndarray, others: np.ndarray) -> np.ndarray:
     """The lowest Jaccard at which an item of `size` shingles could match kept copies of
-    `others` shingles: the threshold, or lower where containment (> 0) could decide."""
+    `others` shingles: the threshold, or lower where containment (> 0) could decide
+    (`containment` and `size` one per copy, or one for all)."""
     wanted = np.full(np.shape(others), threshold)
-    if not containment:
+    if not np.any(containment):
         return wanted
     inside = containment * size
-    return np.minimum(wanted, inside / np.maximum(size + others - inside, 1.0))
+    return np.where(np.asarray(containment) > 0, np.minimum(wanted, inside / np.maximum(size + others - inside, 1.0)), wanted)
 
 
 _GRID = 1000
@@ -1168,7 +1179,7 @@ def _pairs(index: NearDuplicateIndex, window: _Window, flight: Sequence[_Window]
     rows, visits = _undecided(window, base, np.concatenate([other.skipped for other in waiting]))
     sketches = np.concatenate([other.chunk.batch.signatures for other in waiting])  # slim batches: sketches
     sizes = np.concatenate([other.chunk.batch.sizes for other in waiting])
-    possible = sketch_pairs(
+    possible = sketch_passing(
         sketches[visits - base], sizes[visits - base], batch.signatures[rows], batch.sizes[rows], index.threshold,
         contain[rows], index.sketches.contained,
     )
@@ -1199,27 +1210,6 @@ def _undecided(window: _Window, base: int, skipped: np.ndarray) -> tuple[np.ndar
     undecided = ~skipped[visits - base]
     codes = arrays.unique(owners[undecided] * window.end + visits[undecided])
     return codes // window.end, codes % window.end
-
-
-def sketch_pairs(
-    held: np.ndarray, held_sizes: np.ndarray, queries: np.ndarray, sizes: np.ndarray, threshold: float, containment: np.ndarray,
-    contained: np.ndarray,
-) -> np.ndarray:
-    """`sketch_passing` for many pairs at once: pair i of an item (sketch `queries[i]`,
-    `sizes[i]` shingles, `containment[i]`: 0 or the level's) and a copy (`held[i]`,
-    `held_sizes[i]`); the same decisions, pair by pair."""
-    if not len(held):
-        return np.zeros(0, dtype=bool)
-    num_perm = held.shape[1]
-    agree = np.count_nonzero(held == queries, axis=1)
-    inside = containment * sizes
-    wanted = np.where(containment > 0, np.minimum(threshold, inside / np.maximum(sizes + held_sizes - inside, 1.0)), threshold)
-    possible = agree >= least_agreements(num_perm, wanted)
-    if containment.any():
-        lower = np.count_nonzero(queries < held, axis=1)
-        either = (agree >= least_agreements(num_perm, np.float64(threshold))) | (agree >= contained[agree + lower])
-        possible &= (containment <= 0) | either
-    return possible | (sizes == 0)
 
 
 def _task(index: NearDuplicateIndex, window: _Window, waiting: Sequence[_Window], owners: np.ndarray, pairs: np.ndarray) -> PairTask:
@@ -1261,16 +1251,17 @@ def _in_flight(waiting: Sequence[_Window], visit: int) -> Item:
 
 def verify_pairs(settings: Settings, level: str, task: PairTask) -> Verified:
     """Verify a chunk's pairs exactly on shingle hashes, the fact guard with them (what a
-    task of the pool runs): what `NearDuplicateIndex._best` decides of each pair."""
+    task of the pool runs): `NearDuplicateIndex._judge` of each pair, as `_best` asks it."""
     index = _feature_index(settings, level)
     hasher = replace(index.fingerprinter, num_perm=1)
     hashes = hasher.fingerprints(task.texts)[1]
     missing = [number for number, held in enumerate(task.other_hashes) if held is None]
     computed = iter(hasher.fingerprints([task.others[number] for number in missing])[1] if missing else [])
-    items: dict[int, Kept] = {}
-    others: dict[int, Kept] = {}
-    for number, held in enumerate(task.other_hashes):
-        others[number] = Kept(Item("", None, task.others[number], task.other_langs[number]), next(computed) if held is None else held, task.other_facts[number])
+    items: dict[int, Kept] = {}  # made as pairs need them
+    others = [
+        Kept(Item("", None, text, lang), next(computed) if held is None else held, facts)
+        for text, lang, held, facts in zip(task.others, task.other_langs, task.other_hashes, task.other_facts)
+    ]
     similarity = np.full(task.rows.size, -1.0)
     containment = np.zeros(task.rows.size, dtype=np.uint8)
     for position, (row, other) in enumerate(zip(task.rows.tolist(), task.with_.tolist())):
@@ -1278,13 +1269,11 @@ def verify_pairs(settings: Settings, level: str, task: PairTask) -> Verified:
             if needed not in items:
                 items[needed] = Kept(Item("", None, task.texts[needed], task.langs[needed]), hashes[needed])
         candidate, copy = items[row], (others[other] if other >= 0 else items[-other - 1])
-        found = index._measure(candidate, shared_count(candidate.hashes, copy.hashes), copy.hashes.size)
-        if found and index.guard and index.guard(candidate.item_facts(), copy.item_facts()):
-            found = None
+        found = index._judge(candidate, shared_count(candidate.hashes, copy.hashes), copy.hashes.size, lambda: copy)
         if found:
             similarity[position], containment[position] = found[0], found[1] == "containment"
     computed_facts = {
-        number: kept.facts for number, kept in others.items()
+        number: kept.facts for number, kept in enumerate(others)
         if kept.facts is not None and task.other_facts[number] is None and task.other_hashes[number] is not None
     }
     return Verified(*_joined(hashes, np.uint32, (0,)), similarity, containment, computed_facts)
