@@ -10,6 +10,7 @@ revision of this repository, checked out into a worktree under --work) runs the 
   python bench/dedup_scale.py --docs 10000,20000,40000                   # this checkout only
   python bench/dedup_scale.py --docs 10000 --workers 1                   # no feature pool
   python bench/dedup_scale.py --docs 40000 --baseline HEAD --verify-in-pool  # Ray's way, on local processes
+  python bench/dedup_scale.py --docs 40000 --baseline HEAD --split-components  # components decided in tasks
 
 Corpora come from bench/corpus.py (cached under --work, default $TMPDIR/cleaner-bench); without
 ../shared/data/bbc_fulltext.tar.gz it uses its synthetic vocabulary and says so.
@@ -38,8 +39,10 @@ from cleaner.dedup import deduplicate
 docs = pickle.load(open(sys.argv[1], "rb"))[: int(sys.argv[2])]
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 clock = time.perf_counter()
-extra = {"verify_in_pool": True} if sys.argv[4] == "1" else {}  # the Ray engine's way, on the local pool
-clusters = deduplicate(docs, Settings(workers=int(sys.argv[3])), **extra)
+way = sys.argv[4]  # "verify-in-pool": the Ray engine's way, on the local pool; "split-components"
+extra = {"verify_in_pool": True} if way == "verify-in-pool" else {}
+settings = Settings(workers=int(sys.argv[3]), **({"split_components": True} if way == "split-components" else {}))
+clusters = deduplicate(docs, settings, **extra)
 seconds = time.perf_counter() - clock
 print(json.dumps({
     "seconds": seconds,
@@ -81,11 +84,11 @@ def checkout(work: Path, revision: str) -> Path:
     return folder
 
 
-def dedup_once(code: Path, pickle_path: Path, size: int, workers: int, verify_in_pool: bool = False) -> dict:
+def dedup_once(code: Path, pickle_path: Path, size: int, workers: int, way: str = "") -> dict:
     environment = {**os.environ, "PYTHONPATH": str(code)}
     # run in the code's own folder: `python -c` puts the working folder first on sys.path
     process = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(pickle_path), str(size), str(workers), str(int(verify_in_pool))], capture_output=True, text=True, env=environment, cwd=code
+        [sys.executable, "-c", _CHILD, str(pickle_path), str(size), str(workers), way], capture_output=True, text=True, env=environment, cwd=code
     )
     if process.returncode != 0:
         return {"error": (process.stderr.strip().splitlines() or [f"exit {process.returncode}"])[-1]}
@@ -99,15 +102,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=0, help="Settings.workers for dedup (0: all cores)")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "cleaner-bench")
-    parser.add_argument(
-        "--verify-in-pool", action="store_true",
+    ways = parser.add_mutually_exclusive_group()
+    ways.add_argument(
+        "--verify-in-pool", action="store_const", dest="way", const="verify-in-pool", default="",
         help="this checkout verifies candidate pairs in the feature pool's tasks, as the Ray engine does (the baseline runs as it is)",
+    )
+    ways.add_argument(
+        "--split-components", action="store_const", dest="way", const="split-components",
+        help="this checkout decides components in the feature pool's tasks (Settings.split_components; the baseline runs as it is)",
     )
     args = parser.parse_args(argv)
     sizes = sorted(int(size) for size in args.docs.split(","))
     args.work.mkdir(parents=True, exist_ok=True)
     pickle_path = prepared_documents(args.work, sizes[-1], args.seed)
-    ways = [("this checkout, verifying in the pool" if args.verify_in_pool else "this checkout", REPO)]
+    named = {"": "this checkout", "verify-in-pool": "this checkout, verifying in the pool", "split-components": "this checkout, components in the pool"}
+    ways = [(named[args.way], REPO)]
     if args.baseline:
         ways.insert(0, (f"baseline {args.baseline}", checkout(args.work, args.baseline)))
     print("| documents | code | dedup s | peak RSS MB (feature pool) | clusters | dropped | ¶ removed | x baseline |")
@@ -115,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     for size in sizes:
         baseline = None
         for name, code in ways:
-            found = dedup_once(code, pickle_path, size, args.workers, args.verify_in_pool and code == REPO)
+            found = dedup_once(code, pickle_path, size, args.workers, args.way if code == REPO else "")
             if "error" in found:
                 print(f"| {size:,} | {name} | error: {found['error']} | | | | | |", flush=True)
                 continue

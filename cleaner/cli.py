@@ -82,6 +82,13 @@ RuntimeEnvOption = Annotated[
         help="Ray's runtime_env for --engine ray: a JSON object ('{\"pip\": [\"cleaner[ray]==0.1.0\"]}') or a .json/.yaml file.",
     ),
 ]
+SplitComponents = Annotated[
+    bool,
+    typer.Option(
+        "--split-components",
+        help="Decide dedup's items component by component in the engine's tasks, not in one in-order pass (same output).",
+    ),
+]
 Threshold = Annotated[
     Optional[float], typer.Option("--threshold", min=0.01, max=1.0, help="Jaccard similarity (word 3-grams) for near-duplicate documents [default: 0.5].")
 ]
@@ -159,6 +166,7 @@ def run(
     engine: EngineName = None,
     address: Address = None,
     runtime_env: RuntimeEnvOption = None,
+    split_components: SplitComponents = False,
     threshold: Threshold = None,
     paragraph_threshold: ParagraphThreshold = None,
     paragraph_containment: Containment = None,
@@ -228,6 +236,7 @@ def dupes(
     engine: EngineName = None,
     address: Address = None,
     runtime_env: RuntimeEnvOption = None,
+    split_components: SplitComponents = False,
     max_file_size: MaxFileSize = None,
     encoding_fallback: EncodingFallback = None,
     follow_symlinks: FollowSymlinks = False,
@@ -283,6 +292,7 @@ def check(
     engine: EngineName = None,
     address: Address = None,
     runtime_env: RuntimeEnvOption = None,
+    split_components: SplitComponents = False,
     max_file_size: MaxFileSize = None,
     encoding_fallback: EncodingFallback = None,
     follow_symlinks: FollowSymlinks = False,

@@ -22,7 +22,7 @@ GATE_KEYS = ("max-findings", "max-duplicate-rate", "budgets", "per-path-ignores"
 KEEP_POLICIES = ("first", "longest", "earliest")
 LANGID_BACKENDS = ("fasttext", "langdetect")
 # Settings that never change what a run writes: left out of the manifest and of resume's keys.
-OUTPUT_NEUTRAL = ("workers", "strict", "engine", "address", "runtime_env")
+OUTPUT_NEUTRAL = ("workers", "strict", "engine", "address", "runtime_env", "split_components")
 ENGINES = ("local", "ray")
 
 
@@ -30,7 +30,7 @@ ENGINES = ("local", "ray")
 class Settings:
     """Everything that decides what a run reads and writes.
 
-    `workers`, `engine`, `address`, `runtime_env` and `strict` never change the output; the others do, and all
+    `workers`, `engine`, `address`, `runtime_env`, `split_components` and `strict` never change the output; the others do, and all
     are recorded in the manifest. Thresholds are Jaccard similarities of the shingle sets,
     verified exactly; containments are the share of an item's shingles found in a kept copy. The
     dedup defaults were chosen by measurement (`bench/dedup_shingling.py`, see bench/README-dedup.md).
@@ -66,6 +66,9 @@ class Settings:
     shingle_hash: str = "poly64"
     min_paragraph_words: int = 8
     max_cluster_share: float = 0.01
+    # decide each connected component of candidate pairs in its own task, not all items in one
+    # in-order pass (the same output: for corpora whose one pass is too slow for the driver)
+    split_components: bool = False
     # rules and language
     rules: tuple[str, ...] = ()
     select: tuple[str, ...] = ()

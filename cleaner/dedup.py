@@ -29,6 +29,7 @@ from . import arrays
 from .arena import Arena, ArenaError, bound_heap
 from .config import Settings, parse_shingling
 from .document import Document, Reason, Removal
+from .errors import ConfigError
 from .facts import fact_difference, facts
 from .fastminhash import Fingerprinter, canonical_utf8, load_kernel
 from .lsh import BandIndex
@@ -601,6 +602,13 @@ class Sketches:
         self._sizes[self._count] = size
         self._count += 1
 
+    def extend(self, sketches: np.ndarray, sizes: np.ndarray) -> None:
+        """Add many at once: the sketches (or signatures) of copies and their shingle counts."""
+        self.reserve(self._count + len(sizes))
+        self._bytes[self._count : self._count + len(sizes)] = sketch_of(sketches)
+        self._sizes[self._count : self._count + len(sizes)] = sizes
+        self._count += len(sizes)
+
     def _arrays(self) -> tuple[int, ...]:
         """Addresses of the arrays the kernel reads (asking numpy each call costs a tenth of it)."""
         return tuple(array.ctypes.data for array in (self._stamps, self._bytes, self._sizes, self._least, self._out))
@@ -860,6 +868,8 @@ def deduplicate(
     """
     bound_heap()
     stored = stored or {}
+    if settings.split_components and stored:
+        raise ConfigError(SPLIT_WITH_INDEX)
     policy = keep_order(settings.keep)
     order = policy if established is None else (lambda doc: (not established(doc), policy(doc)))
     kept = (number for number, status in enumerate(statuses(documents)) if status == "kept")
@@ -871,7 +881,8 @@ def deduplicate(
         passes = {level: cleanup.enter_context(_FirstPass(level, settings, stored.get(level), len(ordered))) for level in levels}
         numbered = reporting(((number, documents[number]) for number in ordered), "fingerprint", progress, total=len(ordered))
         pool = (make_pool or feature_pool)(settings) if len(ordered) >= FEATURE_POOL_DOCUMENTS else None
-        verifier = pool if verify_in_pool else None  # kept through the matching; else let go after the first pass
+        # kept through the matching where it verifies pairs or decides components; else let go after the first pass
+        verifier = pool if verify_in_pool or settings.split_components else None
         if verifier is not None:
             cleanup.callback(verifier.shutdown, cancel_futures=True)
         try:
@@ -1014,12 +1025,19 @@ def _matches(
     index.expect(first.visits)
     loaded: tuple[int, Document] | None = None  # the document last read back, by number
     chunks = reporting(_chunks_back(first.chunks, *earlier), f"dedup {first.level}s", progress, total=first.documents, counted=lambda chunk: len(chunk[1]))
-    found_items = _in_windows(first, chunks, skip, pool) if pool is not None and index.stored is None else _one_by_one(index, chunks, skip)
+    canonical: Callable[[int], Item] = lambda number: index.copy(number).item
+    if first.settings.split_components:
+        components = _Components(first, skip, pool, progress)
+        found_items, canonical = components.found(chunks), components.canonical
+    elif pool is not None and index.stored is None:
+        found_items = _in_windows(first, chunks, skip, pool)
+    else:
+        found_items = _one_by_one(index, chunks, skip)
     for number, span, item, (kept_number, similarity, measure) in found_items:
         if loaded is None or loaded[0] != number:
             loaded = (number, documents[number])
         member = Member(excerpt(item), similarity, measure)
-        yield loaded[1], span, _join(clusters, first.level, kept_number, index, member), member
+        yield loaded[1], span, _join(clusters, first.level, kept_number, canonical, member), member
 
 
 class Chunk(NamedTuple):
@@ -1316,6 +1334,218 @@ def _decide(index: NearDuplicateIndex, window: _Window) -> Iterator[Found]:
             yield window.numbers[row], window.spans[row], item, best
 
 
+SPLIT_WITH_INDEX = (
+    "split-components decides a run's own items component by component, but a persistent index's copies are "
+    "matched item after item: leave out --index or --split-components (split-components in [tool.cleaner])"
+)
+# Items of small components that one task decides (a larger component is a task of its own).
+COMPONENT_TASK_ITEMS = 2048
+
+
+class _Components:
+    """A level's items decided component by component (`settings.split_components`), for when
+    one in-order pass over them is too slow for one process.
+
+    An item's decision depends only on the earlier items it may match: those that share a band
+    key or its digest's start with it and pass its sketch tests. So the items split into the
+    connected components of those pairs, and each component decided by itself in visit order
+    (`decide_components`, a task of the pool) decides as the whole level decided in order does:
+    the same kept copies, clusters and similarities. Most items share nothing plausible with
+    any other and are kept with no task at all.
+
+    Three steps: the driver reads each item's earlier items from the shuffle and keeps the
+    pairs its sketch tests pass, against every earlier item, not only kept ones (`_pairs`);
+    components of those pairs, one sparse-graph call; the chunks read again in order, each
+    component's items gathered and sent as soon as its last one is read (`_tasks`). The found
+    items come back in visit order (`found`).
+    """
+
+    def __init__(self, first: _FirstPass, skip: Callable[[int], bool], pool: Executor | None, progress: ProgressCallback | None) -> None:
+        self.first = first
+        self.skip = skip
+        self.pool = pool
+        self.progress = progress
+        self.canonicals: dict[int, Item] = {}  # kept copies that gained a member, by visit
+
+    def found(self, chunks: Iterable[Chunk]) -> Iterator[Found]:
+        later, earlier, same_later, same_earlier = self._pairs(chunks)
+        task_of, tasks = self._grouped(np.concatenate((later, same_later)), np.concatenate((earlier, same_earlier)))
+        sharing, same_digest = _ByItem(later, earlier, task_of), _ByItem(same_later, same_earlier, task_of)
+        found: dict[int, Found] = {}
+        for sent, items in self._tasks(task_of, tasks, sharing, same_digest):
+            decided = sent.result() if isinstance(sent, Future) else sent
+            for row, (visit, number, span, item) in enumerate(items):
+                kept_as = int(decided.kept_as[row])
+                if kept_as >= 0:
+                    kept_visit = items[kept_as][0]
+                    self.canonicals.setdefault(kept_visit, excerpt(items[kept_as][3]))
+                    measure = "containment" if decided.containment[row] else "jaccard"
+                    found[visit] = (number, span, excerpt(item), (kept_visit, float(decided.similarity[row]), measure))
+        for visit in sorted(found):
+            yield found.pop(visit)
+
+    def canonical(self, visit: int) -> Item:
+        return self.canonicals[visit]
+
+    def _pairs(self, chunks: Iterable[Chunk]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(later, earlier) visits of each pair of items whose band keys and sketch tests leave
+        a match possible, and of each pair whose digests start alike (an exact copy's
+        candidates); items of skipped documents in none."""
+        index = self.first.index
+        every = Sketches(index.fingerprinter.num_perm, index.containment)
+        every.reserve(self.first.visits)
+        rows = np.full(self.first.visits, -1, dtype=np.int32)  # an item's row in `every`: its visit; -1 when skipped
+        pairs: list[tuple[np.ndarray, ...]] = [tuple(np.empty(0, dtype=np.int32) for _ in range(4))]
+        for chunk in chunks:
+            batch, start = chunk.batch, chunk.start
+            visits = np.arange(start, start + len(batch.digests), dtype=np.int32)
+            skipped = np.repeat([self.skip(number) for number, *_ in chunk.docs], [len(doc[3]) for doc in chunk.docs]).astype(bool)
+            every.extend(batch.signatures, batch.sizes)
+            rows[visits] = np.where(skipped, -1, visits)
+            contain = np.where(batch.words >= index.containment_min_words, index.containment or 0.0, 0.0).tolist()
+            passing = [np.empty(0, dtype=np.int64) if skipped[row] else every.plausible_earlier(
+                told.sharing, rows, batch.signatures[row], int(batch.sizes[row]), index.threshold, contain[row], 0
+            ) for row, told in enumerate(chunk.told)]
+            alike = [np.empty(0, dtype=np.int64) if skipped[row] else told.same_digest[rows[told.same_digest] >= 0] for row, told in enumerate(chunk.told)]
+            pairs.append((
+                np.repeat(visits, [part.size for part in passing]), np.concatenate(passing).astype(np.int32),
+                np.repeat(visits, [part.size for part in alike]), np.concatenate(alike).astype(np.int32),
+            ))
+        later, earlier, same_later, same_earlier = (np.concatenate(part) for part in zip(*pairs))
+        return later, earlier, same_later, same_earlier
+
+    def _grouped(self, later: np.ndarray, earlier: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The task of each item (-1: decided by itself, kept) and each task's last visit:
+        whole components, by the visit of their last item, COMPONENT_TASK_ITEMS or more
+        items to a task where they are small."""
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        items = self.first.visits
+        graph = coo_matrix((np.ones(later.size, dtype=np.int8), (later, earlier)), shape=(items, items))
+        count, labels = connected_components(graph, directed=False)
+        sizes = np.bincount(labels, minlength=count)
+        last = np.full(count, -1, dtype=np.int64)
+        np.maximum.at(last, labels, np.arange(items))
+        shared = np.flatnonzero(sizes > 1)
+        shared = shared[np.argsort(last[shared], kind="stable")]
+        ends = np.cumsum(sizes[shared])
+        # a task closes once it holds COMPONENT_TASK_ITEMS items: task t takes the components up to its close
+        closes = np.flatnonzero(np.diff(ends // COMPONENT_TASK_ITEMS, prepend=0) > 0)
+        task_of_component = np.full(count, -1, dtype=np.int64)
+        task_of_component[shared] = np.searchsorted(closes, np.arange(shared.size))
+        task_of = task_of_component[labels]
+        task_last = np.full(int(task_of.max()) + 1 if shared.size else 0, -1, dtype=np.int64)
+        np.maximum.at(task_last, task_of[task_of >= 0], np.flatnonzero(task_of >= 0))
+        return task_of, task_last
+
+    def _tasks(
+        self, task_of: np.ndarray, task_last: np.ndarray, sharing: _ByItem, same_digest: _ByItem
+    ) -> Iterator[tuple[Future[Decisions] | Decisions, list[tuple[int, int, Span, Item]]]]:
+        """Read the chunks again in order, gather each task's items and send it once its last
+        item is read; yield each task's decisions (a future where a pool decides) with its
+        items (visit, document number, span, item), in the order sent, WINDOWS_AHEAD a
+        worker in flight."""
+        first = self.first
+        ahead = WINDOWS_AHEAD * getattr(self.pool, "workers", first.settings.processes)
+        gathered: dict[int, list[tuple[int, int, Span, Item, str, np.ndarray]]] = {}
+        flight: deque[tuple[Future[Decisions] | Decisions, list[tuple[int, int, Span, Item]]]] = deque()
+        sent = 0
+        for number in reporting(range(len(first.chunks)), f"decide {first.level} components", self.progress):
+            start, docs, batch = pickle.loads(first.chunks[number])
+            row = 0
+            for doc_number, doc_id, lang, items in docs:
+                for paragraph, span, text in items:
+                    task = int(task_of[start + row])
+                    if task >= 0:
+                        gathered.setdefault(task, []).append(
+                            (start + row, doc_number, span, Item(doc_id, paragraph, text, lang), batch.digests[row], batch.signatures[row])
+                        )
+                    row += 1
+            while sent < task_last.size and task_last[sent] < start + row:
+                members = gathered.pop(sent)
+                visits = np.array([member[0] for member in members], dtype=np.int64)
+                task = ComponentTask(
+                    [member[3].text for member in members], [member[3].lang for member in members],
+                    [member[4] for member in members], np.array([member[5] for member in members]),
+                    *sharing.rows(sent, visits), *same_digest.rows(sent, visits),
+                )
+                decided = self.pool.submit(decide_components, first.settings, first.level, task) if self.pool else decide_components(first.settings, first.level, task)
+                flight.append((decided, [member[:4] for member in members]))
+                sent += 1
+                while len(flight) > ahead:
+                    yield flight.popleft()
+        assert sent == task_last.size and not gathered
+        yield from flight
+
+
+class _ByItem:
+    """Pairs (later, earlier) ordered by the later item's task, then later, then earlier: each
+    task's pairs together, as rows of its items (`rows`)."""
+
+    def __init__(self, later: np.ndarray, earlier: np.ndarray, task_of: np.ndarray) -> None:
+        tasks = task_of[later]
+        order = np.lexsort((earlier, later, tasks))
+        self.later, self.earlier = later[order], earlier[order]
+        self.bounds = np.searchsorted(tasks[order], np.arange(int(task_of.max(initial=-1)) + 2))
+
+    def rows(self, task: int, visits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(starts, earlier rows) of a task's pairs: item i's at [starts[i]:starts[i + 1]]."""
+        start, end = self.bounds[task], self.bounds[task + 1]
+        later = np.searchsorted(visits, self.later[start:end])
+        return np.searchsorted(later, np.arange(visits.size + 1)), np.searchsorted(visits, self.earlier[start:end])
+
+
+@dataclass
+class ComponentTask:
+    """Whole components' items to decide in visit order: texts, languages, digests, sketches,
+    and per item the earlier ones (rows here, ascending) its sketch tests pass, item i's
+    `sharing[sharing_starts[i]:sharing_starts[i + 1]]`, and those whose digest starts alike."""
+
+    texts: list[str]
+    langs: list[str | None]
+    digests: list[str]
+    sketches: np.ndarray
+    sharing_starts: np.ndarray
+    sharing: np.ndarray
+    digest_starts: np.ndarray
+    same_digest: np.ndarray
+
+
+class Decisions(NamedTuple):
+    """Per item of a `ComponentTask`: the row of the kept copy it duplicates (-1: kept), the
+    similarity, and the measure (1: containment, 0: Jaccard)."""
+
+    kept_as: np.ndarray
+    similarity: np.ndarray
+    containment: np.ndarray
+
+
+def decide_components(settings: Settings, level: str, task: ComponentTask) -> Decisions:
+    """Decide a task's items in visit order with `match_or_keep`, each told its earlier
+    candidates (what a task of the pool runs for `_Components`)."""
+    index = level_index(settings, level)
+    try:
+        index.expect(len(task.texts))
+        hashes = replace(index.fingerprinter, num_perm=1).fingerprints(task.texts)[1]
+        no_keys = np.empty(0, dtype=np.uint64)
+        kept_rows: list[int] = []  # the row of each kept copy, by number
+        kept_as = np.full(len(task.texts), -1, dtype=np.int64)
+        similarity = np.zeros(len(task.texts))
+        containment = np.zeros(len(task.texts), dtype=np.uint8)
+        sharing, digests = task.sharing_starts.tolist(), task.digest_starts.tolist()
+        for row, (text, lang, digest) in enumerate(zip(task.texts, task.langs, task.digests)):
+            earlier = Earlier(row, task.sharing[sharing[row] : sharing[row + 1]], task.same_digest[digests[row] : digests[row + 1]])
+            found = index.match_or_keep(Item("", None, text, lang), Features(digest, hashes[row], task.sketches[row], no_keys, None), earlier)
+            if found is None:
+                kept_rows.append(row)
+            else:
+                kept_as[row], similarity[row], containment[row] = kept_rows[found[0]], found[1], found[2] == "containment"
+        return Decisions(kept_as, similarity, containment)
+    finally:
+        index.close()
+
+
 # Texts whose features one task of the feature pool computes, and tasks computed ahead per
 # level; corpora of fewer documents than FEATURE_POOL_DOCUMENTS are not worth starting the pool for.
 FEATURE_CHUNK = 1024
@@ -1438,11 +1668,12 @@ def _deduplicate_paragraphs(
     return list(clusters.values())
 
 
-def _join(clusters: dict[int, Cluster], level: str, number: int, index: NearDuplicateIndex, member: Member) -> Cluster:
-    """Add a member to the cluster of kept copy `number` (made on its first member)."""
+def _join(clusters: dict[int, Cluster], level: str, number: int, canonical: Callable[[int], Item], member: Member) -> Cluster:
+    """Add a member to the cluster of kept copy `number` (made on its first member: `canonical`
+    gives the copy)."""
     cluster = clusters.get(number)
     if cluster is None:
-        kept = excerpt(index.copy(number).item)
+        kept = excerpt(canonical(number))
         cluster = clusters[number] = Cluster(cluster_id(level, kept), level, kept)
     cluster.members.append(member)
     return cluster

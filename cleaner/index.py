@@ -48,7 +48,7 @@ from .arena import Arena
 from .config import Settings
 from . import arrays, bandruns, dedup
 from .bandruns import BandRuns
-from .dedup import Item, Kept, exact_digest, fingerprinter, kept_paragraphs
+from .dedup import SPLIT_WITH_INDEX, Item, Kept, exact_digest, fingerprinter, kept_paragraphs
 from .document import Document
 from .errors import ConfigError, InputError
 from .fastminhash import Fingerprinter
@@ -692,6 +692,8 @@ def open_index(path: Path | str | None, settings: Settings, create: bool = False
     if path is None:
         yield None
         return
+    if settings.split_components:
+        raise ConfigError(SPLIT_WITH_INDEX)
     index = Index.open(path, settings, create=create, readonly=not create)
     try:
         yield index

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -110,6 +111,41 @@ def test_chunks_verified_ahead_in_tasks_decide_as_item_after_item(corpus, tmp_pa
     undecided = sum(len(task.others) - sum(held is not None for held in task.other_hashes) for task in tasks)
     within = sum(int((task.with_ < 0).sum()) for task in tasks)
     assert undecided > 0 and within > 0, "some pairs were verified before their earlier item was decided"
+
+
+
+@pytest.mark.parametrize("pool", [True, False])
+def test_components_decided_in_their_own_tasks_decide_as_one_in_order_pass(corpus, monkeypatch, pool):
+    """With split_components, the items split into the connected components of the pairs that
+    pass the sketch tests, and each task decides whole components in visit order, a few to a
+    task here, in a pool of two threads or in this process. Every decision, cluster and
+    similarity is that of one in-order pass; items that share nothing plausible go to no task."""
+    monkeypatch.setattr(dedup, "FEATURE_CHUNK", 16)
+    monkeypatch.setattr(dedup, "FEATURE_POOL_DOCUMENTS", 0)
+    monkeypatch.setattr(dedup, "COMPONENT_TASK_ITEMS", 5)
+    settings = Settings(workers=2)
+    in_order = copy.deepcopy(corpus)
+    expected = [cluster.to_record() for cluster in deduplicate(in_order, settings)]
+    tasks: list[dedup.ComponentTask] = []
+    decide = dedup.decide_components
+    monkeypatch.setattr(dedup, "decide_components", lambda settings, level, task: tasks.append(task) or decide(settings, level, task))
+    split = copy.deepcopy(corpus)
+    make_pool = (lambda settings: ThreadPoolExecutor(max_workers=2)) if pool else (lambda settings: None)
+    clusters = deduplicate(split, replace(settings, split_components=True), make_pool=make_pool)
+    assert decisions(split) == decisions(in_order)
+    assert [cluster.to_record() for cluster in clusters] == expected
+    assert sum(len(cluster["members"]) for cluster in expected) > 20
+    paragraphs = sum(len(list(dedup.kept_paragraphs(doc))) for doc in in_order if doc.status == "kept")
+    sent = sum(len(task.texts) for task in tasks)
+    assert len(tasks) > 4 and sent < paragraphs, (len(tasks), sent, paragraphs)
+    assert any(task.same_digest.size for task in tasks) and all(task.sharing.size for task in tasks)
+
+
+def test_split_components_refuses_a_persistent_index_before_reading_the_corpus(tmp_path):
+    result = cleaner("run", str(REPO / "seeds"), str(tmp_path / "out"), "--index", str(tmp_path / "news.index"), "--split-components", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == f"cleaner: error: {dedup.SPLIT_WITH_INDEX}\n"
+    assert not (tmp_path / "out").exists() and not (tmp_path / "news.index").exists()
 
 
 def test_stored_candidates_are_read_whole_only_when_their_sketch_leaves_a_match_possible(corpus, tmp_path, monkeypatch):

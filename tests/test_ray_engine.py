@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from dataclasses import replace
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -126,10 +127,11 @@ def test_a_worker_killed_mid_run_is_retried_and_the_output_is_identical(ray_clus
 
 @pytest.mark.ray
 @needs_ray
-def test_dedup_features_and_verification_are_ray_tasks_and_the_output_is_identical(ray_cluster, corpus, tmp_path, monkeypatch):
+def test_dedup_features_verification_and_components_are_ray_tasks_and_the_output_is_identical(ray_cluster, corpus, tmp_path, monkeypatch):
     """Dedup's features (signatures, band keys) come from Ray tasks, chunk by chunk, and so
     does the verification of candidate pairs, while the decisions are made in order on the
-    driver: the same output as the local engine, which matches item after item."""
+    driver; with split_components, whole components are decided in Ray tasks instead. The same
+    output as the local engine, which matches item after item."""
     from cleaner import dedup
     from cleaner.ray_engine import RayEngine, _RayTasks
 
@@ -141,11 +143,13 @@ def test_dedup_features_and_verification_are_ray_tasks_and_the_output_is_identic
     settings = Settings(workers=2)
     clean_corpus([corpus], tmp_path / "local", settings)
     clean_corpus([corpus], tmp_path / "ray", settings, engine=RayEngine())
-    outputs = snapshot(tmp_path / "local"), snapshot(tmp_path / "ray")
+    clean_corpus([corpus], tmp_path / "split", replace(settings, split_components=True), engine=RayEngine())
+    outputs = snapshot(tmp_path / "local"), snapshot(tmp_path / "ray"), snapshot(tmp_path / "split")
     for output in outputs:
         output.pop("manifest.json")
-    assert outputs[0] == outputs[1]
-    assert {(name, level) for name in ("chunk_features", "verify_pairs") for level in ("document", "paragraph")} == set(levels)
+    assert outputs[0] == outputs[1] == outputs[2]
+    tasks = ("chunk_features", "verify_pairs", "decide_components")
+    assert {(name, level) for name in tasks for level in ("document", "paragraph")} == set(levels)
     assert len(levels) > 8
 
 
