@@ -77,7 +77,7 @@ class Item:
     paragraph: int | None
     text: str
     lang: str | None = None
-    # A kept copy read from a persistent index (cleaner/index.py): `text` is then a snippet.
+    # A kept copy read from a persistent index (cleaner/index.py): its text whole, or from Redis a snippet.
     stored: bool = False
 
     def facts(self) -> Counter[str]:

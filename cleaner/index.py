@@ -1,10 +1,11 @@
 """A persistent index of kept copies, so a new batch is deduplicated against everything before it.
 
 An embedded SQLite database holds, for each dedup level (document, paragraph), the kept copies
-of every run that updated it, in keep order: where each came from (doc id, paragraph number), a
-snippet of its text, the sha256 of its canonical text (exact matches), its sorted shingle hashes
-(uint32, to verify exact Jaccard and containment), its MinHash signature, its facts (for the fact
-guard) and its LSH band keys, and those of its sentences when containment is on. Band keys are
+of every run that updated it, in keep order: where each came from (doc id, paragraph number), its
+text (zlib), the sha256 of its canonical text (exact matches), and its LSH band keys, and those
+of its sentences when containment is on. Its shingle hashes (to verify exact Jaccard and
+containment) and facts (for the fact guard) are computed again from the text when a copy is
+read whole: a paragraph's text takes ~230 bytes, its hashes ~940 and its signature 512. Band keys are
 kept as sorted runs with Bloom filters (cleaner/bandruns.py): the keys of a batch of new items
 are looked up together, and a key no stored copy has, most of them, costs no read. A small table of its own holds each copy's sketch and shingle count: candidates get the
 sketch test a run gives its own copies (dedup's `sketch_passing`) before a row is read whole.
@@ -34,9 +35,9 @@ import json
 import os
 import pickle
 import sqlite3
-from collections import Counter
+import zlib
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -58,7 +59,8 @@ from .minhash import jaccard, shared_count
 # 4: band keys of several rounds where one round would have fewer than 4 rows (cleaner/lsh.py)
 # 5: a sketch and shingle count per copy, read before the copy itself
 # 6: band keys in sorted runs with Bloom filters (cleaner/bandruns.py), not a B-tree row a key
-FORMAT_VERSION = 6
+# 7: a copy's text (zlib) in place of its snippet, shingle hashes, signature and facts
+FORMAT_VERSION = 7
 LEVELS = ("document", "paragraph")
 SNIPPET = 300
 # The settings that decide what matches what: an index only serves runs that share them.
@@ -97,16 +99,13 @@ CREATE TABLE IF NOT EXISTS copies (
     doc TEXT NOT NULL,
     paragraph INTEGER,
     lang TEXT,
-    snippet TEXT NOT NULL,
+    text BLOB NOT NULL,
     digest BLOB NOT NULL,
-    hashes BLOB NOT NULL,
-    signature BLOB NOT NULL,
-    facts TEXT,
     PRIMARY KEY (level, number)
 );
 CREATE INDEX IF NOT EXISTS copies_digest ON copies (level, digest);
 -- a copy's sketch (one byte a MinHash value) and shingle count: candidates are tested on these
--- before the copy is read whole (its row, shingle hashes and all, is ~40 times bigger)
+-- before the copy is read whole (its text decompressed, its shingle hashes computed)
 CREATE TABLE IF NOT EXISTS sketches (
     level TEXT NOT NULL,
     number INTEGER NOT NULL,
@@ -123,9 +122,10 @@ SCHEMA += bandruns.SCHEMA
 REDIS_SCHEMES = ("redis://", "rediss://")
 
 
-def match_settings(settings: Settings) -> dict[str, Any]:
-    """The settings an index records and checks, with the versions that wrote it."""
-    return {"format": FORMAT_VERSION, "cleaner": __version__, **{name: getattr(settings, name) for name in MATCH_SETTINGS}}
+def match_settings(settings: Settings, format: int = FORMAT_VERSION) -> dict[str, Any]:
+    """The settings an index records and checks, with the versions that wrote it (`format`:
+    its store's, this file's or cleaner/redis_index.py's)."""
+    return {"format": format, "cleaner": __version__, **{name: getattr(settings, name) for name in MATCH_SETTINGS}}
 
 
 def is_redis_url(location: Path | str) -> bool:
@@ -254,11 +254,11 @@ class Level:
     def add(self, kept: Kept, digest: str, signature: np.ndarray, keys: np.ndarray, sentence_keys: np.ndarray | None) -> None:
         if not self.keeping:
             return
-        # facts come from the full text, which the index does not hold; of the text, the snippet
-        facts = kept.item_facts() if self.fact_guard else kept.facts
-        item = kept.item
-        snippet = Item(item.doc, item.paragraph, item.text[:SNIPPET], item.lang)
-        self.pending.append((Kept(snippet, kept.hashes, facts), digest, signature, keys, sentence_keys))
+        self.pending.append((self._pending(kept), digest, signature, keys, sentence_keys))
+
+    def _pending(self, kept: Kept) -> Kept:
+        """What a kept copy's record needs of it: here its whole text and shingle hashes."""
+        return Kept(kept.item, kept.hashes)
 
     def saved(self) -> None:
         """Forget what `save` wrote: the pending copies are stored now, the hidden ones gone."""
@@ -275,6 +275,9 @@ class StoredLevel(Level):
     def __init__(self, connection: sqlite3.Connection, level: str, settings: Settings, keeping: bool = True) -> None:
         super().__init__(level, settings, _end(connection, level), keeping)
         self.connection = connection
+        # shingle hashes of copies read whole, from their text: the run's, one permutation
+        shingling = settings.document_shingling if level == "document" else settings.paragraph_shingling
+        self.hasher = replace(fingerprinter(settings, shingling), num_perm=1)
         self.runs = (BandRuns(connection, self.space), BandRuns(connection, self.space + 1))
         # per space: the keys `lookahead` was last asked (sorted), and the (key, number) pairs
         # found for keys of any chunk so far (keys sorted): a background paragraph's keys come
@@ -344,10 +347,12 @@ class StoredLevel(Level):
             self.cache.clear()
         for chunk in _chunks(numbers):
             marks = ",".join("?" * len(chunk))
-            query = f"SELECT number, doc, paragraph, lang, snippet, hashes, facts FROM copies WHERE level = ? AND number IN ({marks})"
-            for number, doc, paragraph, lang, snippet, hashes, facts in self.connection.execute(query, (self.level, *chunk)):
-                item = Item(doc, paragraph, snippet, lang, stored=True)
-                self.cache[number] = Kept(item, np.frombuffer(hashes, dtype=np.uint32), None if facts is None else Counter(json.loads(facts)))
+            query = f"SELECT number, doc, paragraph, lang, text FROM copies WHERE level = ? AND number IN ({marks})"
+            rows = self.connection.execute(query, (self.level, *chunk)).fetchall()
+            items = [Item(doc, paragraph, _text(text), lang, stored=True) for _, doc, paragraph, lang, text in rows]
+            hashes = self.hasher.fingerprints([item.text for item in items])[1]
+            for (number, *_), item, held in zip(rows, items, hashes):
+                self.cache[number] = Kept(item, held)
 
     def delete_hidden(self) -> None:
         """Delete the copies of documents the run held again (inside a transaction)."""
@@ -367,28 +372,15 @@ class StoredLevel(Level):
         for chunk in self.pending.chunks():
             copies, sketches = [], []
             for kept, digest, signature, keys, sentence_keys in chunk:
-                item, facts = kept.item, kept.facts
-                copies.append(
-                    (
-                        self.level,
-                        number,
-                        item.doc,
-                        item.paragraph,
-                        item.lang,
-                        item.text[:SNIPPET],
-                        bytes.fromhex(digest),
-                        np.asarray(kept.hashes, dtype=np.uint32).tobytes(),
-                        np.asarray(signature, dtype=np.uint32).tobytes(),
-                        None if facts is None else json.dumps(dict(sorted(facts.items())), ensure_ascii=False),
-                    )
-                )
+                item = kept.item
+                copies.append((self.level, number, item.doc, item.paragraph, item.lang, _compressed(item.text), bytes.fromhex(digest)))
                 sketches.append((self.level, number, dedup.sketch_codes(signature).tobytes(), int(np.size(kept.hashes))))
                 for slot, held in enumerate((keys, sentence_keys)):
                     if held is not None:
                         held_keys[slot].append(arrays.unique(np.asarray(held, dtype=np.uint64)))
                         held_numbers[slot].append(np.full(held_keys[slot][-1].size, number, dtype=np.int64))
                 number += 1
-            self.connection.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", copies)
+            self.connection.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?)", copies)
             self.connection.executemany("INSERT INTO sketches VALUES (?, ?, ?, ?)", sketches)
             for runs, held, numbers in zip(self.runs, held_keys, held_numbers):
                 if sum(part.size for part in held) >= RUN_PAIRS:
@@ -410,6 +402,19 @@ class StoredLevel(Level):
             runs.forget()
         self.ahead = [None, None]
         self.found = [_NOTHING_FOUND, _NOTHING_FOUND]
+
+
+def _compressed(text: str) -> bytes:
+    return zlib.compress(text.encode("utf-8", "surrogatepass"))
+
+
+def _text(blob: bytes) -> str:
+    """A stored copy's text (`_compressed`).
+
+    >>> _text(_compressed("Le café, 3 µm"))
+    'Le café, 3 µm'
+    """
+    return zlib.decompress(blob).decode("utf-8", "surrogatepass")
 
 
 def _end(connection: sqlite3.Connection, level: str) -> int:
@@ -648,18 +653,18 @@ def _nearest(level: Level, fingerprints: Fingerprinter, item: Item, limit: int) 
                 **stored.key,
                 "jaccard": round(jaccard(hashes, stored_hashes), 4),
                 "containment": round(inside, 4),
-                "text": stored.text,
+                "text": stored.text[:SNIPPET],
             }
         )
     found.sort(key=lambda match: (-max(match["jaccard"], match["containment"]), match["doc"], match.get("paragraph") or 0))
     return found[:limit]
 
 
-def check_compatible(path: Path | str, recorded: dict[str, Any], settings: Settings | None) -> None:
+def check_compatible(path: Path | str, recorded: dict[str, Any], settings: Settings | None, format: int = FORMAT_VERSION) -> None:
     """Refuse an index of another format, or built with other match settings than this run's."""
-    if recorded.get("format") != FORMAT_VERSION:
+    if recorded.get("format") != format:
         raise ConfigError(
-            f"index {path} has format {recorded.get('format')!r}, this cleaner reads format {FORMAT_VERSION}; "
+            f"index {path} has format {recorded.get('format')!r}, this cleaner reads format {format}; "
             "build a new index with `cleaner index build`"
         )
     if settings is None:

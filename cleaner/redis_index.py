@@ -40,6 +40,8 @@ from .dedup import Item, Kept, sketch_codes
 from .errors import ConfigError, InputError
 from .index import LEVELS, MATCH_SETTINGS, SNIPPET, BaseIndex, IndexStats, Level, check_compatible, describe, match_settings
 
+# The records' layout (module docstring); the SQLite index's copies changed at its format 7, these did not.
+REDIS_FORMAT = 6
 PREFIX = "cleaner:index:"
 STATE = PREFIX + "state"
 SETTINGS = PREFIX + "settings"
@@ -134,6 +136,13 @@ class RedisLevel(Level):
         self.digests = key(level, "digest")
         self.docs = key(level, "docs")
         self.buckets = (key("bands", self.space), key("bands", self.space + 1))
+
+    def _pending(self, kept: Kept) -> Kept:
+        """A record holds the copy's snippet and shingle hashes, and its facts, which come from
+        the whole text it does not hold."""
+        facts = kept.item_facts() if self.fact_guard else kept.facts
+        item = kept.item
+        return Kept(Item(item.doc, item.paragraph, item.text[:SNIPPET], item.lang), kept.hashes, facts)
 
     def hide(self, docs: Iterable[str]) -> None:
         """Pass over the stored copies of these documents: the run holds a newer version of them."""
@@ -282,9 +291,9 @@ class RedisIndex(BaseIndex):
                 if not create or settings is None:
                     client.close()
                     raise InputError(f"no index at {shown}; build one with `cleaner index build IN {shown}` or pass --update-index")
-                _create(client, match_settings(settings))
+                _create(client, match_settings(settings, REDIS_FORMAT))
                 recorded, state = _read_head(client)
-        check_compatible(shown, recorded, settings)
+        check_compatible(shown, recorded, settings, REDIS_FORMAT)
         base = settings or Settings()
         ends = {level: int(state.get(f"end:{level}", 0)) for level in LEVELS}
         return cls(url, client, base.updated(**{name: recorded[name] for name in MATCH_SETTINGS}), int(state["generation"]), ends, readonly)

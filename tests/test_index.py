@@ -227,8 +227,8 @@ def test_hiding_documents_reads_their_copies_not_every_copy_of_the_level(tmp_pat
         return steps[0]
 
     def store(index: Index, numbers: range) -> None:
-        rows = [("paragraph", n, f"doc-{n // 10}", n % 10, "en", "x", n.to_bytes(16, "big"), b"h", b"s", None) for n in numbers]
-        index.connection.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        rows = [("paragraph", n, f"doc-{n // 10}", n % 10, "en", b"x", n.to_bytes(16, "big")) for n in numbers]
+        index.connection.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
     with Index.open(tmp_path / "index.sqlite", Settings(), create=True) as index:
         store(index, range(100))

@@ -19,7 +19,7 @@ from cleaner.config import Settings
 from cleaner.dedup import deduplicate
 from cleaner.errors import ConfigError, InputError
 from cleaner.index import FORMAT_VERSION, Index
-from cleaner.redis_index import RedisLevel
+from cleaner.redis_index import REDIS_FORMAT, RedisLevel
 from conftest import REPO
 from test_cli import cleaner, read_docs, snapshot
 from test_index import corpus  # noqa: F401 (the corpus fixture)
@@ -93,9 +93,10 @@ def split_corpus(corpus, folder: Path) -> list[Path]:
     return folders
 
 
-def runs(location: str, parts: list[Path], tmp_path: Path, name: str) -> dict[str, object]:
+def runs(location: str, parts: list[Path], tmp_path: Path, name: str, format: int) -> dict[str, object]:
     """Index part 0, run part 1 adding to it, run part 2 against it, then dupes, check, stats,
-    and run part 0 again adding to it (its stored copies replaced); return everything printed or written."""
+    and run part 0 again adding to it (its stored copies replaced); return everything printed or
+    written, but the store's own format (checked here: the two stores' records differ)."""
     work = tmp_path / name
     work.mkdir()
     seen: dict[str, object] = {}
@@ -114,14 +115,15 @@ def runs(location: str, parts: list[Path], tmp_path: Path, name: str) -> dict[st
     seen["dupes"] = command("dupes", str(parts[2]), "--index", location, "--output-format", "json", "--isolated", code=1)
     seen["check"] = command("check", str(parts[2]), "--index", location, "--output-format", "json", "--isolated", code=1)
     stats = json.loads(command("index", "stats", location, "--output-format", "json"))
+    assert stats["settings"].pop("format") == format
     seen["stats"] = {key: value for key, value in stats.items() if key not in ("bytes", "path")}
     return seen
 
 
 def test_sqlite_and_redis_indexes_give_byte_identical_outputs_on_a_split_corpus(corpus, tmp_path, url):
     parts = split_corpus(corpus, tmp_path / "in")
-    sqlite = runs(str(tmp_path / "index.sqlite"), parts, tmp_path, "sqlite")
-    shared = runs(url, parts, tmp_path, "redis")
+    sqlite = runs(str(tmp_path / "index.sqlite"), parts, tmp_path, "sqlite", FORMAT_VERSION)
+    shared = runs(url, parts, tmp_path, "redis", REDIS_FORMAT)
     assert shared.keys() == sqlite.keys()
     for key in sqlite:
         assert shared[key] == sqlite[key], key
@@ -145,7 +147,7 @@ def test_a_redis_index_records_its_settings_and_refuses_others_as_sqlite_does(tm
     with pytest.raises(ConfigError, match=f"index {url} was built with seed = 1 but this run uses 2"):
         Index.open(url, Settings(seed=2))
     redis.Redis.from_url(url).hset("cleaner:index:settings", "format", "99")
-    with pytest.raises(ConfigError, match=f"has format 99, this cleaner reads format {FORMAT_VERSION}"):
+    with pytest.raises(ConfigError, match=f"has format 99, this cleaner reads format {REDIS_FORMAT}"):
         Index.open(url, Settings())
 
 
