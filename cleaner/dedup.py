@@ -915,8 +915,10 @@ def _close_all(results: Iterable[Future[tuple[EarlierItems, EarlierItems]]]) -> 
                 earlier.close()
 
 
-def fingerprinter(settings: Settings, shingling: str) -> Fingerprinter:
-    """The fingerprinter of one level: its shingling, and the run's permutations and hash."""
+def fingerprinter(settings: Settings, level: str) -> Fingerprinter:
+    """The fingerprinter of one level ("document" or "paragraph"): its shingling, and the run's
+    permutations and hash."""
+    shingling = settings.document_shingling if level == "document" else settings.paragraph_shingling
     return _fingerprinter(*parse_shingling(shingling), settings.num_perm, settings.seed, settings.shingle_hash)
 
 
@@ -929,7 +931,7 @@ def level_index(settings: Settings, level: str, stored: StoredCopies | None = No
     """The index that deduplicates one level ("document" or "paragraph") with these settings."""
     document = level == "document"
     return NearDuplicateIndex(
-        fingerprinter(settings, settings.document_shingling if document else settings.paragraph_shingling),
+        fingerprinter(settings, level),
         settings.threshold if document else settings.paragraph_threshold,
         containment=(settings.document_containment if document else settings.paragraph_containment) or None,
         containment_min_words=DOCUMENT_CONTAINMENT_MIN_WORDS if document else settings.min_paragraph_words,
@@ -1470,13 +1472,18 @@ class _Components:
                     [member[4] for member in members], np.array([member[5] for member in members]),
                     *sharing.rows(sent, visits), *same_digest.rows(sent, visits),
                 )
-                decided = self.pool.submit(decide_components, first.settings, first.level, task) if self.pool else decide_components(first.settings, first.level, task)
-                flight.append((decided, [member[:4] for member in members]))
+                flight.append((self._decide(task), [member[:4] for member in members]))
                 sent += 1
                 while len(flight) > ahead:
                     yield flight.popleft()
         assert sent == task_last.size and not gathered
         yield from flight
+
+    def _decide(self, task: ComponentTask) -> Future[Decisions] | Decisions:
+        """The task's decisions: a future from the pool, or decided here when there is none."""
+        if self.pool is None:
+            return decide_components(self.first.settings, self.first.level, task)
+        return self.pool.submit(decide_components, self.first.settings, self.first.level, task)
 
 
 class _ByItem:

@@ -276,8 +276,7 @@ class StoredLevel(Level):
         super().__init__(level, settings, _end(connection, level), keeping)
         self.connection = connection
         # shingle hashes of copies read whole, from their text: the run's, one permutation
-        shingling = settings.document_shingling if level == "document" else settings.paragraph_shingling
-        self.hasher = replace(fingerprinter(settings, shingling), num_perm=1)
+        self.hasher = replace(fingerprinter(settings, level), num_perm=1)
         self.runs = (BandRuns(connection, self.space), BandRuns(connection, self.space + 1))
         # per space: the keys `lookahead` was last asked (sorted), and the (key, number) pairs
         # found for keys of any chunk so far (keys sorted): a background paragraph's keys come
@@ -487,10 +486,7 @@ class BaseIndex:
         Candidates come from the LSH bands (what dedup would verify); similarity is exact
         Jaccard over shingles, and containment the share of the query's shingles in the copy.
         """
-        fingerprinters = {
-            "document": fingerprinter(self.settings, self.settings.document_shingling),
-            "paragraph": fingerprinter(self.settings, self.settings.paragraph_shingling),
-        }
+        fingerprinters = {level: fingerprinter(self.settings, level) for level in ("document", "paragraph")}
         results = []
         for doc in documents:
             if doc.status == "error":
