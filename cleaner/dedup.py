@@ -344,8 +344,9 @@ class StoredCopies(Protocol):
 
     def exact(self, digest: str) -> int | None: ...
 
-    def lookahead(self, keys: np.ndarray, sentence_keys: np.ndarray | None) -> None:
-        """Band keys of the next items, all at once, before `candidates` asks them item by item."""
+    def lookahead(self, batch: FeatureBatch, skipped: np.ndarray) -> None:
+        """The next items' features, all at once, before `exact` and `candidates` ask them item
+        by item (`skipped`: items that will not be asked)."""
         ...
 
     def candidates(self, keys: np.ndarray, sentence_keys: np.ndarray | None) -> set[int]: ...
@@ -1078,7 +1079,8 @@ def _one_by_one(index: NearDuplicateIndex, chunks: Iterable[Chunk], skip: Callab
     for _, docs, batch, told, _, _ in chunks:
         hashes = None if batch.hash_starts is not None else hasher.fingerprints([text for doc in docs for _, _, text in doc[3]])[1]
         if index.stored is not None:
-            index.stored.lookahead(batch.keys, batch.sentence_keys if batch.sentence_keys.size else None)
+            skipped = np.array([skip(number) for number, *_ in docs], dtype=bool)
+            index.stored.lookahead(batch, np.repeat(skipped, [len(doc[3]) for doc in docs]))
         features = batch.unpack(hashes)
         row = 0
         for number, doc_id, lang, items in docs:

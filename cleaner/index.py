@@ -7,8 +7,10 @@ of its sentences when containment is on. Its shingle hashes (to verify exact Jac
 containment) and facts (for the fact guard) are computed again from the text when a copy is
 read whole: a paragraph's text takes ~230 bytes, its hashes ~940 and its signature 512. Band keys are
 kept as sorted runs with Bloom filters (cleaner/bandruns.py): the keys of a batch of new items
-are looked up together, and a key no stored copy has, most of them, costs no read. A small table of its own holds each copy's sketch and shingle count: candidates get the
-sketch test a run gives its own copies (dedup's `sketch_passing`) before a row is read whole.
+are looked up together, and a key no stored copy has, most of them, costs no read. A small
+table of its own holds the copies' sketches and shingle counts, SKETCH_BLOCK copies to a row:
+candidates get the sketch test a run gives its own copies (dedup's `sketch_passing`) before a
+copy is read whole.
 Stored copies come before every document of a run, numbered in their keep order, so a run
 against the index decides exactly what deduplicating old and new together would, the old first.
 
@@ -60,7 +62,8 @@ from .minhash import jaccard, shared_count
 # 5: a sketch and shingle count per copy, read before the copy itself
 # 6: band keys in sorted runs with Bloom filters (cleaner/bandruns.py), not a B-tree row a key
 # 7: a copy's text (zlib) in place of its snippet, shingle hashes, signature and facts
-FORMAT_VERSION = 7
+# 8: sketches SKETCH_BLOCK copies to a row
+FORMAT_VERSION = 8
 LEVELS = ("document", "paragraph")
 SNIPPET = 300
 # The settings that decide what matches what: an index only serves runs that share them.
@@ -81,7 +84,11 @@ MATCH_SETTINGS = (
 _MAX_PARAMETERS = 900
 # Stored copies read per level and kept in memory: background paragraphs are candidates again and again.
 _CACHED_COPIES = 50_000
-_CACHED_SKETCHES = 1_000_000  # ~140 bytes each
+_CACHED_SKETCHES = 1 << 22  # ~130 bytes each
+# Copies whose sketches share a row, by number. A 1k batch against 100k documents names a third
+# of their 1.3M paragraphs as candidates (reused background sentences): a row a copy was ~4 us
+# each, read a chunk at a time, or ~9 us item after item.
+SKETCH_BLOCK = 64
 _CACHE_KIB = 256 * 1024  # SQLite's page cache: band rows are inserted and read at random keys
 # Copies a run keeps for the index held in memory until save; earlier ones wait in a temporary file.
 PENDING_CHUNK = 2048
@@ -104,14 +111,15 @@ CREATE TABLE IF NOT EXISTS copies (
     PRIMARY KEY (level, number)
 );
 CREATE INDEX IF NOT EXISTS copies_digest ON copies (level, digest);
--- a copy's sketch (one byte a MinHash value) and shingle count: candidates are tested on these
--- before the copy is read whole (its text decompressed, its shingle hashes computed)
+-- copies' sketches (one byte a MinHash value, num_perm bytes a copy) and shingle counts (int32),
+-- copies block * SKETCH_BLOCK onwards in a row: candidates are tested on these before a copy is
+-- read whole (its text decompressed, its shingle hashes computed)
 CREATE TABLE IF NOT EXISTS sketches (
     level TEXT NOT NULL,
-    number INTEGER NOT NULL,
-    sketch BLOB NOT NULL,
-    size INTEGER NOT NULL,
-    PRIMARY KEY (level, number)
+    block INTEGER NOT NULL,
+    sketches BLOB NOT NULL,
+    sizes BLOB NOT NULL,
+    PRIMARY KEY (level, block)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS copies_doc ON copies (doc);
 """
@@ -235,21 +243,26 @@ class Level:
         raise NotImplementedError
 
     def sketches(self, numbers: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        self._cache_sketches(numbers)
+        found = [self.sketch_cache[number] for number in numbers]
+        held = np.frombuffer(b"".join(sketch for sketch, _ in found), dtype=np.uint8).reshape(len(found), -1)
+        return held, np.array([size for _, size in found], dtype=np.int64)
+
+    def _cache_sketches(self, numbers: Sequence[int]) -> None:
+        """Read the sketches of these copies that the cache lacks (emptied first when it would
+        grow past its bound)."""
         missing = [number for number in numbers if number not in self.sketch_cache]
         if missing:
             if len(self.sketch_cache) + len(missing) > _CACHED_SKETCHES:
                 self.sketch_cache.clear()
             self._read_sketches(missing)
-        found = [self.sketch_cache[number] for number in numbers]
-        held = np.frombuffer(b"".join(sketch for sketch, _ in found), dtype=np.uint8).reshape(len(found), -1)
-        return held, np.array([size for _, size in found], dtype=np.int64)
 
     def _read_sketches(self, numbers: Sequence[int]) -> None:
         raise NotImplementedError
 
-    def lookahead(self, keys: np.ndarray, sentence_keys: np.ndarray | None) -> None:
-        """The band keys of the next items, all at once, before their `candidates` are asked
-        one by one (a store that gains by looking up many keys together keeps what it found)."""
+    def lookahead(self, batch: dedup.FeatureBatch, skipped: np.ndarray) -> None:
+        """The next items' features, all at once, before `exact` and `candidates` ask them one
+        by one (a store that gains by looking up many keys together keeps what it found)."""
 
     def add(self, kept: Kept, digest: str, signature: np.ndarray, keys: np.ndarray, sentence_keys: np.ndarray | None) -> None:
         if not self.keeping:
@@ -277,11 +290,14 @@ class StoredLevel(Level):
         self.connection = connection
         # shingle hashes of copies read whole, from their text: the run's, one permutation
         self.hasher = replace(fingerprinter(settings, level), num_perm=1)
+        self.num_perm = settings.num_perm
+        self.sketch_rows = self.sketch_sizes = self.sketch_read = None  # `_cache_sketches`
+        self.blocks_read = 0
         self.runs = (BandRuns(connection, self.space), BandRuns(connection, self.space + 1))
-        # per space: the keys `lookahead` was last asked (sorted), and the (key, number) pairs
-        # found for keys of any chunk so far (keys sorted): a background paragraph's keys come
-        # again chunk after chunk, and are read once
-        self.ahead: list[np.ndarray | None] = [None, None]
+        # per space: the keys `look_up` was last asked (a set) with the numbers of those some
+        # copy holds (by key), and the pairs found for keys of any chunk so far (keys sorted): a
+        # background paragraph's keys come again chunk after chunk, and are read once
+        self.ahead: list[tuple[set[int], dict[int, np.ndarray]] | None] = [None, None]
         self.found: list[tuple[np.ndarray, np.ndarray]] = [_NOTHING_FOUND, _NOTHING_FOUND]
 
     def hide(self, docs: Iterable[str]) -> None:
@@ -299,7 +315,27 @@ class StoredLevel(Level):
         ).fetchone()
         return row[0] if row and row[0] not in self.hidden and row[0] < self.end else None
 
-    def lookahead(self, keys: np.ndarray, sentence_keys: np.ndarray | None) -> None:
+    def lookahead(self, batch: dedup.FeatureBatch, skipped: np.ndarray) -> None:
+        """Look up the band keys of the next items that may be asked for candidates: not those
+        skipped nor those an exact stored copy matches (`exact` answers them first; a verbatim
+        background paragraph is ~100 keys a stored copy holds, a block read each)."""
+        asked = ~skipped & ~self._held(batch.digests)
+        sentences = np.repeat(asked, np.diff(batch.sentence_starts))
+        self.look_up(batch.keys[asked], batch.sentence_keys[sentences] if sentences.any() else None)
+
+    def _held(self, digests: Sequence[str]) -> np.ndarray:
+        """Which of these digests `exact` finds a stored copy of."""
+        held = set()
+        for chunk in _chunks([bytes.fromhex(digest) for digest in digests]):
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT digest, number FROM copies WHERE level = ? AND digest IN ({marks})"
+            held.update(digest for digest, number in self.connection.execute(query, (self.level, *chunk)) if number not in self.hidden and number < self.end)
+        return np.array([bytes.fromhex(digest) in held for digest in digests], dtype=bool)
+
+    def look_up(self, keys: np.ndarray, sentence_keys: np.ndarray | None) -> None:
+        """Find the pairs of these keys (items' rows), and read the sketches of every copy they
+        name in one pass (sorted numbers: neighbouring rows), not item after item."""
+        named = []
         for slot, asked in enumerate((keys, sentence_keys)):
             asked = arrays.unique(np.asarray(asked if asked is not None else (), dtype=np.uint64))
             found_keys, found_numbers = self.found[slot]
@@ -311,7 +347,19 @@ class StoredLevel(Level):
                 places = np.searchsorted(found_keys, new_keys)  # both sorted, no key in both
                 found_keys, found_numbers = np.insert(found_keys, places, new_keys), np.insert(found_numbers, places, new_numbers)
             self.found[slot] = (found_keys, found_numbers)
-            self.ahead[slot] = asked if asked.size else None
+            # the asked keys' numbers by key: what `_numbers` looks in, item after item (a key
+            # in a dict, not a binary search of the chunk's ~100k keys)
+            first = np.searchsorted(found_keys, asked, side="left")
+            counts = np.searchsorted(found_keys, asked, side="right") - first
+            held = counts > 0
+            numbers = found_numbers[bandruns.spans(first[held], counts[held])]
+            ends = np.cumsum(counts[held])
+            by_key = dict(zip(asked[held].tolist(), np.split(numbers, ends[:-1])))
+            self.ahead[slot] = (set(asked.tolist()), by_key) if asked.size else None
+            named.append(numbers)
+        numbers = arrays.unique(np.concatenate(named))
+        numbers = numbers[numbers < self.end].tolist()
+        self._cache_sketches([number for number in numbers if number not in self.hidden])
 
     def candidates(self, keys: np.ndarray, sentence_keys: np.ndarray | None) -> set[int]:
         """Stored copies sharing a band key with the item, or a sentence band key with a sentence."""
@@ -322,23 +370,63 @@ class StoredLevel(Level):
         return {number for number in numbers.tolist() if number not in self.hidden and number < self.end}
 
     def _numbers(self, slot: int, keys: np.ndarray) -> np.ndarray:
-        """The numbers stored under any of `keys` in one space: from what `lookahead` found when
+        """The numbers stored under any of `keys` in one space: from what `look_up` found when
         it asked them all, else from the runs."""
         keys = np.asarray(keys, dtype=np.uint64).ravel()
+        listed = keys.tolist()
         ahead = self.ahead[slot]
-        if ahead is None or not bandruns.contains(ahead, keys).all():
+        if ahead is None or not ahead[0].issuperset(listed):
             return self.runs[slot].lookup(keys)[1]
-        found_keys, found_numbers = self.found[slot]
-        first = np.searchsorted(found_keys, keys, side="left")
-        counts = np.searchsorted(found_keys, keys, side="right") - first
-        return found_numbers[bandruns.spans(first, counts)]
+        by_key = ahead[1]
+        return np.concatenate([by_key[key] for key in listed if key in by_key] or [_NOTHING_FOUND[1]])
 
-    def _read_sketches(self, numbers: Sequence[int]) -> None:
-        for chunk in _chunks(numbers):
+    def sketches(self, numbers: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        numbers = np.asarray(numbers, dtype=np.int64)
+        self._cache_sketches(numbers)
+        return self.sketch_rows[numbers], self.sketch_sizes[numbers].astype(np.int64)
+
+    def _cache_sketches(self, numbers: Sequence[int]) -> None:
+        """Read the rows of these copies' sketches that were not read yet: into arrays by copy
+        number, whose memory the OS gives a page at a time as rows are read, dropped and begun
+        again when more than _CACHED_SKETCHES copies' rows were read."""
+        blocks = arrays.unique(np.asarray(numbers, dtype=np.int64) // SKETCH_BLOCK)
+        if self.sketch_read is not None and self.blocks_read + np.count_nonzero(~self.sketch_read[blocks]) > _CACHED_SKETCHES // SKETCH_BLOCK:
+            self.sketch_read = None
+        if self.sketch_read is None:
+            count = -(-self.end // SKETCH_BLOCK)
+            self.sketch_rows = np.zeros((count * SKETCH_BLOCK, self.num_perm), dtype=np.uint8)
+            self.sketch_sizes = np.zeros(count * SKETCH_BLOCK, dtype=np.int32)
+            self.sketch_read, self.blocks_read = np.zeros(count, dtype=bool), 0
+        missing = blocks[~self.sketch_read[blocks]]
+        self.blocks_read += missing.size
+        for chunk in _chunks(missing.tolist()):
             marks = ",".join("?" * len(chunk))
-            query = f"SELECT number, sketch, size FROM sketches WHERE level = ? AND number IN ({marks})"
-            for number, sketch, size in self.connection.execute(query, (self.level, *chunk)):
-                self.sketch_cache[number] = (sketch, size)
+            query = f"SELECT block, sketches, sizes FROM sketches WHERE level = ? AND block IN ({marks})"
+            for block, held, sizes in self.connection.execute(query, (self.level, *chunk)):
+                start, sizes = block * SKETCH_BLOCK, np.frombuffer(sizes, dtype="<i4")
+                self.sketch_rows[start : start + sizes.size] = np.frombuffer(held, dtype=np.uint8).reshape(sizes.size, self.num_perm)
+                self.sketch_sizes[start : start + sizes.size] = sizes
+                self.sketch_read[block] = True
+
+    def _write_sketches(self, numbers: np.ndarray, held: np.ndarray, sizes: np.ndarray) -> None:
+        """Put copies' sketches and shingle counts in their blocks' rows (inside a transaction).
+        A block may hold copies of an earlier save, and copies deleted since (never candidates:
+        lookups leave their band pairs out), whose number a new copy may take and replace."""
+        blocks = numbers // SKETCH_BLOCK
+        for block in arrays.unique(blocks).tolist():
+            row = self.connection.execute("SELECT sketches, sizes FROM sketches WHERE level = ? AND block = ?", (self.level, block)).fetchone()
+            old_held = np.frombuffer(row[0] if row else b"", dtype=np.uint8).reshape(-1, self.num_perm)
+            old_sizes = np.frombuffer(row[1] if row else b"", dtype="<i4")
+            mine = blocks == block
+            places = numbers[mine] - block * SKETCH_BLOCK
+            length = max(old_sizes.size, int(places.max()) + 1)
+            new_held = np.zeros((length, self.num_perm), dtype=np.uint8)
+            new_sizes = np.full(length, -1, dtype="<i4")
+            new_held[: old_sizes.size], new_sizes[: old_sizes.size] = old_held, old_sizes
+            new_held[places], new_sizes[places] = held[mine], sizes[mine]
+            self.connection.execute(
+                "INSERT OR REPLACE INTO sketches VALUES (?, ?, ?, ?)", (self.level, block, new_held.tobytes(), new_sizes.tobytes())
+            )
 
     def _read(self, numbers: Sequence[int]) -> None:
         """Read these copies into the cache (emptied first when it would grow past its bound)."""
@@ -358,7 +446,6 @@ class StoredLevel(Level):
         for chunk in _chunks(sorted(self.hidden)):
             marks = ",".join("?" * len(chunk))
             self.connection.execute(f"DELETE FROM copies WHERE level = ? AND number IN ({marks})", (self.level, *chunk))
-            self.connection.execute(f"DELETE FROM sketches WHERE level = ? AND number IN ({marks})", (self.level, *chunk))
         for runs in self.runs:
             runs.drop(sorted(self.hidden))
 
@@ -369,18 +456,19 @@ class StoredLevel(Level):
         held_keys: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])  # per space, each copy's
         held_numbers: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
         for chunk in self.pending.chunks():
-            copies, sketches = [], []
+            copies, sketches, sizes = [], [], []
             for kept, digest, signature, keys, sentence_keys in chunk:
                 item = kept.item
                 copies.append((self.level, number, item.doc, item.paragraph, item.lang, _compressed(item.text), bytes.fromhex(digest)))
-                sketches.append((self.level, number, dedup.sketch_codes(signature).tobytes(), int(np.size(kept.hashes))))
+                sketches.append(dedup.sketch_codes(signature))
+                sizes.append(np.size(kept.hashes))
                 for slot, held in enumerate((keys, sentence_keys)):
                     if held is not None:
                         held_keys[slot].append(arrays.unique(np.asarray(held, dtype=np.uint64)))
                         held_numbers[slot].append(np.full(held_keys[slot][-1].size, number, dtype=np.int64))
                 number += 1
             self.connection.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?)", copies)
-            self.connection.executemany("INSERT INTO sketches VALUES (?, ?, ?, ?)", sketches)
+            self._write_sketches(np.arange(number - len(chunk), number), np.array(sketches, dtype=np.uint8), np.array(sizes, dtype="<i4"))
             for runs, held, numbers in zip(self.runs, held_keys, held_numbers):
                 if sum(part.size for part in held) >= RUN_PAIRS:
                     runs.add(np.concatenate(held), np.concatenate(numbers))
@@ -401,6 +489,7 @@ class StoredLevel(Level):
             runs.forget()
         self.ahead = [None, None]
         self.found = [_NOTHING_FOUND, _NOTHING_FOUND]
+        self.sketch_rows = self.sketch_sizes = self.sketch_read = None
 
 
 def _compressed(text: str) -> bytes:

@@ -141,6 +141,30 @@ def test_components_decided_in_their_own_tasks_decide_as_one_in_order_pass(corpu
     assert any(task.same_digest.size for task in tasks) and all(task.sharing.size for task in tasks)
 
 
+def test_sketches_read_back_from_their_blocks_as_each_copy_was_written(corpus, tmp_path, monkeypatch):
+    """Copies' sketches share rows, SKETCH_BLOCK to a row: blocks begun by one save and finished
+    by the next, written a few copies at a time, and after a run replaced some copies, each
+    copy's sketch and shingle count read back as its own, in any order asked."""
+    monkeypatch.setattr(index_module, "SKETCH_BLOCK", 4)
+    monkeypatch.setattr(index_module, "PENDING_CHUNK", 3)
+    settings = Settings()
+    path = tmp_path / "index.sqlite"
+    for part in (corpus[:5], corpus[5:12], corpus[:3]):  # the last replaces the first three's copies
+        part = copy.deepcopy(part)
+        with Index.open(path, settings, create=True) as index:
+            index.hide(part)
+            deduplicate(part, settings, stored=index.levels)
+            index.save()
+    with Index.open(path, settings) as index:
+        for name, level in index.levels.items():
+            numbers = [n for (n,) in index.connection.execute("SELECT number FROM copies WHERE level = ? ORDER BY number DESC", (name,))]
+            assert len(numbers) > 2 * 4 and numbers[-1] > 0, "blocks of many copies, the first ones replaced"
+            held, sizes = level.sketches(numbers)
+            signatures, hashes = dedup.fingerprinter(settings, name).fingerprints([level.copy(number).item.text for number in numbers])
+            assert np.array_equal(held, dedup.sketch_codes(np.asarray(signatures)))
+            assert sizes.tolist() == [part.size for part in hashes]
+
+
 def test_split_components_refuses_a_persistent_index_before_reading_the_corpus(tmp_path):
     result = cleaner("run", str(REPO / "seeds"), str(tmp_path / "out"), "--index", str(tmp_path / "news.index"), "--split-components", cwd=tmp_path)
     assert result.returncode == 2
@@ -467,7 +491,7 @@ def test_an_update_that_fails_leaves_no_output_saying_it_happened(tmp_path, monk
 
 @pytest.mark.parametrize("found_pairs", [8_000_000, 500])
 def test_chunks_looked_up_ahead_give_each_item_the_candidates_of_its_own_keys(tmp_path, monkeypatch, found_pairs):
-    """`lookahead` reads a chunk's keys at once and keeps the pairs found for later chunks (up to
+    """`look_up` reads a chunk's keys at once and keeps the pairs found for later chunks (up to
     a bound, then starts again); each item's candidates are still exactly the copies that share
     one of its keys."""
     monkeypatch.setattr(index_module, "_FOUND_PAIRS", found_pairs)
@@ -493,7 +517,7 @@ def test_chunks_looked_up_ahead_give_each_item_the_candidates_of_its_own_keys(tm
             keys[::3, 20:] = rng.integers(0, 2**64, size=(len(keys[::3]), 20), dtype=np.uint64)
             keys[1::4] = rng.integers(0, 2**64, size=(len(keys[1::4]), 40), dtype=np.uint64)
             sentence_keys = sentences[rows]
-            level.lookahead(keys, sentence_keys)
+            level.look_up(keys, sentence_keys)
             for item_keys, item_sentences in zip(keys, sentence_keys):
                 expected = {n for key in [*item_keys.tolist(), *item_sentences.tolist()] for n in truth.get(key, ())}
                 assert level.candidates(item_keys, item_sentences[None, :]) == expected
