@@ -506,7 +506,14 @@ def _text(blob: bytes) -> str:
 
 
 def _end(connection: sqlite3.Connection, level: str) -> int:
-    return connection.execute("SELECT COALESCE(MAX(number) + 1, 0) FROM copies WHERE level = ?", (level,)).fetchone()[0]
+    """One past the last number a copy of the level has had: deleted copies' numbers stay marked
+    gone for the band runs (`band_gone`), so they are never given again."""
+    space = 2 * LEVELS.index(level)
+    query = """SELECT MAX(
+        COALESCE((SELECT MAX(number) FROM copies WHERE level = ?), -1),
+        COALESCE((SELECT MAX(number) FROM band_gone WHERE space IN (?, ?)), -1)
+    ) + 1"""
+    return connection.execute(query, (level, space, space + 1)).fetchone()[0]
 
 
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:

@@ -165,6 +165,26 @@ def test_sketches_read_back_from_their_blocks_as_each_copy_was_written(corpus, t
             assert sizes.tolist() == [part.size for part in hashes]
 
 
+def test_a_copy_never_takes_the_number_of_one_deleted_before(tmp_path):
+    """A run that replaces the last stored document with a duplicate deletes its copies and adds
+    none; the next copies must not take their numbers, which stay marked gone for the band
+    runs (a copy under a gone number would never be a candidate again)."""
+    settings = Settings()
+    path = tmp_path / "index.sqlite"
+    first = document("a", f"{BACKGROUND}\\n\\nThe ministry said the talks would resume in the spring after a pause.")
+    last = document("b", "Officials counted the votes overnight in the northern provinces of the country.")
+    for part in ([first, last], [document("b", first.text)], [document("c", "Farmers in the valley said the harvest came early this year and prices fell.")]):
+        with Index.open(path, settings, create=True) as index:
+            index.hide(part)
+            deduplicate(part, settings, stored=index.levels)
+            index.save()
+    with Index.open(path, settings) as index:
+        for name, level in index.levels.items():
+            live = {number for (number,) in index.connection.execute("SELECT number FROM copies WHERE level = ?", (name,))}
+            gone = level.runs[0].gone | level.runs[1].gone
+            assert gone and not live & gone, (name, live, gone)
+
+
 def test_split_components_refuses_a_persistent_index_before_reading_the_corpus(tmp_path):
     result = cleaner("run", str(REPO / "seeds"), str(tmp_path / "out"), "--index", str(tmp_path / "news.index"), "--split-components", cwd=tmp_path)
     assert result.returncode == 2
