@@ -29,6 +29,7 @@ lookups leave them out meanwhile (`band_gone`).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from dataclasses import dataclass
 from typing import Iterator, Sequence
@@ -36,6 +37,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from . import arrays
+from .fastminhash import load_kernel
 
 BLOCK = 128  # pairs a block row (1.5 KB): what a lookup reads for a key that passes a filter
 BLOOM_BITS = 10
@@ -269,19 +271,37 @@ def bloom_probes(keys: np.ndarray, bits: int) -> np.ndarray:
 
 def bloom_filter(keys: np.ndarray, bits: int) -> np.ndarray:
     """A Bloom filter of `bits` bits (as bytes) holding `keys`."""
+    keys = np.ascontiguousarray(keys, dtype=np.uint64)
+    if (kernel := _kernel()) is not None:
+        bloom = np.zeros(-(-bits // 8), dtype=np.uint8)
+        kernel.bl_add(bloom.ctypes.data, bits, BLOOM_PROBES, keys.ctypes.data, keys.size)
+        return bloom
     filter_bits = np.zeros(-(-bits // 8) * 8, dtype=bool)
-    for start in range(0, np.size(keys), _BLOOM_SLICE):  # the probes of all keys at once: 56 bytes a key
+    for start in range(0, keys.size, _BLOOM_SLICE):  # the probes of all keys at once: 56 bytes a key
         filter_bits[bloom_probes(keys[start : start + _BLOOM_SLICE], bits).ravel()] = True
     return np.packbits(filter_bits, bitorder="little")
 
 
 def bloom_test(bloom: np.ndarray, bits: int, keys: np.ndarray) -> np.ndarray:
-    """Whether each key may be in the filter: True for every key it holds."""
-    if not np.size(keys):
+    """Whether each key may be in the filter: True for every key it holds. The compiled kernel
+    stops at a key's first clear bit (most keys of new text: one or two probes, not seven); 4x
+    faster a key, and the lookups of a batch test every run's filter."""
+    keys = np.ascontiguousarray(keys, dtype=np.uint64)
+    if not keys.size:
         return np.zeros(0, dtype=bool)
+    if (kernel := _kernel()) is not None:
+        bloom = np.ascontiguousarray(bloom, dtype=np.uint8)
+        out = np.empty(keys.size, dtype=np.uint8)
+        kernel.bl_test(bloom.ctypes.data, bits, BLOOM_PROBES, keys.ctypes.data, keys.size, out.ctypes.data)
+        return out.view(bool)
     positions = bloom_probes(keys, bits)
     found = (bloom[positions >> np.uint64(3)] >> (positions & np.uint64(7)).astype(np.uint8)) & 1
     return found.all(axis=0).astype(bool)
+
+
+def _kernel():
+    """The compiled kernel (cleaner/fastminhash.py), or None: numpy then does the same."""
+    return load_kernel() if os.environ.get("CLEANER_FASTMINHASH") != "numpy" else None
 
 
 def _blocks_holding(fences: np.ndarray, keys: np.ndarray) -> np.ndarray:

@@ -911,6 +911,35 @@ int64_t sh_gather(int fd, int64_t width, const int64_t *starts, const int64_t *c
 int64_t bm_bytes(const bandmap_t *m) {
     return m->cap * (int64_t)sizeof(bmslot_t) + m->vcap * (int64_t)(2 * sizeof(int32_t));
 }
+
+/* Bloom filters of bandruns.py (`bloom_probes` is the reference): probe j of a key sets or tests
+   bit ((low + j * high) mod 2**32) * bits >> 32, low and high the key's 32-bit halves (high | 1);
+   bit p is bit p % 8 of byte p / 8. A test stops at the first clear bit. */
+#define BL_PROBE(key, j, bits) \
+    ((((((key) & 0xffffffffULL) + (uint64_t)(j) * (((key) >> 32) | 1ULL)) & 0xffffffffULL) * (bits)) >> 32)
+
+void bl_add(uint8_t *bloom, uint64_t bits, int probes, const uint64_t *keys, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        for (int j = 0; j < probes; j++) {
+            uint64_t p = BL_PROBE(keys[i], j, bits);
+            bloom[p >> 3] |= (uint8_t)(1u << (p & 7));
+        }
+}
+
+/* out[i] = 1 when every probe of keys[i] finds its bit set; return how many. */
+int64_t bl_test(const uint8_t *bloom, uint64_t bits, int probes, const uint64_t *keys, int64_t n, uint8_t *out) {
+    int64_t passed = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int all = 1;
+        for (int j = 0; j < probes; j++) {
+            uint64_t p = BL_PROBE(keys[i], j, bits);
+            if (!((bloom[p >> 3] >> (p & 7)) & 1)) { all = 0; break; }
+        }
+        out[i] = (uint8_t)all;
+        passed += all;
+    }
+    return passed;
+}
 """
 
 # No fused multiply-add: sk_may_match must round as numpy does.
@@ -1089,6 +1118,12 @@ class _Kernel:
         self.sh_gather = library.sh_gather
         self.sh_gather.restype = _i64
         self.sh_gather.argtypes = [ctypes.c_int, _i64, _ptr, _ptr, _ptr, _i64, _ptr]
+        self.bl_add = library.bl_add
+        self.bl_add.restype = None
+        self.bl_add.argtypes = [_ptr, ctypes.c_uint64, ctypes.c_int, _ptr, _i64]
+        self.bl_test = library.bl_test
+        self.bl_test.restype = _i64
+        self.bl_test.argtypes = [_ptr, ctypes.c_uint64, ctypes.c_int, _ptr, _i64, _ptr]
         self.ascii, self.table, self.pool = _canonical_table()
         self.tables = (self.ascii.ctypes.data, self.table.ctypes.data, self.pool.ctypes.data)
         self.local = threading.local()
