@@ -141,6 +141,17 @@ def test_components_decided_in_their_own_tasks_decide_as_one_in_order_pass(corpu
     assert any(task.same_digest.size for task in tasks) and all(task.sharing.size for task in tasks)
 
 
+def update_in_parts(path: Path, settings: Settings, parts: list[list[Document]]) -> None:
+    """One run a part that updates the index, as `cleaner run --update-index` does: documents
+    stored before are decided anew and their copies replaced."""
+    for part in parts:
+        part = copy.deepcopy(part)
+        with Index.open(path, settings, create=True) as index:
+            index.hide(part)
+            deduplicate(part, settings, stored=index.levels)
+            index.save()
+
+
 def test_sketches_read_back_from_their_blocks_as_each_copy_was_written(corpus, tmp_path, monkeypatch):
     """Copies' sketches share rows, SKETCH_BLOCK to a row: blocks begun by one save and finished
     by the next, written a few copies at a time, and after a run replaced some copies, each
@@ -149,12 +160,7 @@ def test_sketches_read_back_from_their_blocks_as_each_copy_was_written(corpus, t
     monkeypatch.setattr(index_module, "PENDING_CHUNK", 3)
     settings = Settings()
     path = tmp_path / "index.sqlite"
-    for part in (corpus[:5], corpus[5:12], corpus[:3]):  # the last replaces the first three's copies
-        part = copy.deepcopy(part)
-        with Index.open(path, settings, create=True) as index:
-            index.hide(part)
-            deduplicate(part, settings, stored=index.levels)
-            index.save()
+    update_in_parts(path, settings, [corpus[:5], corpus[5:12], corpus[:3]])  # the last replaces the first three's copies
     with Index.open(path, settings) as index:
         for name, level in index.levels.items():
             numbers = [n for (n,) in index.connection.execute("SELECT number FROM copies WHERE level = ? ORDER BY number DESC", (name,))]
@@ -171,13 +177,10 @@ def test_a_copy_never_takes_the_number_of_one_deleted_before(tmp_path):
     runs (a copy under a gone number would never be a candidate again)."""
     settings = Settings()
     path = tmp_path / "index.sqlite"
-    first = document("a", f"{BACKGROUND}\\n\\nThe ministry said the talks would resume in the spring after a pause.")
+    first = document("a", f"{BACKGROUND}\n\nThe ministry said the talks would resume in the spring after a pause.")
     last = document("b", "Officials counted the votes overnight in the northern provinces of the country.")
-    for part in ([first, last], [document("b", first.text)], [document("c", "Farmers in the valley said the harvest came early this year and prices fell.")]):
-        with Index.open(path, settings, create=True) as index:
-            index.hide(part)
-            deduplicate(part, settings, stored=index.levels)
-            index.save()
+    new = document("c", "Farmers in the valley said the harvest came early this year and prices fell.")
+    update_in_parts(path, settings, [[first, last], [document("b", first.text)], [new]])
     with Index.open(path, settings) as index:
         for name, level in index.levels.items():
             live = {number for (number,) in index.connection.execute("SELECT number FROM copies WHERE level = ?", (name,))}
