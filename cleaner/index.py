@@ -8,7 +8,7 @@ containment) and facts (for the fact guard) are computed again from the text whe
 read whole: a paragraph's text takes ~230 bytes, its hashes ~940 and its signature 512. Band keys are
 kept as sorted runs with Bloom filters (cleaner/bandruns.py): the keys of a batch of new items
 are looked up together, and a key no stored copy has, most of them, costs no read. A small
-table of its own holds the copies' sketches and shingle counts, SKETCH_BLOCK copies to a row:
+table of its own holds the copies' sketches and shingle counts, a 4 KB page's worth to a row:
 candidates get the sketch test a run gives its own copies (dedup's `sketch_passing`) before a
 copy is read whole.
 Stored copies come before every document of a run, numbered in their keep order, so a run
@@ -62,7 +62,7 @@ from .minhash import jaccard, shared_count
 # 5: a sketch and shingle count per copy, read before the copy itself
 # 6: band keys in sorted runs with Bloom filters (cleaner/bandruns.py), not a B-tree row a key
 # 7: a copy's text (zlib) in place of its snippet, shingle hashes, signature and facts
-# 8: sketches SKETCH_BLOCK copies to a row
+# 8: sketches as many copies to a row as fill a page (`sketch_block`)
 FORMAT_VERSION = 8
 LEVELS = ("document", "paragraph")
 SNIPPET = 300
@@ -85,10 +85,12 @@ _MAX_PARAMETERS = 900
 # Stored copies read per level and kept in memory: background paragraphs are candidates again and again.
 _CACHED_COPIES = 50_000
 _CACHED_SKETCHES = 1 << 22  # ~130 bytes each
-# Copies whose sketches share a row, by number. A 1k batch against 100k documents names a third
-# of their 1.3M paragraphs as candidates (reused background sentences): a row a copy was ~4 us
-# each, read a chunk at a time, or ~9 us item after item.
-SKETCH_BLOCK = 64
+# Bytes of sketches and shingle counts a row holds (num_perm + 4 a copy, consecutive numbers): as
+# many copies as fill most of a 4 KB page, 30 at 128 permutations (`sketch_block`). A 1k batch
+# against 100k documents names a third of their 1.3M paragraphs as candidates (reused background
+# sentences): a row a copy was ~4 us each, read a chunk at a time, or ~9 us item after item. Not
+# more than a page: a check of 10 documents names ~10k copies, spread, and reads their rows whole.
+SKETCH_ROW_BYTES = 3_960
 _CACHE_KIB = 256 * 1024  # SQLite's page cache: band rows are inserted and read at random keys
 # Copies a run keeps for the index held in memory until save; earlier ones wait in a temporary file.
 PENDING_CHUNK = 2048
@@ -112,15 +114,11 @@ CREATE TABLE IF NOT EXISTS copies (
 );
 CREATE INDEX IF NOT EXISTS copies_digest ON copies (level, digest);
 -- copies' sketches (one byte a MinHash value, num_perm bytes a copy) and shingle counts (int32),
--- copies block * SKETCH_BLOCK onwards in a row: candidates are tested on these before a copy is
+-- copies block * sketch_block(num_perm) onwards in a row: candidates are tested on these before a copy is
 -- read whole (its text decompressed, its shingle hashes computed)
-CREATE TABLE IF NOT EXISTS sketches (
-    level TEXT NOT NULL,
-    block INTEGER NOT NULL,
-    sketches BLOB NOT NULL,
-    sizes BLOB NOT NULL,
-    PRIMARY KEY (level, block)
-) WITHOUT ROWID;
+-- (a row's id is `_sketch_row(level, block)`: a rowid table keeps a 4 KB row in its page, where
+-- a WITHOUT ROWID one spills all but ~1 KB of it to an overflow page)
+CREATE TABLE IF NOT EXISTS sketches (id INTEGER PRIMARY KEY, sketches BLOB NOT NULL, sizes BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS copies_doc ON copies (doc);
 """
 # band keys by space (0 document, 1 document sentences, 2 paragraph, 3 paragraph sentences)
@@ -291,8 +289,9 @@ class StoredLevel(Level):
         # shingle hashes of copies read whole, from their text: the run's, one permutation
         self.hasher = replace(fingerprinter(settings, level), num_perm=1)
         self.num_perm = settings.num_perm
-        self.sketch_rows = self.sketch_sizes = self.sketch_read = None  # `_cache_sketches`
-        self.blocks_read = 0
+        self.block = sketch_block(settings.num_perm)
+        self.sketch_slot = self.sketch_rows = self.sketch_sizes = None  # `_cache_sketches`
+        self.slots_used = 0
         self.runs = (BandRuns(connection, self.space), BandRuns(connection, self.space + 1))
         # per space: the keys `look_up` was last asked (a set) with the numbers of those some
         # copy holds (by key), and the pairs found for keys of any chunk so far (keys sorted): a
@@ -383,49 +382,53 @@ class StoredLevel(Level):
     def sketches(self, numbers: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         numbers = np.asarray(numbers, dtype=np.int64)
         self._cache_sketches(numbers)
-        return self.sketch_rows[numbers], self.sketch_sizes[numbers].astype(np.int64)
+        slots, places = self.sketch_slot[numbers // self.block], numbers % self.block
+        return self.sketch_rows[slots, places], self.sketch_sizes[slots, places].astype(np.int64)
 
     def _cache_sketches(self, numbers: Sequence[int]) -> None:
-        """Read the rows of these copies' sketches that were not read yet: into arrays by copy
-        number, whose memory the OS gives a page at a time as rows are read, dropped and begun
-        again when more than _CACHED_SKETCHES copies' rows were read."""
-        blocks = arrays.unique(np.asarray(numbers, dtype=np.int64) // SKETCH_BLOCK)
-        if self.sketch_read is not None and self.blocks_read + np.count_nonzero(~self.sketch_read[blocks]) > _CACHED_SKETCHES // SKETCH_BLOCK:
-            self.sketch_read = None
-        if self.sketch_read is None:
-            count = -(-self.end // SKETCH_BLOCK)
-            self.sketch_rows = np.zeros((count * SKETCH_BLOCK, self.num_perm), dtype=np.uint8)
-            self.sketch_sizes = np.zeros(count * SKETCH_BLOCK, dtype=np.int32)
-            self.sketch_read, self.blocks_read = np.zeros(count, dtype=bool), 0
-        missing = blocks[~self.sketch_read[blocks]]
-        self.blocks_read += missing.size
+        """Read the rows of these copies' sketches that were not read yet, each into a slot of
+        arrays that grow as rows are read (`sketch_slot`: each row's slot, or -1); all dropped
+        and begun again past _CACHED_SKETCHES copies."""
+        blocks = arrays.unique(np.asarray(numbers, dtype=np.int64) // self.block)
+        if self.sketch_slot is None or self.slots_used + np.count_nonzero(self.sketch_slot[blocks] < 0) > _CACHED_SKETCHES // self.block:
+            self.sketch_slot = np.full(-(-self.end // self.block), -1, dtype=np.int64)
+            self.sketch_rows = np.zeros((0, self.block, self.num_perm), dtype=np.uint8)
+            self.sketch_sizes = np.zeros((0, self.block), dtype=np.int32)
+            self.slots_used = 0
+        missing = blocks[self.sketch_slot[blocks] < 0]
+        if self.slots_used + missing.size > len(self.sketch_rows):  # room for twice as many
+            room = max(2 * len(self.sketch_rows), self.slots_used + missing.size)
+            self.sketch_rows = np.concatenate([self.sketch_rows[: self.slots_used], np.zeros((room - self.slots_used, self.block, self.num_perm), dtype=np.uint8)])
+            self.sketch_sizes = np.concatenate([self.sketch_sizes[: self.slots_used], np.zeros((room - self.slots_used, self.block), dtype=np.int32)])
         for chunk in _chunks(missing.tolist()):
             marks = ",".join("?" * len(chunk))
-            query = f"SELECT block, sketches, sizes FROM sketches WHERE level = ? AND block IN ({marks})"
-            for block, held, sizes in self.connection.execute(query, (self.level, *chunk)):
-                start, sizes = block * SKETCH_BLOCK, np.frombuffer(sizes, dtype="<i4")
-                self.sketch_rows[start : start + sizes.size] = np.frombuffer(held, dtype=np.uint8).reshape(sizes.size, self.num_perm)
-                self.sketch_sizes[start : start + sizes.size] = sizes
-                self.sketch_read[block] = True
+            query = f"SELECT id, sketches, sizes FROM sketches WHERE id IN ({marks})"
+            for row, held, sizes in self.connection.execute(query, [_sketch_row(self.level, block) for block in chunk]):
+                block = row - _sketch_row(self.level, 0)
+                slot, sizes = self.slots_used, np.frombuffer(sizes, dtype="<i4")
+                self.sketch_rows[slot, : sizes.size] = np.frombuffer(held, dtype=np.uint8).reshape(sizes.size, self.num_perm)
+                self.sketch_sizes[slot, : sizes.size] = sizes
+                self.sketch_slot[block] = slot
+                self.slots_used += 1
 
     def _write_sketches(self, numbers: np.ndarray, held: np.ndarray, sizes: np.ndarray) -> None:
         """Put copies' sketches and shingle counts in their blocks' rows (inside a transaction).
         A block may hold copies of an earlier save, and copies deleted since (never candidates:
         lookups leave their band pairs out), whose number a new copy may take and replace."""
-        blocks = numbers // SKETCH_BLOCK
+        blocks = numbers // self.block
         for block in arrays.unique(blocks).tolist():
-            row = self.connection.execute("SELECT sketches, sizes FROM sketches WHERE level = ? AND block = ?", (self.level, block)).fetchone()
+            row = self.connection.execute("SELECT sketches, sizes FROM sketches WHERE id = ?", (_sketch_row(self.level, block),)).fetchone()
             old_held = np.frombuffer(row[0] if row else b"", dtype=np.uint8).reshape(-1, self.num_perm)
             old_sizes = np.frombuffer(row[1] if row else b"", dtype="<i4")
             mine = blocks == block
-            places = numbers[mine] - block * SKETCH_BLOCK
+            places = numbers[mine] - block * self.block
             length = max(old_sizes.size, int(places.max()) + 1)
             new_held = np.zeros((length, self.num_perm), dtype=np.uint8)
             new_sizes = np.full(length, -1, dtype="<i4")
             new_held[: old_sizes.size], new_sizes[: old_sizes.size] = old_held, old_sizes
             new_held[places], new_sizes[places] = held[mine], sizes[mine]
             self.connection.execute(
-                "INSERT OR REPLACE INTO sketches VALUES (?, ?, ?, ?)", (self.level, block, new_held.tobytes(), new_sizes.tobytes())
+                "INSERT OR REPLACE INTO sketches VALUES (?, ?, ?)", (_sketch_row(self.level, block), new_held.tobytes(), new_sizes.tobytes())
             )
 
     def _read(self, numbers: Sequence[int]) -> None:
@@ -489,7 +492,7 @@ class StoredLevel(Level):
             runs.forget()
         self.ahead = [None, None]
         self.found = [_NOTHING_FOUND, _NOTHING_FOUND]
-        self.sketch_rows = self.sketch_sizes = self.sketch_read = None
+        self.sketch_slot = self.sketch_rows = self.sketch_sizes = None
 
 
 def _compressed(text: str) -> bytes:
@@ -503,6 +506,20 @@ def _text(blob: bytes) -> str:
     'Le café, 3 µm'
     """
     return zlib.decompress(blob).decode("utf-8", "surrogatepass")
+
+
+def sketch_block(num_perm: int) -> int:
+    """Copies whose sketches share a row of the `sketches` table.
+
+    >>> sketch_block(128), sketch_block(256), sketch_block(4096)
+    (30, 15, 1)
+    """
+    return max(1, SKETCH_ROW_BYTES // (num_perm + 4))
+
+
+def _sketch_row(level: str, block: int) -> int:
+    """The row id of a level's block of sketches."""
+    return (LEVELS.index(level) << 40) | block
 
 
 def _end(connection: sqlite3.Connection, level: str) -> int:
