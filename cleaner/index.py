@@ -84,7 +84,8 @@ MATCH_SETTINGS = (
 _MAX_PARAMETERS = 900
 # Stored copies read per level and kept in memory: background paragraphs are candidates again and again.
 _CACHED_COPIES = 50_000
-_CACHED_SKETCHES = 1 << 22  # ~130 bytes each
+_CACHED_SKETCHES = 1_000_000  # in a dict (Redis): ~250 bytes each
+_CACHED_SKETCH_ROWS = 1 << 22  # in StoredLevel's arrays: num_perm + 4 bytes each
 # Bytes of sketches and shingle counts a row holds (num_perm + 4 a copy, consecutive numbers): as
 # many copies as fill most of a 4 KB page, 30 at 128 permutations (`sketch_block`). A 1k batch
 # against 100k documents names a third of their 1.3M paragraphs as candidates (reused background
@@ -388,9 +389,9 @@ class StoredLevel(Level):
     def _cache_sketches(self, numbers: Sequence[int]) -> None:
         """Read the rows of these copies' sketches that were not read yet, each into a slot of
         arrays that grow as rows are read (`sketch_slot`: each row's slot, or -1); all dropped
-        and begun again past _CACHED_SKETCHES copies."""
+        and begun again past _CACHED_SKETCH_ROWS copies."""
         blocks = arrays.unique(np.asarray(numbers, dtype=np.int64) // self.block)
-        if self.sketch_slot is None or self.slots_used + np.count_nonzero(self.sketch_slot[blocks] < 0) > _CACHED_SKETCHES // self.block:
+        if self.sketch_slot is None or self.slots_used + np.count_nonzero(self.sketch_slot[blocks] < 0) > _CACHED_SKETCH_ROWS // self.block:
             self.sketch_slot = np.full(-(-self.end // self.block), -1, dtype=np.int64)
             self.sketch_rows = np.zeros((0, self.block, self.num_perm), dtype=np.uint8)
             self.sketch_sizes = np.zeros((0, self.block), dtype=np.int32)
