@@ -29,7 +29,6 @@ lookups leave them out meanwhile (`band_gone`).
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from dataclasses import dataclass
 from typing import Iterator, Sequence
@@ -37,7 +36,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from . import arrays
-from .fastminhash import load_kernel
+from .fastminhash import chosen_kernel
 
 BLOCK = 128  # pairs a block row (1.5 KB): what a lookup reads for a key that passes a filter
 BLOOM_BITS = 10
@@ -272,7 +271,7 @@ def bloom_probes(keys: np.ndarray, bits: int) -> np.ndarray:
 def bloom_filter(keys: np.ndarray, bits: int) -> np.ndarray:
     """A Bloom filter of `bits` bits (as bytes) holding `keys`."""
     keys = np.ascontiguousarray(keys, dtype=np.uint64)
-    if (kernel := _kernel()) is not None:
+    if (kernel := chosen_kernel()) is not None:
         bloom = np.zeros(-(-bits // 8), dtype=np.uint8)
         kernel.bl_add(bloom.ctypes.data, bits, BLOOM_PROBES, keys.ctypes.data, keys.size)
         return bloom
@@ -289,7 +288,7 @@ def bloom_test(bloom: np.ndarray, bits: int, keys: np.ndarray) -> np.ndarray:
     keys = np.ascontiguousarray(keys, dtype=np.uint64)
     if not keys.size:
         return np.zeros(0, dtype=bool)
-    if (kernel := _kernel()) is not None:
+    if (kernel := chosen_kernel()) is not None:
         bloom = np.ascontiguousarray(bloom, dtype=np.uint8)
         out = np.empty(keys.size, dtype=np.uint8)
         kernel.bl_test(bloom.ctypes.data, bits, BLOOM_PROBES, keys.ctypes.data, keys.size, out.ctypes.data)
@@ -297,11 +296,6 @@ def bloom_test(bloom: np.ndarray, bits: int, keys: np.ndarray) -> np.ndarray:
     positions = bloom_probes(keys, bits)
     found = (bloom[positions >> np.uint64(3)] >> (positions & np.uint64(7)).astype(np.uint8)) & 1
     return found.all(axis=0).astype(bool)
-
-
-def _kernel():
-    """The compiled kernel (cleaner/fastminhash.py), or None: numpy then does the same."""
-    return load_kernel() if os.environ.get("CLEANER_FASTMINHASH") != "numpy" else None
 
 
 def _blocks_holding(fences: np.ndarray, keys: np.ndarray) -> np.ndarray:

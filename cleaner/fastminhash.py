@@ -973,9 +973,15 @@ def load_kernel() -> _Kernel | None:
         return state.kernel
 
 
+def chosen_kernel() -> _Kernel | None:
+    """The compiled kernel, or None where it cannot be loaded or `CLEANER_FASTMINHASH=numpy`
+    asks for the numpy backend (which computes the same)."""
+    return load_kernel() if os.environ.get("CLEANER_FASTMINHASH") != "numpy" else None
+
+
 def canonical_utf8(text: str) -> bytes:
     """`minhash.canonical(text)` as UTF-8, from the kernel when it is loaded (3-4x faster)."""
-    kernel = load_kernel() if os.environ.get("CLEANER_FASTMINHASH") != "numpy" else None
+    kernel = chosen_kernel()
     found = None if kernel is None else kernel.canonical_utf8(text)
     return canonical(text).encode("utf-8", "surrogatepass") if found is None else found
 

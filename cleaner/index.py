@@ -391,12 +391,12 @@ class StoredLevel(Level):
         arrays that grow as rows are read (`sketch_slot`: each row's slot, or -1); all dropped
         and begun again past _CACHED_SKETCH_ROWS copies."""
         blocks = arrays.unique(np.asarray(numbers, dtype=np.int64) // self.block)
-        if self.sketch_slot is None or self.slots_used + np.count_nonzero(self.sketch_slot[blocks] < 0) > _CACHED_SKETCH_ROWS // self.block:
+        missing = blocks if self.sketch_slot is None else blocks[self.sketch_slot[blocks] < 0]
+        if self.sketch_slot is None or self.slots_used + missing.size > _CACHED_SKETCH_ROWS // self.block:
             self.sketch_slot = np.full(-(-self.end // self.block), -1, dtype=np.int64)
             self.sketch_rows = np.zeros((0, self.block, self.num_perm), dtype=np.uint8)
             self.sketch_sizes = np.zeros((0, self.block), dtype=np.int32)
-            self.slots_used = 0
-        missing = blocks[self.sketch_slot[blocks] < 0]
+            self.slots_used, missing = 0, blocks
         if self.slots_used + missing.size > len(self.sketch_rows):  # room for twice as many
             room = max(2 * len(self.sketch_rows), self.slots_used + missing.size)
             self.sketch_rows = np.concatenate([self.sketch_rows[: self.slots_used], np.zeros((room - self.slots_used, self.block, self.num_perm), dtype=np.uint8)])
@@ -413,9 +413,9 @@ class StoredLevel(Level):
                 self.slots_used += 1
 
     def _write_sketches(self, numbers: np.ndarray, held: np.ndarray, sizes: np.ndarray) -> None:
-        """Put copies' sketches and shingle counts in their blocks' rows (inside a transaction).
-        A block may hold copies of an earlier save, and copies deleted since (never candidates:
-        lookups leave their band pairs out), whose number a new copy may take and replace."""
+        """Put copies' sketches and shingle counts in their blocks' rows (inside a transaction):
+        a save's first block may hold copies of an earlier save, kept as they are (and those of
+        copies deleted since, never candidates again: their numbers are never given again)."""
         blocks = numbers // self.block
         for block in arrays.unique(blocks).tolist():
             row = self.connection.execute("SELECT sketches, sizes FROM sketches WHERE id = ?", (_sketch_row(self.level, block),)).fetchone()

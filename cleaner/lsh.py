@@ -20,14 +20,13 @@ made most of dedup's work past 100k news documents.
 from __future__ import annotations
 
 import math
-import os
 from functools import lru_cache
 from typing import Iterable
 
 import numpy as np
 
 from . import arrays
-from .fastminhash import fmix64_array, load_kernel
+from .fastminhash import chosen_kernel, fmix64_array
 
 # LSH lets through a pair whose Jaccard is exactly the threshold with at least this probability
 # (more above it); verification then applies the threshold exactly.
@@ -269,5 +268,5 @@ class _DictBuckets:
 
 
 def _buckets() -> _NativeBuckets | _DictBuckets:
-    kernel = load_kernel() if os.environ.get("CLEANER_FASTMINHASH") != "numpy" else None
+    kernel = chosen_kernel()
     return _DictBuckets() if kernel is None else _NativeBuckets(kernel)

@@ -11,7 +11,7 @@ import pytest
 
 from cleaner import bandruns
 from cleaner.bandruns import BLOCK, BandRuns, bloom_filter, bloom_test
-from cleaner.fastminhash import kernel_error
+from cleaner.fastminhash import chosen_kernel, kernel_error
 
 
 def connect(path) -> sqlite3.Connection:
@@ -56,7 +56,7 @@ def test_the_bloom_filter_holds_every_key_and_few_others():
 def test_the_compiled_bloom_filter_is_numpys_bit_for_bit(monkeypatch):
     """Filters written by either backend read the same in the other: an index built where the
     kernel compiles is read where it does not."""
-    if bandruns._kernel() is None:
+    if chosen_kernel() is None:
         pytest.skip(f"no compiled kernel: {kernel_error() or 'CLEANER_FASTMINHASH=numpy'}")
     rng = np.random.default_rng(3)
     keys = rng.integers(0, 2**64, size=30_000, dtype=np.uint64)
@@ -65,7 +65,7 @@ def test_the_compiled_bloom_filter_is_numpys_bit_for_bit(monkeypatch):
     compiled = bloom_filter(keys, bits)
     compiled_test = bloom_test(compiled, bits, asked)
     monkeypatch.setenv("CLEANER_FASTMINHASH", "numpy")
-    assert bandruns._kernel() is None
+    assert chosen_kernel() is None
     assert np.array_equal(bloom_filter(keys, bits), compiled)
     assert np.array_equal(bloom_test(compiled, bits, asked), compiled_test)
     assert compiled_test[:5_000].all() and 0 < compiled_test[5_000:].mean() < 0.02
