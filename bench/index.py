@@ -40,9 +40,10 @@ from cleaner.normalise import normalise
 HERE = Path(__file__).resolve().parent
 
 
-def read_documents(folder: Path) -> list[Document]:
+def read_documents(folder: Path, files: list[Path] | None = None) -> list[Document]:
+    """The documents of a corpus's JSONL files (or of these of them), normalised, by id."""
     documents = []
-    for path in sorted(folder.rglob("*.jsonl")):
+    for path in files if files is not None else sorted(folder.rglob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             record = json.loads(line)
             source = Source(path.name, "jsonl", "0" * 64, len(line))

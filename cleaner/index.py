@@ -18,7 +18,10 @@ Band keys are those of dedup's `BandIndex` (64-bit hashes of a band's rows); a c
 a candidate that exact verification then judges, so it cannot remove a non-duplicate.
 
 Writes happen in one transaction per batch (`save`), in WAL mode: a crash or an error in the
-middle leaves the index as it was before the batch. The index records the settings that decide
+middle leaves the index as it was before the batch. A new index is built in a hidden file
+beside its path, without a journal, its copies written as the run keeps them (a WAL would hold
+a second copy of everything, and copies held until the save ~40 KB a document more), and
+`save` moves the file to the path: the index appears whole, or not at all. The index records the settings that decide
 matches and refuses to mix in a run with different ones, naming the setting.
 
 A writer leaves the file in rollback-journal mode when it closes, so that at rest the index is
@@ -37,11 +40,12 @@ import json
 import os
 import pickle
 import sqlite3
+import tempfile
 import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import numpy as np
@@ -167,20 +171,27 @@ class Pending:
     """The copies a run keeps for the index, until `save` writes them, in keep order: the last
     PENDING_CHUNK in memory, earlier ones pickled a chunk at a time to a temporary file
     (cleaner/arena.py). With their band keys a document's copies take ~40 KB, so a run that adds
-    a million documents would otherwise hold ~40 GB until its save."""
+    a million documents would otherwise hold ~40 GB until its save.
 
-    def __init__(self) -> None:
+    With a `sink` (a new index, built in a file of its own: `Index.open`), a full chunk is
+    handed to it, written into the index at once, and nothing waits in a file."""
+
+    def __init__(self, sink: Callable[[list[PendingCopy]], None] | None = None) -> None:
         self.spilled: Arena | None = None
         self.tail: list[PendingCopy] = []
         self.count = 0
+        self.sink = sink
 
     def append(self, copy: PendingCopy) -> None:
         self.tail.append(copy)
         self.count += 1
         if len(self.tail) >= PENDING_CHUNK:
-            if self.spilled is None:
-                self.spilled = Arena()
-            self.spilled.append(pickle.dumps(self.tail, protocol=pickle.HIGHEST_PROTOCOL))
+            if self.sink is not None:
+                self.sink(self.tail)
+            else:
+                if self.spilled is None:
+                    self.spilled = Arena()
+                self.spilled.append(pickle.dumps(self.tail, protocol=pickle.HIGHEST_PROTOCOL))
             self.tail = []
 
     def __len__(self) -> int:
@@ -284,9 +295,14 @@ class Level:
 class StoredLevel(Level):
     """One level's stored kept copies in SQLite, as `NearDuplicateIndex` sees them (`dedup.StoredCopies`)."""
 
-    def __init__(self, connection: sqlite3.Connection, level: str, settings: Settings, keeping: bool = True) -> None:
+    def __init__(self, connection: sqlite3.Connection, level: str, settings: Settings, keeping: bool = True, building: bool = False) -> None:
         super().__init__(level, settings, _end(connection, level), keeping)
         self.connection = connection
+        # A new index (`Index.open`'s building file): copies are written as each chunk fills,
+        # their band pairs as runs of MAX_RUN (never merged again), and nothing is looked up.
+        self.writer = _CopyWriter(self, self.end, bandruns.MAX_RUN) if building else None
+        if building:
+            self.pending = Pending(sink=self._write_chunk)
         # shingle hashes of copies read whole, from their text: the run's, one permutation
         self.hasher = replace(fingerprinter(settings, level), num_perm=1)
         self.num_perm = settings.num_perm
@@ -310,6 +326,8 @@ class StoredLevel(Level):
             self.hidden.update(number for (number,) in self.connection.execute(query, (*chunk, self.level)))
 
     def exact(self, digest: str) -> int | None:
+        if not self.end:  # nothing stored (a new index holds only this run's copies, never its past)
+            return None
         row = self.connection.execute(
             "SELECT number FROM copies WHERE level = ? AND digest = ?", (self.level, bytes.fromhex(digest))
         ).fetchone()
@@ -319,6 +337,8 @@ class StoredLevel(Level):
         """Look up the band keys of the next items that may be asked for candidates: not those
         skipped nor those an exact stored copy matches (`exact` answers them first; a verbatim
         background paragraph is ~100 keys a stored copy holds, a block read each)."""
+        if not self.end:
+            return
         asked = ~skipped & ~self._held(batch.digests)
         sentences = np.repeat(asked, np.diff(batch.sentence_starts))
         self.look_up(batch.keys[asked], batch.sentence_keys[sentences] if sentences.any() else None)
@@ -363,6 +383,8 @@ class StoredLevel(Level):
 
     def candidates(self, keys: np.ndarray, sentence_keys: np.ndarray | None) -> set[int]:
         """Stored copies sharing a band key with the item, or a sentence band key with a sentence."""
+        if not self.end:
+            return set()
         numbers = self._numbers(0, keys)
         if sentence_keys is not None:
             numbers = np.concatenate([numbers, self._numbers(1, sentence_keys)])
@@ -456,32 +478,14 @@ class StoredLevel(Level):
     def write_pending(self) -> int:
         """Insert the copies kept in this run, numbered after the stored ones (inside a
         transaction), a chunk at a time; their band keys become a run each RUN_PAIRS or so."""
-        number = self.end
-        held_keys: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])  # per space, each copy's
-        held_numbers: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+        writer = self.writer or _CopyWriter(self, self.end, RUN_PAIRS)
         for chunk in self.pending.chunks():
-            copies, sketches, sizes = [], [], []
-            for kept, digest, signature, keys, sentence_keys in chunk:
-                item = kept.item
-                copies.append((self.level, number, item.doc, item.paragraph, item.lang, _compressed(item.text), bytes.fromhex(digest)))
-                sketches.append(dedup.sketch_codes(signature))
-                sizes.append(np.size(kept.hashes))
-                for slot, held in enumerate((keys, sentence_keys)):
-                    if held is not None:
-                        held_keys[slot].append(arrays.unique(np.asarray(held, dtype=np.uint64)))
-                        held_numbers[slot].append(np.full(held_keys[slot][-1].size, number, dtype=np.int64))
-                number += 1
-            self.connection.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?)", copies)
-            self._write_sketches(np.arange(number - len(chunk), number), np.array(sketches, dtype=np.uint8), np.array(sizes, dtype="<i4"))
-            for runs, held, numbers in zip(self.runs, held_keys, held_numbers):
-                if sum(part.size for part in held) >= RUN_PAIRS:
-                    runs.add(np.concatenate(held), np.concatenate(numbers))
-                    held.clear()
-                    numbers.clear()
-        for runs, held, numbers in zip(self.runs, held_keys, held_numbers):
-            if held:
-                runs.add(np.concatenate(held), np.concatenate(numbers))
-        return number - self.end
+            writer.write(chunk)
+        return writer.finish() - self.end
+
+    def _write_chunk(self, chunk: list[PendingCopy]) -> None:
+        with transaction(self.connection):
+            self.writer.write(chunk)
 
     def saved(self) -> None:
         super().saved()
@@ -494,6 +498,51 @@ class StoredLevel(Level):
         self.ahead = [None, None]
         self.found = [_NOTHING_FOUND, _NOTHING_FOUND]
         self.sketch_slot = self.sketch_rows = self.sketch_sizes = None
+
+
+class _CopyWriter:
+    """Writes a level's kept copies a chunk at a time, numbered on from `number` (inside a
+    transaction): their rows and sketches at once, their band pairs held until a space has
+    `run_pairs` of them, then written as one run."""
+
+    def __init__(self, level: StoredLevel, number: int, run_pairs: int) -> None:
+        self.level = level
+        self.number = number
+        self.run_pairs = run_pairs
+        self.keys: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])  # per space, each copy's
+        self.numbers: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+
+    def write(self, chunk: list[PendingCopy]) -> None:
+        level, first = self.level, self.number
+        copies, sketches, sizes = [], [], []
+        for kept, digest, signature, keys, sentence_keys in chunk:
+            item = kept.item
+            copies.append((level.level, self.number, item.doc, item.paragraph, item.lang, _compressed(item.text), bytes.fromhex(digest)))
+            sketches.append(dedup.sketch_codes(signature))
+            sizes.append(np.size(kept.hashes))
+            for slot, held in enumerate((keys, sentence_keys)):
+                if held is not None:
+                    self.keys[slot].append(arrays.unique(np.asarray(held, dtype=np.uint64)))
+                    self.numbers[slot].append(np.full(self.keys[slot][-1].size, self.number, dtype=np.uint32))
+            self.number += 1
+        level.connection.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?)", copies)
+        level._write_sketches(np.arange(first, self.number), np.array(sketches, dtype=np.uint8), np.array(sizes, dtype="<i4"))
+        for slot in (0, 1):
+            if sum(part.size for part in self.keys[slot]) >= self.run_pairs:
+                self._write_run(slot)
+
+    def finish(self) -> int:
+        """Write the band pairs still held; return one past the last number written."""
+        for slot in (0, 1):
+            if self.keys[slot]:
+                self._write_run(slot)
+        return self.number
+
+    def _write_run(self, slot: int) -> None:
+        keys, numbers = np.concatenate(self.keys[slot]), np.concatenate(self.numbers[slot])
+        self.keys[slot].clear()
+        self.numbers[slot].clear()
+        self.level.runs[slot].add(keys, numbers)
 
 
 def _compressed(text: str) -> bytes:
@@ -624,13 +673,14 @@ class BaseIndex:
 class Index(BaseIndex):
     """A persistent index in an SQLite file."""
 
-    def __init__(self, path: Path, connection: sqlite3.Connection, settings: Settings, readonly: bool = False) -> None:
+    def __init__(self, path: Path, connection: sqlite3.Connection, settings: Settings, readonly: bool = False, building: Path | None = None) -> None:
         self.location = str(path)
         self.file = path
         self.connection = connection
         self.settings = settings
         self.readonly = readonly
-        self.levels = {level: StoredLevel(connection, level, settings, keeping=not readonly) for level in LEVELS}
+        self.building = building  # a new index is written here, and moved to `path` by `save`
+        self.levels = {level: StoredLevel(connection, level, settings, not readonly, building is not None) for level in LEVELS}
 
     @classmethod
     def open(cls, path: Path | str, settings: Settings | None = None, create: bool = False, readonly: bool = False) -> BaseIndex:
@@ -639,6 +689,10 @@ class Index(BaseIndex):
 
         With no `settings`, the index's own are used, read only. With `create`, a missing index
         is made with `settings`. With `readonly`, nothing is ever written (`save` is refused).
+
+        A missing index is built in a hidden file beside `path` (no journal: copies are written
+        as the run keeps them, not held until `save`), which `save` moves to `path` whole; a run
+        that fails or never saves leaves nothing at `path`.
         """
         if is_redis_url(path):
             from .redis_index import RedisIndex
@@ -654,13 +708,17 @@ class Index(BaseIndex):
             raise InputError(f"index {path} is a folder; give the path of an index file (e.g. {path}/index.sqlite)")
         if not readonly and not (os.access(path.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))):
             raise InputError(f"cannot write index {path}: it or its folder is read-only; leave out --update-index to read it, or make both writable")
+        building = None
         try:
             if readonly:
                 connection = _connect_readonly(path)
+            elif path.exists():
+                connection = _connect(path)
             else:
-                connection = sqlite3.connect(path, isolation_level=None)
-                connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
+                handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".building", dir=path.parent)
+                os.close(handle)
+                building = Path(name)
+                connection = _connect(building, journal=False)
             if not readonly:
                 connection.executescript(SCHEMA)
             stored = dict(connection.execute("SELECT key, value FROM settings").fetchall())
@@ -678,9 +736,13 @@ class Index(BaseIndex):
             recorded = match_settings(settings)
         check_compatible(path, recorded, settings)
         base = settings or Settings()
-        return cls(path, connection, base.updated(**{name: recorded[name] for name in MATCH_SETTINGS}), readonly)
+        return cls(path, connection, base.updated(**{name: recorded[name] for name in MATCH_SETTINGS}), readonly, building)
 
     def close(self) -> None:
+        if self.building is not None:  # never saved: the new index never was
+            self.connection.close()
+            self.building.unlink(missing_ok=True)
+            return
         if not self.readonly:
             # Leave the file in rollback-journal mode, so readers need not create -wal and -shm
             # files beside it; while another connection has it open it stays in WAL mode.
@@ -702,7 +764,7 @@ class Index(BaseIndex):
         try:
             with transaction(self.connection, immediate=True):
                 for name, level in self.levels.items():
-                    if _end(self.connection, name) != level.end:
+                    if self.building is None and _end(self.connection, name) != level.end:
                         raise InputError(f"index {self.path} changed while this run read it (another writer); run again")
                     level.delete_hidden()
                     added[name] = level.write_pending()
@@ -712,7 +774,29 @@ class Index(BaseIndex):
             raise
         for level in self.levels.values():
             level.saved()
+        if self.building is not None:
+            self._publish()
         return added
+
+    def _publish(self) -> None:
+        """Move the new index from its building file to its path, on disk first: it appears
+        whole or not at all. Refused if another run made an index there meanwhile (`close`
+        then deletes the building file)."""
+        self.connection.execute("PRAGMA journal_mode = DELETE")
+        self.connection.close()
+        with open(self.building, "rb+") as handle:
+            os.fsync(handle.fileno())
+        if not _link(self.building, self.file):
+            raise InputError(f"index {self.path} was made by another run while this one built it; run again to add to it")
+        self.building.unlink(missing_ok=True)
+        self.building = None
+        folder = os.open(self.file.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+        self.connection = _connect(self.file)
+        self.levels.update({level: StoredLevel(self.connection, level, self.settings) for level in LEVELS})
 
     def counts(self) -> dict[str, int]:
         """How many kept copies each level stores."""
@@ -730,6 +814,33 @@ class Index(BaseIndex):
         return IndexStats(self.path, recorded, self.counts(), documents, band_rows, size, integrity)
 
 
+def _link(source: Path, target: Path) -> bool:
+    """Give the file `source` the name `target` too, unless `target` exists (False): a rename
+    would replace it."""
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        return False
+    except OSError:  # a file system without hard links
+        if target.exists():
+            return False
+        os.replace(source, target)
+    return True
+
+
+def _connect(path: Path, journal: bool = True) -> sqlite3.Connection:
+    """Open an SQLite file to write: in WAL mode, or with no journal at all (a new index's
+    building file, thrown away whole if the run fails)."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    if journal:
+        connection.execute("PRAGMA journal_mode = WAL")
+    else:
+        connection.execute("PRAGMA journal_mode = OFF")
+        connection.execute("PRAGMA synchronous = OFF")
+    connection.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
+    return connection
+
+
 def _connect_readonly(path: Path) -> sqlite3.Connection:
     """Open an SQLite file read only: `mode=ro`, or `immutable` for a WAL-mode file whose folder
     cannot be written (SQLite can then make no -shm file, and nobody can be writing it)."""
@@ -742,6 +853,7 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
         if os.access(path.parent, os.W_OK):
             raise
         connection = sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None)
+    connection.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
     return connection
 
 

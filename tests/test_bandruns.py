@@ -99,6 +99,26 @@ def test_lookups_find_exactly_the_stored_pairs_through_many_saves_and_merges(tmp
     assert len(runs.runs) < 6
 
 
+def test_runs_written_with_another_block_size_read_and_merge_the_same(tmp_path, monkeypatch):
+    """An index written before BLOCK changed (format 8 wrote 128 pairs a block) stays readable:
+    lookups go by each run's fences, and a merge of runs of both sizes finds every pair."""
+    rng = np.random.default_rng(5)
+    runs = BandRuns(connect(tmp_path / "runs.sqlite"), 1)
+    common = rng.integers(0, 2**64, size=2, dtype=np.uint64)
+    truth: dict[int, set[int]] = defaultdict(set)
+    for number, block in enumerate((128, 128, 7, 300)):
+        monkeypatch.setattr(bandruns, "BLOCK", block)
+        keys = np.concatenate([rng.integers(0, 2**64, size=2_000, dtype=np.uint64), np.repeat(common, 1)])
+        numbers = np.arange(number * 10_000, number * 10_000 + keys.size)
+        for key, held in zip(keys.tolist(), numbers.tolist()):
+            truth[key].add(held)
+        save(runs, keys, numbers)
+        stored = np.fromiter(truth, dtype=np.uint64)
+        asked = np.concatenate([stored, rng.integers(0, 2**64, size=500, dtype=np.uint64)])
+        assert found(runs, asked) == expected(truth, asked)
+    assert len(runs.runs) < 4  # merges happened across block sizes
+
+
 def test_dropped_copies_are_left_out_at_once_and_their_pairs_merged_away(tmp_path):
     rng = np.random.default_rng(3)
     runs = BandRuns(connect(tmp_path / "runs.sqlite"), 2)

@@ -141,6 +141,12 @@ def test_components_decided_in_their_own_tasks_decide_as_one_in_order_pass(corpu
     assert any(task.same_digest.size for task in tasks) and all(task.sharing.size for task in tasks)
 
 
+def make_index(path: Path, settings: Settings) -> None:
+    """An empty index at `path` (a new index exists once saved)."""
+    with Index.open(path, settings, create=True) as index:
+        index.save()
+
+
 def update_in_parts(path: Path, settings: Settings, parts: list[list[Document]]) -> None:
     """One run a part that updates the index, as `cleaner run --update-index` does: documents
     stored before are decided anew and their copies replaced."""
@@ -307,7 +313,7 @@ def test_hiding_documents_reads_their_copies_not_every_copy_of_the_level(tmp_pat
 )
 def test_an_index_refuses_a_run_with_other_match_settings(tmp_path, change, named):
     path = tmp_path / "index.sqlite"
-    Index.open(path, Settings(), create=True).close()
+    make_index(path, Settings())
     with pytest.raises(ConfigError, match=f"index {path} was built with {named}"):
         Index.open(path, Settings(**change))
     Index.open(path, Settings(keep="longest", workers=3)).close()  # settings that decide no match are free
@@ -315,7 +321,7 @@ def test_an_index_refuses_a_run_with_other_match_settings(tmp_path, change, name
 
 def test_an_index_of_another_format_is_refused(tmp_path):
     path = tmp_path / "index.sqlite"
-    Index.open(path, Settings(), create=True).close()
+    make_index(path, Settings())
     with sqlite3.connect(path) as connection:
         connection.execute("UPDATE settings SET value = '99' WHERE key = 'format'")
     with pytest.raises(ConfigError, match=f"has format 99, this cleaner reads format {FORMAT_VERSION}"):
@@ -336,7 +342,7 @@ def test_a_file_that_is_not_an_index_is_refused(tmp_path):
 def test_a_run_that_read_an_index_another_writer_changed_refuses_to_write(corpus, tmp_path):
     settings = Settings()
     path = tmp_path / "index.sqlite"
-    Index.open(path, settings, create=True).close()
+    make_index(path, settings)
     with Index.open(path, settings) as first, Index.open(path, settings) as second:
         deduplicate(copy.deepcopy(corpus[:5]), settings, stored=first.levels)
         deduplicate(copy.deepcopy(corpus[5:10]), settings, stored=second.levels)
@@ -412,6 +418,66 @@ def test_a_writer_killed_inside_its_transaction_leaves_the_index_whole(corpus, t
     writer.send_signal(signal.SIGKILL)
     writer.wait()
     assert stored_counts(path) == before
+
+
+def stored_contents(path: Path) -> dict[str, list]:
+    """Everything an index holds, in an order that does not depend on how it was written: its
+    copies, sketch rows and the live (key, number) pairs of each band space."""
+    with Index.open(path) as index:
+        contents = {
+            "copies": index.connection.execute("SELECT * FROM copies ORDER BY level, number").fetchall(),
+            "sketches": index.connection.execute("SELECT * FROM sketches ORDER BY id").fetchall(),
+        }
+        for level in index.levels.values():
+            for runs in level.runs:
+                pairs = [runs._read_blocks(run.run, np.arange(run.fences.size)) for run in runs.runs]
+                contents[f"space {runs.space}"] = sorted((key, number) for keys, numbers in pairs for key, number in zip(keys.tolist(), numbers.tolist()))
+    return contents
+
+
+def test_a_new_index_is_written_as_the_run_keeps_copies_and_appears_whole_when_saved(corpus, tmp_path, monkeypatch):
+    """A new index is built in a hidden file beside its path, each chunk of kept copies written
+    as it fills (nothing waits in a temporary file), and appears at the path only once saved,
+    holding what a run saved into an index that existed, empty, would. A run that fails, or
+    never saves, leaves nothing behind."""
+    monkeypatch.setattr(index_module, "PENDING_CHUNK", 7)
+    settings = Settings()
+    existing = tmp_path / "existing.sqlite"
+    make_index(existing, settings)
+    with Index.open(existing, settings, create=True) as index:
+        deduplicate(copy.deepcopy(corpus), settings, stored=index.levels)
+        assert index.levels["paragraph"].pending.spilled is not None  # held until the save
+        index.save()
+    path = tmp_path / "new.sqlite"
+    with Index.open(path, settings, create=True) as index:
+        deduplicate(copy.deepcopy(corpus), settings, stored=index.levels)
+        assert not path.exists() and index.levels["paragraph"].pending.spilled is None
+        written = index.connection.execute("SELECT COUNT(*) FROM copies").fetchone()[0]
+        kept = {name: len(level.pending) for name, level in index.levels.items()}
+        assert 0 < written < sum(kept.values()), "full chunks were written as they filled, the rest by the save"
+        assert index.save() == kept
+        assert index.counts() == kept  # open at its path now
+    assert sorted(found.name for found in tmp_path.iterdir()) == ["existing.sqlite", "new.sqlite"]
+    assert stored_contents(path) == stored_contents(existing)
+    with pytest.raises(RuntimeError, match="stopped"):
+        with Index.open(tmp_path / "failed.sqlite", settings, create=True) as index:
+            deduplicate(copy.deepcopy(corpus), settings, stored=index.levels)
+            raise RuntimeError("stopped")
+    assert sorted(found.name for found in tmp_path.iterdir()) == ["existing.sqlite", "new.sqlite"]
+
+
+def test_a_run_that_makes_an_index_another_run_made_meanwhile_refuses_to_replace_it(corpus, tmp_path):
+    settings = Settings()
+    path = tmp_path / "index.sqlite"
+    with Index.open(path, settings, create=True) as first, Index.open(path, settings, create=True) as second:
+        deduplicate(copy.deepcopy(corpus[:5]), settings, stored=first.levels)
+        deduplicate(copy.deepcopy(corpus[5:10]), settings, stored=second.levels)
+        first.save()
+        with pytest.raises(InputError, match="was made by another run while this one built it"):
+            second.save()
+    assert [found.name for found in tmp_path.iterdir()] == ["index.sqlite"]
+    with Index.open(path) as index:
+        assert {doc for (doc,) in index.connection.execute("SELECT doc FROM copies")} == {doc.id for doc in corpus[:5]}
 
 
 def write(folder: Path, files: dict[str, str]) -> Path:

@@ -21,7 +21,7 @@ from cleaner.dedup import deduplicate
 from cleaner.index import Index
 from conftest import BACKGROUND, EDITED
 from test_cli import cleaner, read_docs
-from test_index import OTHER, STORY, corpus, decisions, write  # noqa: F401 (the corpus fixture)
+from test_index import OTHER, STORY, corpus, decisions, make_index, write  # noqa: F401 (the corpus fixture)
 
 ROOT = os.geteuid() == 0
 
@@ -164,7 +164,7 @@ def test_a_reader_passes_over_copies_another_writer_adds_while_it_reads(corpus, 
     """Copies saved after a reader opened the index are not part of the past it decides against."""
     settings = Settings()
     path = tmp_path / "index.sqlite"
-    Index.open(path, settings, create=True).close()
+    make_index(path, settings)
     with Index.open(path, settings, readonly=True) as reader:
         with Index.open(path, settings) as writer:
             deduplicate(copy.deepcopy(corpus[:10]), settings, stored=writer.levels)

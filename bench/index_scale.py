@@ -1,0 +1,153 @@
+"""Persistent index at 1M documents: a 1k-document batch deduplicated against it, cold and warm.
+
+A real index of N documents is what deduplicating them leaves, and deduplicating 1M documents
+takes ~2 h on this 2-core machine with ~40 GB of temporary files beside a ~48 GB index: more
+disk than the machine has. What a batch's time depends on is what the index holds and how it is
+laid out, so this writes the index through the index's own writer (a new index's, as `cleaner
+index build` writes it: copies in chunks, band pairs in runs of MAX_RUN) with every document
+and every paragraph of the first N documents stored as a kept copy, none matched. A real index
+of the same corpus holds fewer (bench/corpus.py plants 2% exact and 4% near duplicate documents,
+and reuses background paragraphs ~50 times each): these are upper bounds on its size and on the
+batch's time, and the batch's decisions are those against that larger index.
+
+The last `--batch` documents are then deduplicated against it read only, as `cleaner check
+--index` would: first with the page cache dropped (when this user may: root), then warm.
+
+Needs bench/corpus.py's corpus (generated here; ~4.5 GB at 1M) and ~50 GB of disk at 1M.
+
+Run:
+  python bench/index_scale.py --work DIR --docs 1000000 [--batch 1000] [--repeat 3]
+  python bench/index_scale.py --work DIR --docs 1000000 --reuse   # time the batch again only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from index import batch_again, read_documents  # noqa: E402  (bench/index.py: its timed lookups too)
+
+from cleaner import dedup  # noqa: E402
+from cleaner.config import Settings  # noqa: E402
+from cleaner.dedup import Item, Kept, level_index  # noqa: E402
+from cleaner.document import Document, Source  # noqa: E402
+from cleaner.index import LEVELS, Index  # noqa: E402
+from cleaner.normalise import normalise  # noqa: E402
+
+IN_FLIGHT = 4  # shards fingerprinted ahead of the writer (~45 MB of features each)
+
+
+def shard_features(path: str) -> dict[str, tuple]:
+    """Each level's items of one JSONL shard, with what the index stores of them: normalised
+    (as bench/index.py's documents are), fingerprinted, shingle hashes left out (their count
+    is kept)."""
+    settings = Settings()
+    documents = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        source = Source(Path(path).name, "jsonl", "0" * 64, len(line))
+        documents.append(normalise(Document(id=record["id"], source=source, text=record["text"])))
+    documents.sort(key=lambda doc: doc.id)
+    found = {}
+    for level in LEVELS:
+        items = [(doc.id, number, text) for doc in documents for number, _, text in dedup._items(doc, level, settings)]
+        batch = level_index(settings, level).feature_batch([text for *_, text in items])
+        found[level] = (items, batch.digests, batch.signatures, batch.keys, batch.sentence_keys, batch.sentence_starts, batch.sizes)
+    return found
+
+
+def build(path: Path, shards: list[Path], workers: int) -> tuple[float, dict[str, int]]:
+    """Store every item of these shards in a new index at `path`; return seconds and counts."""
+    settings = Settings()
+    clock = time.perf_counter()
+    with Index.open(path, settings, create=True) as index, ProcessPoolExecutor(workers) as pool:
+        waiting: deque = deque()
+        written = 0
+        for shard in [*shards, None]:
+            if shard is not None:
+                waiting.append(pool.submit(shard_features, str(shard)))
+            while waiting and (len(waiting) >= IN_FLIGHT or shard is None):
+                store(index, waiting.popleft().result())
+                written += 1
+                if written % 50 == 0:
+                    print(f"  {written:,} of {len(shards):,} shards written, {time.perf_counter() - clock:.0f} s", file=sys.stderr, flush=True)
+        index.save()
+        return time.perf_counter() - clock, index.counts()
+
+
+def store(index: Index, found: dict[str, tuple]) -> None:
+    for level, (items, digests, signatures, keys, sentence_keys, sentence_starts, sizes) in found.items():
+        stored = index.levels[level]
+        starts = sentence_starts.tolist()
+        for row, (doc, paragraph, text) in enumerate(items):
+            sentences = sentence_keys[starts[row] : starts[row + 1]] if starts[row + 1] > starts[row] else None
+            # the writer asks a copy's shingle count only: a zero-stride array of that size
+            hashes = np.broadcast_to(np.uint32(0), (int(sizes[row]),))
+            stored.add(Kept(Item(doc, paragraph, text), hashes), digests[row], signatures[row], keys[row], sentences)
+
+
+def drop_page_cache() -> bool:
+    """Write dirty pages out and drop the page cache (root only): the batch then reads cold."""
+    subprocess.run(["sync"], check=True)
+    try:
+        Path("/proc/sys/vm/drop_caches").write_text("1\n")
+    except OSError:
+        return False
+    return True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=int, default=1_000_000, help="documents stored in the index")
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--work", type=Path, required=True, help="folder for the corpus and index (~50 GB at 1M)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3, help="warm batches after the cold one")
+    parser.add_argument("--reuse", action="store_true", help="time the batch against the index already in --work")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    total = args.docs + args.batch
+    corpus = args.work / f"corpus-{total}"
+    if not corpus.exists():
+        clock = time.perf_counter()
+        subprocess.run(
+            [sys.executable, str(HERE / "corpus.py"), str(corpus), "--docs", str(total), "--format", "jsonl", "--jobs", str(args.workers)],
+            check=True,
+        )
+        print(f"corpus of {total:,} documents in {time.perf_counter() - clock:.0f} s", file=sys.stderr)
+    shards = sorted((corpus / "docs").glob("*.jsonl"))
+    per_shard = sum(1 for _ in shards[0].open(encoding="utf-8"))
+    if args.docs % per_shard or args.batch % per_shard:
+        raise SystemExit(f"--docs and --batch must be whole shards of {per_shard} documents")
+    indexed, batch_shards = shards[: args.docs // per_shard], shards[args.docs // per_shard :]
+    path = args.work / f"index-{args.docs}.sqlite"
+    if not args.reuse:
+        path.unlink(missing_ok=True)
+        seconds, counts = build(path, indexed, args.workers)
+        size = path.stat().st_size
+        print(
+            f"built: {args.docs:,} documents, {counts['paragraph']:,} paragraphs in {seconds:.0f} s "
+            f"({args.docs / seconds:.0f} documents/s); {size / 1e9:.1f} GB, {size / args.docs / 1e3:.1f} KB a document"
+        )
+    batch = read_documents(corpus / "docs", batch_shards)
+    settings = Settings()
+    cold = drop_page_cache()
+    print("cold (page cache dropped):" if cold else "page cache not dropped (not root): the first attempt may be warm")
+    batch_again(path, batch, settings, 1)
+    print("warm:")
+    batch_again(path, batch, settings, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
