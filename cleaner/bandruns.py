@@ -86,10 +86,17 @@ class Run:
     bits: int
     bloom: np.ndarray  # uint8, bits // 8 rounded up
     fences: np.ndarray  # uint64, the first key of each block
+    last: int  # the run's last key: its keys are fences[0] to last
 
     def maybe(self, keys: np.ndarray) -> np.ndarray:
         """Which of `keys` the run may hold (no false negatives)."""
         return bloom_test(self.bloom, self.bits, keys)
+
+    def within(self, keys: np.ndarray) -> np.ndarray:
+        """Those of `keys` (ascending) between the run's first and last key: all of them for a
+        run of new pairs, a slice for one of the key ranges `partition` writes."""
+        low, high = np.uint64(self.fences[0]), np.uint64(self.last)
+        return keys[np.searchsorted(keys, low, side="left") : np.searchsorted(keys, high, side="right")]
 
 
 class BandRuns:
@@ -112,10 +119,14 @@ class BandRuns:
             rows = self.connection.execute(
                 "SELECT run, pairs, bits, bloom, fences FROM band_runs WHERE space = ? ORDER BY run", (self.space,)
             ).fetchall()
-            self._runs = [
-                Run(run, pairs, bits, np.frombuffer(bloom, dtype=np.uint8), np.frombuffer(fences, dtype=np.uint64))
-                for run, pairs, bits, bloom, fences in rows
-            ]
+            self._runs = []
+            for run, pairs, bits, bloom, fences in rows:
+                fences = np.frombuffer(fences, dtype=np.uint64)
+                # the last key: at the end of the last block (one row read a run)
+                last = self.connection.execute("SELECT keys FROM band_blocks WHERE id = ?", (block_id(self.space, run, fences.size - 1),)).fetchone()
+                if last is None:
+                    raise Vanished(run)
+                self._runs.append(Run(run, pairs, bits, np.frombuffer(bloom, dtype=np.uint8), fences, int(np.frombuffer(last[0], dtype=np.uint64)[-1])))
         return self._runs
 
     @property
@@ -159,7 +170,8 @@ class BandRuns:
     def _lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         found_keys, found_numbers = [], []
         for run in self.runs:
-            asked = keys[run.maybe(keys)]
+            asked = run.within(keys)
+            asked = asked[run.maybe(asked)]
             if not asked.size:
                 continue
             blocks = _blocks_holding(run.fences, asked)
@@ -252,6 +264,56 @@ class BandRuns:
             self._runs = None
             if merged_keys.size:
                 self._write(merged_keys, merged_numbers)
+
+    def partition(self) -> None:
+        """Rewrite all the space's runs as runs of key ranges that split the key space between
+        them, ~MAX_RUN pairs each (inside a transaction): a lookup tests a key against, and reads
+        it from, one of them rather than each of the runs of MAX_RUN that an index of millions
+        of documents holds (each key that passes a filter wrongly costs a block read, ~1% a run).
+        Pairs of gone copies are left out. A source block is deleted as soon as every pair it
+        holds is rewritten, so the file grows by about one range's pairs, not by the space's.
+
+        Band keys are hashes, spread evenly over the 64-bit key space: ranges of equal width
+        hold about as many pairs."""
+        runs = self.runs
+        if len(runs) < 2:
+            return
+        ranges = -(-sum(run.pairs for run in runs) // MAX_RUN)
+        edges = [(range_ * (1 << 64)) // ranges for range_ in range(ranges)]
+        gone = np.fromiter(self.gone, dtype=np.uint32, count=len(self.gone))
+        deleted = [0] * len(runs)  # per run, the blocks deleted so far (those below)
+        for range_, low in enumerate(edges):
+            high = edges[range_ + 1] if range_ + 1 < ranges else None  # keys in [low, high)
+            keys, numbers = [], []
+            for position, run in enumerate(runs):
+                first = max(int(np.searchsorted(run.fences, np.uint64(low), side="left")) - 1, deleted[position])
+                end = run.fences.size if high is None else int(np.searchsorted(run.fences, np.uint64(high), side="left"))
+                if end <= first:
+                    continue
+                run_keys, run_numbers = self._read_blocks(run.run, np.arange(first, end, dtype=np.int64))
+                inside = (run_keys >= np.uint64(low)) & (True if high is None else run_keys < np.uint64(high))
+                keys.append(run_keys[inside])
+                numbers.append(run_numbers[inside])
+                # blocks wholly below `high` (the next block starts below it too) are done with
+                done = run.fences.size if high is None else max(end - 1, deleted[position])
+                self.connection.execute(
+                    "DELETE FROM band_blocks WHERE id >= ? AND id < ?",
+                    (block_id(self.space, run.run, deleted[position]), block_id(self.space, run.run, done)),
+                )
+                deleted[position] = done
+            if keys:
+                range_keys, range_numbers = np.concatenate(keys), np.concatenate(numbers)
+                if gone.size:
+                    keep = ~np.isin(range_numbers, gone)
+                    range_keys, range_numbers = range_keys[keep], range_numbers[keep]
+                if range_keys.size:
+                    self._write(range_keys, range_numbers)
+        for run in runs:
+            self.connection.execute(
+                "DELETE FROM band_blocks WHERE id >= ? AND id < ?", (block_id(self.space, run.run, 0), block_id(self.space, run.run + 1, 0))
+            )
+            self.connection.execute("DELETE FROM band_runs WHERE space = ? AND run = ?", (self.space, run.run))
+        self._runs = None
 
 
 def block_id(space: int, run: int, block: int) -> int:

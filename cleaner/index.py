@@ -299,7 +299,8 @@ class StoredLevel(Level):
         super().__init__(level, settings, _end(connection, level), keeping)
         self.connection = connection
         # A new index (`Index.open`'s building file): copies are written as each chunk fills,
-        # their band pairs as runs of MAX_RUN (never merged again), and nothing is looked up.
+        # their band pairs as runs of MAX_RUN, split into key ranges by the save (`partition`),
+        # and nothing is looked up.
         self.writer = _CopyWriter(self, self.end, bandruns.MAX_RUN) if building else None
         if building:
             self.pending = Pending(sink=self._write_chunk)
@@ -481,7 +482,11 @@ class StoredLevel(Level):
         writer = self.writer or _CopyWriter(self, self.end, RUN_PAIRS)
         for chunk in self.pending.chunks():
             writer.write(chunk)
-        return writer.finish() - self.end
+        end = writer.finish()
+        if self.writer is not None:  # a new index: its runs of MAX_RUN become key ranges
+            for runs in self.runs:
+                runs.partition()
+        return end - self.end
 
     def _write_chunk(self, chunk: list[PendingCopy]) -> None:
         with transaction(self.connection):

@@ -119,6 +119,50 @@ def test_runs_written_with_another_block_size_read_and_merge_the_same(tmp_path, 
     assert len(runs.runs) < 4  # merges happened across block sizes
 
 
+def test_partitioned_runs_split_the_key_space_and_hold_exactly_the_live_pairs(tmp_path, monkeypatch):
+    """`partition` rewrites runs of every key as runs of disjoint key ranges, ~MAX_RUN pairs
+    each, leaving out gone copies' pairs and no block row of the old runs; lookups find the
+    same pairs, keys on a range's edge and keys whose pairs span blocks among them."""
+    monkeypatch.setattr(bandruns, "MAX_RUN", 3_000)
+    rng = np.random.default_rng(7)
+    runs = BandRuns(connect(tmp_path / "runs.sqlite"), 2)
+    # shared by many copies (pairs over several blocks), and on the edges of 8 ranges
+    common = np.concatenate([rng.integers(0, 2**64, size=2, dtype=np.uint64), np.array([2**63, 2**62 - 1, 0, 2**64 - 1], dtype=np.uint64)])
+    truth: dict[int, set[int]] = defaultdict(set)
+    number = 0
+    for _ in range(6):
+        keys, numbers = [], []
+        for _ in range(70):
+            held = np.concatenate([rng.integers(0, 2**64, size=40, dtype=np.uint64), common[: int(rng.integers(0, 7))]])
+            keys.append(held)
+            numbers.append(np.full(held.size, number))
+            for key in held.tolist():
+                truth[key].add(number)
+            number += 1
+        save(runs, np.concatenate(keys), np.concatenate(numbers))
+    gone = {5, 77, 200}
+    runs.connection.execute("BEGIN")
+    runs.drop(sorted(gone))
+    runs.connection.execute("COMMIT")
+    before = runs.runs
+    assert len(before) == 6 and all(int(run.fences[0]) < 2**60 and run.last > 2**64 - 2**60 for run in before)
+    held = runs.pairs()  # gone copies' pairs too: ranges are sized before those are left out
+    monkeypatch.setattr(bandruns, "MAX_RUN", -(-held // 8))  # 8 ranges, 2**61 keys wide
+    runs.connection.execute("BEGIN")
+    runs.partition()
+    runs.connection.execute("COMMIT")
+    runs.forget()
+    live = sum(len(numbers - gone) for numbers in truth.values())
+    assert runs.pairs() == runs.live_pairs() == live
+    assert len(runs.runs) == 8
+    ranges = sorted((int(run.fences[0]), run.last) for run in runs.runs)
+    assert all(last < first for (_, last), (first, _) in zip(ranges, ranges[1:])), "the ranges do not overlap"
+    assert runs.connection.execute("SELECT COUNT(*) FROM band_blocks").fetchone()[0] == sum(run.fences.size for run in runs.runs)
+    assert max(len(truth[key]) for key in common.tolist()) > BLOCK
+    asked = np.concatenate([np.fromiter(truth, dtype=np.uint64), rng.integers(0, 2**64, size=500, dtype=np.uint64)])
+    assert found(runs, asked) == expected(truth, asked, gone)
+
+
 def test_dropped_copies_are_left_out_at_once_and_their_pairs_merged_away(tmp_path):
     rng = np.random.default_rng(3)
     runs = BandRuns(connect(tmp_path / "runs.sqlite"), 2)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cleaner import dedup
+from cleaner import bandruns, dedup
 from cleaner import index as index_module
 from cleaner.config import Settings
 from cleaner.dedup import deduplicate
@@ -441,6 +441,7 @@ def test_a_new_index_is_written_as_the_run_keeps_copies_and_appears_whole_when_s
     holding what a run saved into an index that existed, empty, would. A run that fails, or
     never saves, leaves nothing behind."""
     monkeypatch.setattr(index_module, "PENDING_CHUNK", 7)
+    monkeypatch.setattr(bandruns, "MAX_RUN", 5_000)  # the new index's runs are split into key ranges
     settings = Settings()
     existing = tmp_path / "existing.sqlite"
     make_index(existing, settings)
@@ -457,6 +458,8 @@ def test_a_new_index_is_written_as_the_run_keeps_copies_and_appears_whole_when_s
         assert 0 < written < sum(kept.values()), "full chunks were written as they filled, the rest by the save"
         assert index.save() == kept
         assert index.counts() == kept  # open at its path now
+        ranges = sorted((int(run.fences[0]), run.last) for run in index.levels["paragraph"].runs[0].runs)
+        assert len(ranges) > 2 and all(last < first for (_, last), (first, _) in zip(ranges, ranges[1:]))
     assert sorted(found.name for found in tmp_path.iterdir()) == ["existing.sqlite", "new.sqlite"]
     assert stored_contents(path) == stored_contents(existing)
     with pytest.raises(RuntimeError, match="stopped"):
