@@ -146,7 +146,10 @@ class BandRuns:
         return sum(run.pairs for run in self.runs)
 
     def live_pairs(self) -> int:
-        """How many pairs of copies still stored the runs hold (reads every block)."""
+        """How many pairs of copies still stored the runs hold (reads every block unless no
+        copy of the space is gone)."""
+        if not self.gone:
+            return self.pairs()
         gone = np.fromiter(self.gone, dtype=np.uint32, count=len(self.gone))
         live = 0
         for run in self.runs:

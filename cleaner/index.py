@@ -516,6 +516,7 @@ class _CopyWriter:
         self.run_pairs = run_pairs
         self.keys: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])  # per space, each copy's
         self.numbers: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+        self.held = [0, 0]  # pairs held per space
 
     def write(self, chunk: list[PendingCopy]) -> None:
         level, first = self.level, self.number
@@ -527,13 +528,15 @@ class _CopyWriter:
             sizes.append(np.size(kept.hashes))
             for slot, held in enumerate((keys, sentence_keys)):
                 if held is not None:
-                    self.keys[slot].append(arrays.unique(np.asarray(held, dtype=np.uint64)))
-                    self.numbers[slot].append(np.full(self.keys[slot][-1].size, self.number, dtype=np.uint32))
+                    distinct = arrays.unique(np.asarray(held, dtype=np.uint64))
+                    self.keys[slot].append(distinct)
+                    self.numbers[slot].append(np.full(distinct.size, self.number, dtype=np.uint32))
+                    self.held[slot] += distinct.size
             self.number += 1
         level.connection.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?)", copies)
         level._write_sketches(np.arange(first, self.number), np.array(sketches, dtype=np.uint8), np.array(sizes, dtype="<i4"))
         for slot in (0, 1):
-            if sum(part.size for part in self.keys[slot]) >= self.run_pairs:
+            if self.held[slot] >= self.run_pairs:
                 self._write_run(slot)
 
     def finish(self) -> int:
@@ -547,6 +550,7 @@ class _CopyWriter:
         keys, numbers = np.concatenate(self.keys[slot]), np.concatenate(self.numbers[slot])
         self.keys[slot].clear()
         self.numbers[slot].clear()
+        self.held[slot] = 0
         self.level.runs[slot].add(keys, numbers)
 
 
@@ -723,6 +727,7 @@ class Index(BaseIndex):
                 handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".building", dir=path.parent)
                 os.close(handle)
                 building = Path(name)
+                os.chmod(building, 0o666 & ~_umask())  # as SQLite would make it (mkstemp's is 0600)
                 connection = _connect(building, journal=False)
             if not readonly:
                 connection.executescript(SCHEMA)
@@ -831,6 +836,12 @@ def _link(source: Path, target: Path) -> bool:
             return False
         os.replace(source, target)
     return True
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _connect(path: Path, journal: bool = True) -> sqlite3.Connection:

@@ -462,6 +462,10 @@ def test_a_new_index_is_written_as_the_run_keeps_copies_and_appears_whole_when_s
         assert len(ranges) > 2 and all(last < first for (_, last), (first, _) in zip(ranges, ranges[1:]))
     assert sorted(found.name for found in tmp_path.iterdir()) == ["existing.sqlite", "new.sqlite"]
     assert stored_contents(path) == stored_contents(existing)
+    plain = tmp_path / "made by sqlite.sqlite"
+    sqlite3.connect(plain).close()
+    assert path.stat().st_mode == plain.stat().st_mode, "the same permissions as SQLite gives a file it makes"
+    plain.unlink()
     with pytest.raises(RuntimeError, match="stopped"):
         with Index.open(tmp_path / "failed.sqlite", settings, create=True) as index:
             deduplicate(copy.deepcopy(corpus), settings, stored=index.levels)
