@@ -1,14 +1,17 @@
 """Persistent index at 1M documents: a 1k-document batch deduplicated against it, cold and warm.
 
 A real index of N documents is what deduplicating them leaves, and deduplicating 1M documents
-takes ~2 h on this 2-core machine with ~40 GB of temporary files beside a ~48 GB index: more
+takes ~2 h on this 2-core machine with ~40 GB of temporary files beside a ~45 GB index: more
 disk than the machine has. What a batch's time depends on is what the index holds and how it is
 laid out, so this writes the index through the index's own writer (a new index's, as `cleaner
-index build` writes it: copies in chunks, band pairs in runs of MAX_RUN) with every document
-and every paragraph of the first N documents stored as a kept copy, none matched. A real index
-of the same corpus holds fewer (bench/corpus.py plants 2% exact and 4% near duplicate documents,
-and reuses background paragraphs ~50 times each): these are upper bounds on its size and on the
-batch's time, and the batch's decisions are those against that larger index.
+index build` writes it: copies in chunks, band pairs in runs of MAX_RUN split into key ranges
+by the save) with the copies dedup would keep, as bench/corpus.py's labels say: not the planted
+exact and near duplicate documents, not a paragraph whose text was stored before, and a reused
+background paragraph (verbatim or lightly edited) only where it first appears. Other near
+duplicates a real run would find (chance ones, edits of edits) are stored, so the index holds a
+little more than a real one. `--every-item` stores every document and paragraph instead: the
+index then holds each background paragraph ~50 times (an upper bound far above a real index,
+since those copies are what a batch's reused sentences name as candidates).
 
 The last `--batch` documents are then deduplicated against it read only, as `cleaner check
 --index` would: first with the page cache dropped (when this user may: root), then warm.
@@ -16,7 +19,7 @@ The last `--batch` documents are then deduplicated against it read only, as `cle
 Needs bench/corpus.py's corpus (generated here; ~4.5 GB at 1M) and ~50 GB of disk at 1M.
 
 Run:
-  python bench/index_scale.py --work DIR --docs 1000000 [--batch 1000] [--repeat 3]
+  python bench/index_scale.py --work DIR --docs 1000000 [--batch 1000] [--repeat 3] [--every-item]
   python bench/index_scale.py --work DIR --docs 1000000 --reuse   # time the batch again only
 """
 
@@ -30,6 +33,7 @@ import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +52,7 @@ from cleaner.normalise import normalise  # noqa: E402
 IN_FLIGHT = 4  # shards fingerprinted ahead of the writer (~45 MB of features each)
 
 
-def shard_features(path: str) -> dict[str, tuple]:
+def shard_features(path: str) -> dict[str, Any]:
     """Each level's items of one JSONL shard, with what the index stores of them: normalised
     (as bench/index.py's documents are), fingerprinted, shingle hashes left out (their count
     is kept)."""
@@ -59,7 +63,7 @@ def shard_features(path: str) -> dict[str, tuple]:
         source = Source(Path(path).name, "jsonl", "0" * 64, len(line))
         documents.append(normalise(Document(id=record["id"], source=source, text=record["text"])))
     documents.sort(key=lambda doc: doc.id)
-    found = {}
+    found: dict = {"ids": [doc.id for doc in documents]}
     for level in LEVELS:
         items = [(doc.id, number, text) for doc in documents for number, _, text in dedup._items(doc, level, settings)]
         batch = level_index(settings, level).feature_batch([text for *_, text in items])
@@ -67,8 +71,39 @@ def shard_features(path: str) -> dict[str, tuple]:
     return found
 
 
-def build(path: Path, shards: list[Path], workers: int) -> tuple[float, dict[str, int]]:
-    """Store every item of these shards in a new index at `path`; return seconds and counts."""
+class Keeping:
+    """Which items a real run would keep, as the corpus's labels say (module docstring)."""
+
+    def __init__(self, labels: Path, every_item: bool) -> None:
+        self.labels = labels.open(encoding="utf-8")
+        self.every_item = every_item
+        self.digests: dict[str, set[bytes]] = {level: set() for level in LEVELS}
+        self.background: set[int] = set()
+
+    def shard(self, documents: int) -> dict[str, dict]:
+        """The labels of the next `documents` documents, by id (labels.jsonl is in corpus order)."""
+        return {label["id"]: label for label in (json.loads(next(self.labels)) for _ in range(documents))}
+
+    def keeps(self, level: str, label: dict, paragraph: int | None, digest: str) -> bool:
+        if self.every_item:
+            return True
+        if label["kind"] != "original":
+            return False
+        reused = {entry["paragraph"]: entry["background"] for entry in label["background"]}
+        if paragraph in reused:
+            if reused[paragraph] in self.background:
+                return False
+            self.background.add(reused[paragraph])
+        seen = self.digests[level]
+        held = bytes.fromhex(digest[:32])
+        if held in seen:
+            return False
+        seen.add(held)
+        return True
+
+
+def build(path: Path, shards: list[Path], workers: int, keeping: Keeping) -> tuple[float, dict[str, int]]:
+    """Store the kept items of these shards in a new index at `path`; return seconds and counts."""
     settings = Settings()
     clock = time.perf_counter()
     with Index.open(path, settings, create=True) as index, ProcessPoolExecutor(workers) as pool:
@@ -78,7 +113,7 @@ def build(path: Path, shards: list[Path], workers: int) -> tuple[float, dict[str
             if shard is not None:
                 waiting.append(pool.submit(shard_features, str(shard)))
             while waiting and (len(waiting) >= IN_FLIGHT or shard is None):
-                store(index, waiting.popleft().result())
+                store(index, waiting.popleft().result(), keeping)
                 written += 1
                 if written % 50 == 0:
                     print(f"  {written:,} of {len(shards):,} shards written, {time.perf_counter() - clock:.0f} s", file=sys.stderr, flush=True)
@@ -86,11 +121,15 @@ def build(path: Path, shards: list[Path], workers: int) -> tuple[float, dict[str
         return time.perf_counter() - clock, index.counts()
 
 
-def store(index: Index, found: dict[str, tuple]) -> None:
-    for level, (items, digests, signatures, keys, sentence_keys, sentence_starts, sizes) in found.items():
+def store(index: Index, found: dict[str, Any], keeping: Keeping) -> None:
+    labels = keeping.shard(len(found["ids"]))
+    for level in LEVELS:
+        items, digests, signatures, keys, sentence_keys, sentence_starts, sizes = found[level]
         stored = index.levels[level]
         starts = sentence_starts.tolist()
         for row, (doc, paragraph, text) in enumerate(items):
+            if not keeping.keeps(level, labels[doc], paragraph, digests[row]):
+                continue
             sentences = sentence_keys[starts[row] : starts[row + 1]] if starts[row + 1] > starts[row] else None
             # the writer asks a copy's shingle count only: a zero-stride array of that size
             hashes = np.broadcast_to(np.uint32(0), (int(sizes[row]),))
@@ -115,6 +154,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3, help="warm batches after the cold one")
     parser.add_argument("--reuse", action="store_true", help="time the batch against the index already in --work")
+    parser.add_argument("--every-item", action="store_true", help="store every document and paragraph, none left out as a duplicate")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     total = args.docs + args.batch
@@ -131,10 +171,10 @@ def main() -> None:
     if args.docs % per_shard or args.batch % per_shard:
         raise SystemExit(f"--docs and --batch must be whole shards of {per_shard} documents")
     indexed, batch_shards = shards[: args.docs // per_shard], shards[args.docs // per_shard :]
-    path = args.work / f"index-{args.docs}.sqlite"
+    path = args.work / f"index-{args.docs}{'-every-item' if args.every_item else ''}.sqlite"
     if not args.reuse:
         path.unlink(missing_ok=True)
-        seconds, counts = build(path, indexed, args.workers)
+        seconds, counts = build(path, indexed, args.workers, Keeping(corpus / "labels.jsonl", args.every_item))
         size = path.stat().st_size
         print(
             f"built: {args.docs:,} documents, {counts['paragraph']:,} paragraphs in {seconds:.0f} s "

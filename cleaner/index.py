@@ -417,11 +417,13 @@ class StoredLevel(Level):
         missing = blocks if self.sketch_slot is None else blocks[self.sketch_slot[blocks] < 0]
         if self.sketch_slot is None or self.slots_used + missing.size > _CACHED_SKETCH_ROWS // self.block:
             self.sketch_slot = np.full(-(-self.end // self.block), -1, dtype=np.int64)
-            self.sketch_rows = np.zeros((0, self.block, self.num_perm), dtype=np.uint8)
-            self.sketch_sizes = np.zeros((0, self.block), dtype=np.int32)
+            if self.sketch_rows is None:  # begun again: the arrays keep their room
+                self.sketch_rows = np.zeros((0, self.block, self.num_perm), dtype=np.uint8)
+                self.sketch_sizes = np.zeros((0, self.block), dtype=np.int32)
             self.slots_used, missing = 0, blocks
         if self.slots_used + missing.size > len(self.sketch_rows):  # room for twice as many
-            room = max(2 * len(self.sketch_rows), self.slots_used + missing.size)
+            needed = self.slots_used + missing.size
+            room = max(min(2 * len(self.sketch_rows), _CACHED_SKETCH_ROWS // self.block), needed)
             self.sketch_rows = np.concatenate([self.sketch_rows[: self.slots_used], np.zeros((room - self.slots_used, self.block, self.num_perm), dtype=np.uint8)])
             self.sketch_sizes = np.concatenate([self.sketch_sizes[: self.slots_used], np.zeros((room - self.slots_used, self.block), dtype=np.int32)])
         for chunk in _chunks(missing.tolist()):
