@@ -256,10 +256,7 @@ class BandRuns:
                 run_keys, run_numbers = self._read_blocks(run.run, blocks)
                 keys.append(run_keys)
                 numbers.append(run_numbers)
-                self.connection.execute(
-                    "DELETE FROM band_blocks WHERE id >= ? AND id < ?", (block_id(self.space, run.run, 0), block_id(self.space, run.run + 1, 0))
-                )
-                self.connection.execute("DELETE FROM band_runs WHERE space = ? AND run = ?", (self.space, run.run))
+                self._delete(run.run)
             merged_keys, merged_numbers = np.concatenate(keys), np.concatenate(numbers)
             if self.gone:
                 keep = ~np.isin(merged_numbers, np.fromiter(self.gone, dtype=np.int64, count=len(self.gone)).astype(np.uint32))
@@ -312,11 +309,13 @@ class BandRuns:
                 if range_keys.size:
                     self._write(range_keys, range_numbers)
         for run in runs:
-            self.connection.execute(
-                "DELETE FROM band_blocks WHERE id >= ? AND id < ?", (block_id(self.space, run.run, 0), block_id(self.space, run.run + 1, 0))
-            )
-            self.connection.execute("DELETE FROM band_runs WHERE space = ? AND run = ?", (self.space, run.run))
+            self._delete(run.run)
         self._runs = None
+
+    def _delete(self, run: int) -> None:
+        """Delete a run: its blocks and its catalogue row."""
+        self.connection.execute("DELETE FROM band_blocks WHERE id >= ? AND id < ?", (block_id(self.space, run, 0), block_id(self.space, run + 1, 0)))
+        self.connection.execute("DELETE FROM band_runs WHERE space = ? AND run = ?", (self.space, run))
 
 
 def block_id(space: int, run: int, block: int) -> int:

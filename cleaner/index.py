@@ -21,8 +21,10 @@ Writes happen in one transaction per batch (`save`), in WAL mode: a crash or an 
 middle leaves the index as it was before the batch. A new index is built in a hidden file
 beside its path, without a journal, its copies written as the run keeps them (a WAL would hold
 a second copy of everything, and copies held until the save ~40 KB a document more), and
-`save` moves the file to the path: the index appears whole, or not at all. The index records the settings that decide
-matches and refuses to mix in a run with different ones, naming the setting.
+`save` moves the file to the path: the index appears whole, or not at all.
+
+The index records the settings that decide matches and refuses to mix in a run with different
+ones, naming the setting.
 
 A writer leaves the file in rollback-journal mode when it closes, so that at rest the index is
 one plain file: a reader opens it with `mode=ro` and then neither writes nor creates anything

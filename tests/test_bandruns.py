@@ -28,6 +28,21 @@ def save(runs: BandRuns, keys: np.ndarray, numbers: np.ndarray) -> None:
     runs.forget()
 
 
+def save_copies(runs: BandRuns, rng: np.random.Generator, copies: int, common: np.ndarray, truth: dict[int, set[int]], number: int) -> int:
+    """Save copies numbered from `number` as one run, each 40 random keys and the first few of
+    `common`; record their pairs in `truth`; return the next number."""
+    keys, numbers = [], []
+    for _ in range(copies):
+        held = np.concatenate([rng.integers(0, 2**64, size=40, dtype=np.uint64), common[: int(rng.integers(0, common.size + 1))]])
+        keys.append(held)
+        numbers.append(np.full(held.size, number))
+        for key in held.tolist():
+            truth[key].add(number)
+        number += 1
+    save(runs, np.concatenate(keys), np.concatenate(numbers))
+    return number
+
+
 def found(runs: BandRuns, keys: np.ndarray) -> dict[int, set[int]]:
     stored_keys, numbers = runs.lookup(keys)
     assert (np.diff(stored_keys.astype(np.float64)) >= 0).all()  # ascending
@@ -79,15 +94,7 @@ def test_lookups_find_exactly_the_stored_pairs_through_many_saves_and_merges(tmp
     truth: dict[int, set[int]] = defaultdict(set)
     number = 0
     for batch in range(12):
-        keys, numbers = [], []
-        for _ in range(int(rng.integers(20, 200))):
-            held = np.concatenate([rng.integers(0, 2**64, size=40, dtype=np.uint64), common[: int(rng.integers(0, 4))]])
-            keys.append(held)
-            numbers.append(np.full(held.size, number))
-            for key in held.tolist():
-                truth[key].add(number)
-            number += 1
-        save(runs, np.concatenate(keys), np.concatenate(numbers))
+        number = save_copies(runs, rng, int(rng.integers(20, 200)), common, truth, number)
         # runs stay few: each is more than twice the next smaller one
         sizes = sorted(run.pairs for run in runs.runs)
         assert all(larger > 2 * smaller for smaller, larger in zip(sizes, sizes[1:]))
@@ -131,15 +138,7 @@ def test_partitioned_runs_split_the_key_space_and_hold_exactly_the_live_pairs(tm
     truth: dict[int, set[int]] = defaultdict(set)
     number = 0
     for _ in range(6):
-        keys, numbers = [], []
-        for _ in range(70):
-            held = np.concatenate([rng.integers(0, 2**64, size=40, dtype=np.uint64), common[: int(rng.integers(0, 7))]])
-            keys.append(held)
-            numbers.append(np.full(held.size, number))
-            for key in held.tolist():
-                truth[key].add(number)
-            number += 1
-        save(runs, np.concatenate(keys), np.concatenate(numbers))
+        number = save_copies(runs, rng, 70, common, truth, number)
     gone = {5, 77, 200}
     runs.connection.execute("BEGIN")
     runs.drop(sorted(gone))
