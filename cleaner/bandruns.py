@@ -150,12 +150,17 @@ class BandRuns:
         copy of the space is gone)."""
         if not self.gone:
             return self.pairs()
-        gone = np.fromiter(self.gone, dtype=np.uint32, count=len(self.gone))
         live = 0
         for run in self.runs:
-            _, numbers = self._read_blocks(run.run, np.arange(run.fences.size, dtype=np.int64))
-            live += int(numbers.size - np.isin(numbers, gone).sum()) if gone.size else int(numbers.size)
+            live += self._without_gone(*self._read_blocks(run.run, np.arange(run.fences.size, dtype=np.int64)))[1].size
         return live
+
+    def _without_gone(self, keys: np.ndarray, numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """These pairs, less those of copies marked gone."""
+        if not self.gone:
+            return keys, numbers
+        keep = ~np.isin(numbers, np.fromiter(self.gone, dtype=numbers.dtype, count=len(self.gone)))
+        return keys[keep], numbers[keep]
 
     def lookup(self, keys: np.ndarray, unique: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Every stored (key, number) pair whose key is one of `keys` (`unique`: they are
@@ -184,10 +189,7 @@ class BandRuns:
             found_numbers.append(numbers[held])
         if not found_keys:
             return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
-        stored_keys, numbers = np.concatenate(found_keys), np.concatenate(found_numbers).astype(np.int64)
-        if self.gone:
-            keep = ~np.isin(numbers, np.fromiter(self.gone, dtype=np.int64, count=len(self.gone)))
-            stored_keys, numbers = stored_keys[keep], numbers[keep]
+        stored_keys, numbers = self._without_gone(np.concatenate(found_keys), np.concatenate(found_numbers).astype(np.int64))
         order = np.argsort(stored_keys, kind="stable")
         return stored_keys[order], numbers[order]
 
@@ -257,10 +259,7 @@ class BandRuns:
                 keys.append(run_keys)
                 numbers.append(run_numbers)
                 self._delete(run.run)
-            merged_keys, merged_numbers = np.concatenate(keys), np.concatenate(numbers)
-            if self.gone:
-                keep = ~np.isin(merged_numbers, np.fromiter(self.gone, dtype=np.int64, count=len(self.gone)).astype(np.uint32))
-                merged_keys, merged_numbers = merged_keys[keep], merged_numbers[keep]
+            merged_keys, merged_numbers = self._without_gone(np.concatenate(keys), np.concatenate(numbers))
             self._runs = None
             if merged_keys.size:
                 self._write(merged_keys, merged_numbers)
@@ -280,7 +279,6 @@ class BandRuns:
             return
         ranges = -(-sum(run.pairs for run in runs) // MAX_RUN)
         edges = [(range_ * (1 << 64)) // ranges for range_ in range(ranges)]
-        gone = np.fromiter(self.gone, dtype=np.uint32, count=len(self.gone))
         deleted = [0] * len(runs)  # per run, the blocks deleted so far (those below)
         for range_, low in enumerate(edges):
             high = edges[range_ + 1] if range_ + 1 < ranges else None  # keys in [low, high)
@@ -302,10 +300,7 @@ class BandRuns:
                 )
                 deleted[position] = done
             if keys:
-                range_keys, range_numbers = np.concatenate(keys), np.concatenate(numbers)
-                if gone.size:
-                    keep = ~np.isin(range_numbers, gone)
-                    range_keys, range_numbers = range_keys[keep], range_numbers[keep]
+                range_keys, range_numbers = self._without_gone(np.concatenate(keys), np.concatenate(numbers))
                 if range_keys.size:
                     self._write(range_keys, range_numbers)
         for run in runs:
