@@ -184,7 +184,10 @@ class BandRuns:
                 continue
             blocks = _blocks_holding(run.fences, asked)
             stored_keys, numbers = self._read_blocks(run.run, blocks)
-            held = contains(asked, stored_keys)
+            # each asked key's pairs, by binary search of the blocks' keys (ascending): the
+            # ~170 pairs of each block read, most of them not asked, are never searched for
+            first = np.searchsorted(stored_keys, asked, side="left")
+            held = spans(first, np.searchsorted(stored_keys, asked, side="right") - first)
             found_keys.append(stored_keys[held])
             found_numbers.append(numbers[held])
         if not found_keys:
@@ -263,6 +266,12 @@ class BandRuns:
             self._runs = None
             if merged_keys.size:
                 self._write(merged_keys, merged_numbers)
+
+    def overlapping(self) -> bool:
+        """Whether some key may lie in the span of two runs (a lookup then tests it against
+        both): runs saved one after another, not yet split into key ranges (`partition`)."""
+        spans = sorted((int(run.fences[0]), run.last) for run in self.runs)
+        return any(low <= last for (_, last), (low, _) in zip(spans, spans[1:]))
 
     def partition(self) -> None:
         """Rewrite all the space's runs as runs of key ranges that split the key space between

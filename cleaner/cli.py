@@ -27,7 +27,7 @@ from .gate import GateOptions, git_changes, run_gate
 from .gate import render as render_gate
 from .gate import write_baseline as gate_write_baseline
 from .pipeline import RunResult, build_index, clean_corpus, default_inputs, query_index
-from .index import Index, describe, render_nearest, render_stats
+from .index import Index, describe, is_redis_url, render_nearest, render_stats
 from .remote import RemoteOutput, is_url, redact
 from .report import REPORT, write_report
 from .rules import describe_rule, load_ruleset
@@ -427,6 +427,32 @@ def index_stats(
         sys.stdout.write(render_stats(stats))
     if stats.integrity != "ok":
         raise fail(f"{stats.path} failed its integrity check: {stats.integrity}", 1)
+
+
+@index_app.command("compact")
+def index_compact(
+    path: str = typer.Argument(..., metavar="PATH", help="The index file."),
+    quiet: Quiet = False,
+) -> None:
+    """Rewrite an index's band keys as runs of disjoint key ranges: each --update-index save adds
+    a run, and a lookup tests a key against every run whose keys span it."""
+    if is_redis_url(path):
+        raise fail("cleaner index compact works on an index file; a Redis index keeps each band key in a field of its own")
+    clock = time.perf_counter()
+    try:
+        with Index.open(path) as index:
+            settings = index.settings
+        with Index.open(path, settings) as index:
+            done = index.compact(None if quiet else lambda line: typer.echo(line, err=True))
+    except CleanerError as error:
+        raise fail(str(error), error.exit_code) from None
+    changed = {name: runs for name, runs in done.items() if runs[0] != runs[1]}
+    if not changed:
+        typer.echo(f"{describe(path)}: already compact (each space's runs are disjoint key ranges)")
+        return
+    typer.echo(f"{describe(path)}: band runs split into key ranges in {time.perf_counter() - clock:.1f} s")
+    for name, (before, after) in done.items():
+        typer.echo(f"  {name:<20} {before:>4} runs -> {after}")
 
 
 @index_app.command("query")

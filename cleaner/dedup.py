@@ -332,6 +332,11 @@ class KeptCopies:
         self._facts.clear()
 
 
+# The sketch test of stored copies for (item, copy) pairs: the items' rows in a batch, the
+# copies' sketches and shingle counts; which pairs may match (`NearDuplicateIndex.sketch_test`).
+SketchTest = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
 class StoredCopies(Protocol):
     """Kept copies established before this run (a persistent index, cleaner/index.py).
 
@@ -344,9 +349,11 @@ class StoredCopies(Protocol):
 
     def exact(self, digest: str) -> int | None: ...
 
-    def lookahead(self, batch: FeatureBatch, skipped: np.ndarray) -> None:
+    def lookahead(self, batch: FeatureBatch, skipped: np.ndarray, test: SketchTest) -> list[np.ndarray | None] | None:
         """The next items' features, all at once, before `exact` and `candidates` ask them item
-        by item (`skipped`: items that will not be asked)."""
+        by item (`skipped`: items that will not be asked). A store may answer here, per item,
+        the stored copies `candidates` would name that pass `test` (ascending; None for an item
+        it leaves to `candidates`), or None for all."""
         ...
 
     def candidates(self, keys: np.ndarray, sentence_keys: np.ndarray | None) -> set[int]: ...
@@ -435,11 +442,29 @@ class NearDuplicateIndex:
             np.array([len(text.split()) for text in texts], dtype=np.int64),
         )
 
-    def match_or_keep(self, item: Item, features: Features | None = None, earlier: Earlier | None = None) -> tuple[int, float, str] | None:
+    def containments(self, batch: FeatureBatch) -> np.ndarray:
+        """Per item of the batch, the containment it may match by: the level's, or 0 for an
+        item of too few words (as `match_or_keep` decides it)."""
+        return np.where(batch.words >= self.containment_min_words, self.containment or 0.0, 0.0)
+
+    def sketch_test(self, batch: FeatureBatch) -> SketchTest:
+        """The sketch test `match_or_keep` gives a persistent index's candidates, for pairs of
+        this batch's items and stored copies at once."""
+        sketches, contain = sketch_of(batch.signatures), self.containments(batch)
+
+        def test(rows: np.ndarray, held: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+            return sketch_passing(held, sizes, sketches[rows], batch.sizes[rows], self.threshold, contain[rows], self.sketches.contained)
+
+        return test
+
+    def match_or_keep(
+        self, item: Item, features: Features | None = None, earlier: Earlier | None = None, stored: np.ndarray | None = None
+    ) -> tuple[int, float, str] | None:
         """Return (kept copy number, similarity, measure) of the best kept copy this item
         duplicates, or None; an item that duplicates nothing becomes a kept copy. `features`
         are the item's, if `features()` computed them already; after `expect`, `earlier` says
-        which earlier items it may match."""
+        which earlier items it may match; `stored`, the persistent index's copies that pass its
+        sketch test, where the index's `lookahead` found them (else they are asked here)."""
         features = features or self.features([item.text])[0]
         digest, hashes, signature, keys, sentence_keys = (
             features.digest, features.hashes, features.signature, features.keys, features.sentence_keys
@@ -457,12 +482,13 @@ class NearDuplicateIndex:
         else:
             lookups = [(self.lsh, keys)] if sentence_keys is None else [(self.lsh, keys), (self.sentence_lsh, sentence_keys)]
             candidates = self.sketches.plausible(lookups, sketch, hashes.size, self.threshold, contain, self.first)
-        if self.stored is not None and (stored := self.stored.candidates(keys, sentence_keys)):
-            numbers = np.array(sorted(stored), dtype=np.int64)
-            held, sizes = self.stored.sketches(numbers.tolist())
-            numbers = numbers[sketch_passing(held, sizes, sketch, hashes.size, self.threshold, contain, self.sketches.contained)]
-            self.stored.prefetch(numbers.tolist())  # only these are read whole
-            candidates = arrays.unique(np.concatenate((candidates, numbers)))
+        if self.stored is not None and stored is None and (named := self.stored.candidates(keys, sentence_keys)):
+            stored = np.array(sorted(named), dtype=np.int64)
+            held, sizes = self.stored.sketches(stored.tolist())
+            stored = stored[sketch_passing(held, sizes, sketch, hashes.size, self.threshold, contain, self.sketches.contained)]
+        if stored is not None and stored.size:
+            self.stored.prefetch(stored.tolist())  # only these are read whole
+            candidates = arrays.unique(np.concatenate((candidates, stored)))
         best = self._best(candidate, candidates)
         if best is None:
             if self._rows is not None:
@@ -1078,16 +1104,17 @@ def _one_by_one(index: NearDuplicateIndex, chunks: Iterable[Chunk], skip: Callab
     hasher = replace(index.fingerprinter, num_perm=1)  # the same shingle hashes, one permutation
     for _, docs, batch, told, _, _ in chunks:
         hashes = None if batch.hash_starts is not None else hasher.fingerprints([text for doc in docs for _, _, text in doc[3]])[1]
+        stored: list[np.ndarray | None] | None = None
         if index.stored is not None:
             skipped = np.array([skip(number) for number, *_ in docs], dtype=bool)
-            index.stored.lookahead(batch, np.repeat(skipped, [len(doc[3]) for doc in docs]))
+            stored = index.stored.lookahead(batch, np.repeat(skipped, [len(doc[3]) for doc in docs]), index.sketch_test(batch))
         features = batch.unpack(hashes)
         row = 0
         for number, doc_id, lang, items in docs:
             if not skip(number):
                 for offset, (paragraph, span, text) in enumerate(items):
                     item = Item(doc_id, paragraph, text, lang)
-                    found = index.match_or_keep(item, features[row + offset], told[row + offset])
+                    found = index.match_or_keep(item, features[row + offset], told[row + offset], None if stored is None else stored[row + offset])
                     if found is not None:
                         yield number, span, item, found
             row += len(items)
@@ -1197,7 +1224,7 @@ def _pairs(index: NearDuplicateIndex, window: _Window, flight: Sequence[_Window]
     order. An item of a skipped document needs none."""
     batch, waiting = window.chunk.batch, [*flight, window]
     base = waiting[0].start
-    contain = np.where(batch.words >= index.containment_min_words, index.containment or 0.0, 0.0)
+    contain = index.containments(batch)
     rows, visits = _undecided(window, base, np.concatenate([other.skipped for other in waiting]))
     sketches = np.concatenate([other.chunk.batch.signatures for other in waiting])  # slim batches: sketches
     sizes = np.concatenate([other.chunk.batch.sizes for other in waiting])
@@ -1406,7 +1433,7 @@ class _Components:
             skipped = np.repeat([self.skip(number) for number, *_ in chunk.docs], [len(doc[3]) for doc in chunk.docs]).astype(bool)
             every.extend(batch.signatures, batch.sizes)
             rows[visits] = np.where(skipped, -1, visits)
-            contain = np.where(batch.words >= index.containment_min_words, index.containment or 0.0, 0.0).tolist()
+            contain = index.containments(batch).tolist()
             passing = [np.empty(0, dtype=np.int64) if skipped[row] else every.plausible_earlier(
                 told.sharing, rows, batch.signatures[row], int(batch.sizes[row]), index.threshold, contain[row], 0
             ) for row, told in enumerate(chunk.told)]

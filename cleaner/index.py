@@ -105,6 +105,8 @@ PENDING_CHUNK = 2048
 RUN_PAIRS = 1 << 23
 # (key, number) pairs found by lookups kept for the chunks that follow (16 bytes each), at most.
 _FOUND_PAIRS = 4_000_000
+# (item, stored copy) pairs whose sketches are tested at once (num_perm + 20 bytes each).
+_TESTED_PAIRS = 1 << 20
 _NOTHING_FOUND = (np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64))
 
 SCHEMA = """
@@ -272,9 +274,11 @@ class Level:
     def _read_sketches(self, numbers: Sequence[int]) -> None:
         raise NotImplementedError
 
-    def lookahead(self, batch: dedup.FeatureBatch, skipped: np.ndarray) -> None:
+    def lookahead(self, batch: dedup.FeatureBatch, skipped: np.ndarray, test: dedup.SketchTest) -> list[np.ndarray | None] | None:
         """The next items' features, all at once, before `exact` and `candidates` ask them one
-        by one (a store that gains by looking up many keys together keeps what it found)."""
+        by one: a store that gains by looking up many keys together answers each item's stored
+        candidates here (`StoredLevel`); None: ask `candidates` item by item."""
+        return None
 
     def add(self, kept: Kept, digest: str, signature: np.ndarray, keys: np.ndarray, sentence_keys: np.ndarray | None) -> None:
         if not self.keeping:
@@ -313,10 +317,7 @@ class StoredLevel(Level):
         self.sketch_slot = self.sketch_rows = self.sketch_sizes = None  # `_cache_sketches`
         self.slots_used = 0
         self.runs = (BandRuns(connection, self.space), BandRuns(connection, self.space + 1))
-        # per space: the keys `look_up` was last asked (a set) with the numbers of those some
-        # copy holds (by key), and the pairs found for keys of any chunk so far (keys sorted): a
-        # background paragraph's keys come again chunk after chunk, and are read once
-        self.ahead: list[tuple[set[int], dict[int, np.ndarray]] | None] = [None, None]
+        # per space, the pairs `lookahead` found for keys of any chunk so far (keys sorted)
         self.found: list[tuple[np.ndarray, np.ndarray]] = [_NOTHING_FOUND, _NOTHING_FOUND]
 
     def hide(self, docs: Iterable[str]) -> None:
@@ -336,15 +337,79 @@ class StoredLevel(Level):
         ).fetchone()
         return row[0] if row and row[0] not in self.hidden and row[0] < self.end else None
 
-    def lookahead(self, batch: dedup.FeatureBatch, skipped: np.ndarray) -> None:
-        """Look up the band keys of the next items that may be asked for candidates: not those
-        skipped nor those an exact stored copy matches (`exact` answers them first; a verbatim
-        background paragraph is ~100 keys a stored copy holds, a block read each)."""
+    def lookahead(self, batch: dedup.FeatureBatch, skipped: np.ndarray, test: dedup.SketchTest) -> list[np.ndarray | None]:
+        """Per item of the batch, the stored copies that share a band key with it (or a sentence
+        band key with one of its sentences) and pass `test`, its sketch test, ascending: the
+        keys of all the items looked up together, every (item, copy) pair tested at once. None
+        for an item skipped, or one an exact stored copy matches (`exact` answers it first; a
+        verbatim background paragraph is ~100 keys a stored copy holds, a block read each).
+
+        Most of the copies an item names are chance candidates (a 4-row band of unrelated news
+        paragraphs), more the more copies are stored: ~1.1M of 2.6M stored paragraphs for a
+        1k-document batch against 200k documents. Tested pair after pair in numpy they cost
+        what one item's Python did."""
+        plausible: list[np.ndarray | None] = [None] * len(batch.digests)
         if not self.end:
-            return
+            return plausible
         asked = ~skipped & ~self._held(batch.digests)
-        sentences = np.repeat(asked, np.diff(batch.sentence_starts))
-        self.look_up(batch.keys[asked], batch.sentence_keys[sentences] if sentences.any() else None)
+        rows = np.flatnonzero(asked)
+        sentence_rows = np.repeat(np.arange(len(batch.digests)), np.diff(batch.sentence_starts))
+        sentence_asked = asked[sentence_rows]
+        rows, numbers = (
+            np.concatenate(part)
+            for part in zip(
+                self._named(0, np.repeat(rows, batch.keys.shape[1]), batch.keys[rows].ravel()),
+                self._named(1, np.repeat(sentence_rows[sentence_asked], batch.sentence_keys.shape[1]), batch.sentence_keys[sentence_asked].ravel()),
+            )
+        )
+        # each pair once, ordered by copy: a slice's copies are neighbouring sketch rows
+        pairs = arrays.unique(numbers * len(batch.digests) + rows)
+        rows, numbers = pairs % len(batch.digests), pairs // len(batch.digests)
+        passing = np.zeros(pairs.size, dtype=bool)
+        for start in range(0, pairs.size, _TESTED_PAIRS):
+            part = slice(start, start + _TESTED_PAIRS)
+            held, sizes = self.sketches(numbers[part])
+            passing[part] = test(rows[part], held, sizes)
+        rows, numbers = rows[passing], numbers[passing]
+        order = np.argsort(rows, kind="stable")  # numbers stay ascending within an item
+        found = np.split(numbers[order], np.searchsorted(rows[order], np.arange(1, len(batch.digests))))
+        for row in np.flatnonzero(asked).tolist():
+            plausible[row] = found[row]
+        return plausible
+
+    def _named(self, slot: int, rows: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(row, number) for each stored copy under each key (the key of item `row`) of one
+        space, neither hidden nor numbered from `end` on; the pairs found are kept for the chunks
+        that follow (a background paragraph's keys come again chunk after chunk, read once)."""
+        order = np.argsort(keys)  # binary searches of ascending keys, each near the last
+        rows, keys = rows[order], keys[order]
+        found_keys, found_numbers = self.found[slot]
+        if found_keys.size > _FOUND_PAIRS:
+            found_keys, found_numbers = _NOTHING_FOUND
+        asked = arrays.unique(keys)
+        new = asked[~bandruns.contains(found_keys, asked)]  # a key found before has all its pairs here
+        if new.size:
+            new_keys, new_numbers = self.runs[slot].lookup(new, unique=True)
+            places = np.searchsorted(found_keys, new_keys)  # both sorted, no key in both
+            found_keys, found_numbers = np.insert(found_keys, places, new_keys), np.insert(found_numbers, places, new_numbers)
+        self.found[slot] = (found_keys, found_numbers)
+        first = np.searchsorted(found_keys, keys, side="left")
+        counts = np.searchsorted(found_keys, keys, side="right") - first
+        rows, numbers = np.repeat(rows, counts), found_numbers[bandruns.spans(first, counts)]
+        keep = numbers < self.end  # from `end` on: added by another writer since opening
+        if self.hidden:
+            keep &= ~np.isin(numbers, np.fromiter(self.hidden, dtype=np.int64, count=len(self.hidden)))
+        return rows[keep], numbers[keep]
+
+    def candidates(self, keys: np.ndarray, sentence_keys: np.ndarray | None) -> set[int]:
+        """Stored copies sharing a band key with the item, or a sentence band key with a sentence."""
+        if not self.end:
+            return set()
+        numbers = self.runs[0].lookup(keys)[1]
+        if sentence_keys is not None:
+            numbers = np.concatenate([numbers, self.runs[1].lookup(sentence_keys)[1]])
+        # Numbers from `end` on were added by another writer since opening: not this run's past.
+        return {number for number in numbers.tolist() if number not in self.hidden and number < self.end}
 
     def _held(self, digests: Sequence[str]) -> np.ndarray:
         """Which of these digests `exact` finds a stored copy of."""
@@ -354,56 +419,6 @@ class StoredLevel(Level):
             query = f"SELECT digest, number FROM copies WHERE level = ? AND digest IN ({marks})"
             held.update(digest for digest, number in self.connection.execute(query, (self.level, *chunk)) if number not in self.hidden and number < self.end)
         return np.array([bytes.fromhex(digest) in held for digest in digests], dtype=bool)
-
-    def look_up(self, keys: np.ndarray, sentence_keys: np.ndarray | None) -> None:
-        """Find the pairs of these keys (items' rows), and read the sketches of every copy they
-        name in one pass (sorted numbers: neighbouring rows), not item after item."""
-        named = []
-        for slot, asked in enumerate((keys, sentence_keys)):
-            asked = arrays.unique(np.asarray(asked if asked is not None else (), dtype=np.uint64))
-            found_keys, found_numbers = self.found[slot]
-            if found_keys.size > _FOUND_PAIRS:
-                found_keys, found_numbers = _NOTHING_FOUND
-            new = asked[~bandruns.contains(found_keys, asked)]  # a key found before has all its pairs here
-            if new.size:
-                new_keys, new_numbers = self.runs[slot].lookup(new, unique=True)
-                places = np.searchsorted(found_keys, new_keys)  # both sorted, no key in both
-                found_keys, found_numbers = np.insert(found_keys, places, new_keys), np.insert(found_numbers, places, new_numbers)
-            self.found[slot] = (found_keys, found_numbers)
-            # the asked keys' numbers by key: what `_numbers` looks in, item after item (a key
-            # in a dict, not a binary search of the chunk's ~100k keys)
-            first = np.searchsorted(found_keys, asked, side="left")
-            counts = np.searchsorted(found_keys, asked, side="right") - first
-            held = counts > 0
-            numbers = found_numbers[bandruns.spans(first[held], counts[held])]
-            ends = np.cumsum(counts[held])
-            by_key = dict(zip(asked[held].tolist(), np.split(numbers, ends[:-1])))
-            self.ahead[slot] = (set(asked.tolist()), by_key) if asked.size else None
-            named.append(numbers)
-        numbers = arrays.unique(np.concatenate(named))
-        numbers = numbers[numbers < self.end].tolist()
-        self._cache_sketches([number for number in numbers if number not in self.hidden])
-
-    def candidates(self, keys: np.ndarray, sentence_keys: np.ndarray | None) -> set[int]:
-        """Stored copies sharing a band key with the item, or a sentence band key with a sentence."""
-        if not self.end:
-            return set()
-        numbers = self._numbers(0, keys)
-        if sentence_keys is not None:
-            numbers = np.concatenate([numbers, self._numbers(1, sentence_keys)])
-        # Numbers from `end` on were added by another writer since opening: not this run's past.
-        return {number for number in numbers.tolist() if number not in self.hidden and number < self.end}
-
-    def _numbers(self, slot: int, keys: np.ndarray) -> np.ndarray:
-        """The numbers stored under any of `keys` in one space: from what `look_up` found when
-        it asked them all, else from the runs."""
-        keys = np.asarray(keys, dtype=np.uint64).ravel()
-        listed = keys.tolist()
-        ahead = self.ahead[slot]
-        if ahead is None or not ahead[0].issuperset(listed):
-            return self.runs[slot].lookup(keys)[1]
-        by_key = ahead[1]
-        return np.concatenate([by_key[key] for key in listed if key in by_key] or [_NOTHING_FOUND[1]])
 
     def sketches(self, numbers: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         numbers = np.asarray(numbers, dtype=np.int64)
@@ -504,7 +519,6 @@ class StoredLevel(Level):
         """Drop what was read of the band runs (after a save, committed or rolled back)."""
         for runs in self.runs:
             runs.forget()
-        self.ahead = [None, None]
         self.found = [_NOTHING_FOUND, _NOTHING_FOUND]
         self.sketch_slot = self.sketch_rows = self.sketch_sizes = None
 
@@ -811,6 +825,31 @@ class Index(BaseIndex):
             os.close(folder)
         self.connection = _connect(self.file)
         self.levels.update({level: StoredLevel(self.connection, level, self.settings) for level in LEVELS})
+
+    def compact(self, progress: Callable[[str], None] | None = None) -> dict[str, tuple[int, int]]:
+        """Rewrite each band key space whose runs overlap as runs of disjoint key ranges
+        (`BandRuns.partition`, as a new index's save does), leaving out the pairs of deleted
+        copies: after many saves a lookup tests a key against every run, and each run adds
+        its filter's false positives as block reads. One transaction a space (its WAL grows to
+        the size of the space's pairs until the checkpoint that follows). Returns, per space
+        name, the runs before and after."""
+        if self.readonly:
+            raise InputError(f"index {self.path} was opened read only; open it for writing to compact it")
+        done: dict[str, tuple[int, int]] = {}
+        for level in self.levels.values():
+            for kind, runs in zip(("", " sentences"), level.runs):
+                before = len(runs.runs)
+                if runs.overlapping():
+                    if progress is not None:
+                        progress(f"{level.level}{kind}: splitting {before} runs into key ranges")
+                    try:
+                        with transaction(self.connection, immediate=True):
+                            runs.partition()
+                    finally:
+                        runs.forget()
+                    self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                done[level.level + kind] = (before, len(runs.runs))
+        return done
 
     def counts(self) -> dict[str, int]:
         """How many kept copies each level stores."""

@@ -215,20 +215,25 @@ def test_stored_candidates_are_read_whole_only_when_their_sketch_leaves_a_match_
     with Index.open(path, settings, create=True) as index:
         deduplicate(copy.deepcopy(corpus[:45]), settings, stored=index.levels)
         index.save()
-    told, read = [], []
-    found, fetch = StoredLevel.candidates, StoredLevel._read
-    monkeypatch.setattr(StoredLevel, "candidates", lambda self, *args: told.append(found(self, *args)) or told[-1])
+    tested, read = [], []
+    sketch_test, fetch = dedup.NearDuplicateIndex.sketch_test, StoredLevel._read
+
+    def counted(self, batch):  # the (item, stored copy) pairs the lookahead names, tested at once
+        test = sketch_test(self, batch)
+        return lambda rows, *args: tested.append(len(rows)) or test(rows, *args)
+
+    monkeypatch.setattr(dedup.NearDuplicateIndex, "sketch_test", counted)
     monkeypatch.setattr(StoredLevel, "_read", lambda self, numbers: read.extend(numbers) or fetch(self, numbers))
 
     def run() -> dict[str, tuple]:
-        told.clear(), read.clear()
+        tested.clear(), read.clear()
         later = copy.deepcopy(corpus[45:])
         with Index.open(path, settings) as index:
             deduplicate(later, settings, stored=index.levels)
         return decisions(later)
 
     filtered = run()
-    candidates, whole = sum(map(len, told)), len(read)
+    candidates, whole = sum(tested), len(read)
     monkeypatch.setattr(dedup, "sketch_passing", lambda held, *args: np.ones(len(held), dtype=bool))
     assert run() == filtered
     assert whole < 0.5 * candidates, (whole, candidates)
@@ -592,10 +597,11 @@ def test_an_update_that_fails_leaves_no_output_saying_it_happened(tmp_path, monk
 
 
 @pytest.mark.parametrize("found_pairs", [8_000_000, 500])
-def test_chunks_looked_up_ahead_give_each_item_the_candidates_of_its_own_keys(tmp_path, monkeypatch, found_pairs):
-    """`look_up` reads a chunk's keys at once and keeps the pairs found for later chunks (up to
-    a bound, then starts again); each item's candidates are still exactly the copies that share
-    one of its keys."""
+def test_a_lookahead_gives_each_item_the_copies_of_its_own_keys_its_sketch_test_passes(tmp_path, monkeypatch, found_pairs):
+    """`lookahead` looks a chunk's keys up at once, tests every (item, copy) pair together and
+    keeps the pairs found for later chunks (up to a bound, then starts again): each item still
+    gets exactly the copies that share one of its keys or its sentences' keys, are not hidden,
+    and pass the test for that item; an item skipped gets None."""
     monkeypatch.setattr(index_module, "_FOUND_PAIRS", found_pairs)
     rng = np.random.default_rng(7)
     stored = rng.integers(0, 2**64, size=(300, 40), dtype=np.uint64)
@@ -605,21 +611,82 @@ def test_chunks_looked_up_ahead_give_each_item_the_candidates_of_its_own_keys(tm
     for number, row in enumerate(np.concatenate([stored, sentences], axis=1).tolist()):
         for key in row:
             truth.setdefault(key, set()).add(number)
-    with Index.open(tmp_path / "index.sqlite", Settings(), create=True) as index:
+    settings = Settings()
+    with Index.open(tmp_path / "index.sqlite", settings, create=True) as index:
         level = index.levels["paragraph"]
         index.connection.execute("BEGIN")
         level.runs[0].add(stored.ravel(), np.repeat(np.arange(300), 40))
         level.runs[1].add(sentences.ravel(), np.repeat(np.arange(300), 6))
+        # each copy's shingle count is its number: the test below asks it
+        level._write_sketches(np.arange(300), np.zeros((300, settings.num_perm), dtype=np.uint8), np.arange(300))
         index.connection.execute("COMMIT")
         level.forget()
-        level.end = 300
+        level.end, level.hidden = 300, {5, 150}
+
+        def test(rows, held, sizes):  # a test that depends on the item and on the copy
+            return (rows + sizes) % 3 != 0
+
         for _ in range(6):  # chunks of 20 items: copies' keys (some asked again), parts of them, new keys
             rows = rng.integers(0, 300, size=20)
             keys = stored[rows].copy()
             keys[::3, 20:] = rng.integers(0, 2**64, size=(len(keys[::3]), 20), dtype=np.uint64)
             keys[1::4] = rng.integers(0, 2**64, size=(len(keys[1::4]), 40), dtype=np.uint64)
-            sentence_keys = sentences[rows]
-            level.look_up(keys, sentence_keys)
-            for item_keys, item_sentences in zip(keys, sentence_keys):
-                expected = {n for key in [*item_keys.tolist(), *item_sentences.tolist()] for n in truth.get(key, ())}
-                assert level.candidates(item_keys, item_sentences[None, :]) == expected
+            with_sentence = rng.random(20) < 0.7
+            sentence_keys = sentences[rows[with_sentence]]
+            batch = dedup.FeatureBatch(
+                [rng.bytes(32).hex() for _ in range(20)], np.zeros((20, settings.num_perm), dtype=np.uint32), np.empty(0, dtype=np.uint32),
+                np.zeros(21, dtype=np.int64), keys, sentence_keys, np.concatenate([[0], np.cumsum(with_sentence)]),
+                np.ones(20, dtype=np.int64), np.ones(20, dtype=np.int64),
+            )
+            skipped = rng.random(20) < 0.2
+            found = level.lookahead(batch, skipped, test)
+            sentence_rows = iter(sentence_keys.tolist())
+            for row in range(20):
+                asked = [*keys[row].tolist(), *(next(sentence_rows) if with_sentence[row] else ())]
+                expected = sorted({n for key in asked for n in truth.get(key, ()) if n not in level.hidden and (row + n) % 3})
+                assert (found[row] is None) if skipped[row] else (found[row].tolist() == expected)
+
+
+def test_compact_splits_overlapping_runs_into_key_ranges_and_decides_as_before(corpus, tmp_path, monkeypatch):
+    """An index grown by several saves, some copies replaced, holds overlapping runs; compacted,
+    each space's runs are disjoint key ranges holding the pairs of the copies still stored, a
+    later run decides as before, and compacting again changes nothing."""
+    monkeypatch.setattr(bandruns, "MAX_RUN", 3000)  # merges stop early and ranges are small
+    settings = Settings()
+    path = tmp_path / "index.sqlite"
+    make_index(path, settings)
+    update_in_parts(path, settings, [corpus[:15], corpus[15:30], corpus[10:20]])  # the last replaces stored copies
+
+    def later() -> dict[str, tuple]:
+        docs = copy.deepcopy(corpus[30:])
+        with Index.open(path, settings, readonly=True) as index:
+            deduplicate(docs, settings, stored=index.levels)
+        return decisions(docs)
+
+    before = later()
+    with Index.open(path, settings) as index:
+        spaces = [runs for level in index.levels.values() for runs in level.runs]
+        live = [runs.live_pairs() for runs in spaces]
+        assert any(runs.overlapping() for runs in spaces) and sum(live) < sum(runs.pairs() for runs in spaces)
+        done = index.compact()
+        assert list(done) == ["document", "document sentences", "paragraph", "paragraph sentences"]
+        assert [runs.pairs() for runs in spaces] == live
+        assert not any(runs.overlapping() for runs in spaces)
+        assert max(len(runs.runs) for runs in spaces) > 1, "ranges of MAX_RUN pairs"
+    assert later() == before
+    with Index.open(path, settings) as index:
+        assert all(runs_before == runs_after for runs_before, runs_after in index.compact().values())
+
+
+def test_the_compact_command_says_what_it_did(corpus, tmp_path):
+    settings = Settings()
+    path = tmp_path / "index.sqlite"
+    make_index(path, settings)
+    update_in_parts(path, settings, [corpus[:20], corpus[20:22]])  # runs of very different sizes: not merged
+    compacted = cleaner("index", "compact", str(path), cwd=tmp_path)
+    assert (compacted.returncode, compacted.stdout.splitlines()[0].split(" in ")[0]) == (0, f"{path}: band runs split into key ranges")
+    assert "paragraph            " in compacted.stdout and "splitting" in compacted.stderr
+    again = cleaner("index", "compact", str(path), "-q", cwd=tmp_path)
+    assert (again.returncode, again.stdout, again.stderr) == (0, f"{path}: already compact (each space's runs are disjoint key ranges)\n", "")
+    missing = cleaner("index", "compact", str(tmp_path / "none.sqlite"), cwd=tmp_path)
+    assert missing.returncode == 2 and "no index at" in missing.stderr
