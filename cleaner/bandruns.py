@@ -8,12 +8,18 @@ each stored pair an insert at a random place: fine at 10k documents, not once th
 memory.
 
 Here a save writes the pairs it adds, one space at a time, as one sorted run: BLOCK pairs a row
-(`band_blocks`: keys ascending as uint64, copy numbers as uint32), plus one row (`band_runs`)
-holding the run's Bloom filter over its keys (BLOOM_BITS bits a pair, BLOOM_PROBES probes:
-~1% false positives) and the first key of each block (its fences). A lookup takes a batch's
-distinct keys, tests them against each run's filter in memory, finds by the fences the blocks
-that may hold those that pass, reads only those blocks and keeps the pairs whose key was asked.
-A key no run holds, most of them for new text, costs no read at all.
+(`band_blocks`: keys ascending as uint64, copy numbers as uint32), a Bloom filter over its keys
+(`band_filters`: BLOOM_BITS bits a pair, BLOOM_PROBES probes, ~1% false positives) and one row
+(`band_runs`) with the first key of each block (its fences). A lookup takes a batch's distinct
+keys, tests them against each run's filter, finds by the fences the blocks that may hold those
+that pass, reads only those blocks and keeps the pairs whose key was asked. A key no run holds,
+most of them for new text, costs no read at all.
+
+The filters are blocked (a key's probes all fall in one 64-byte block) and stored FILTER_ROW
+blocks to a row, a 4 KB page's worth: a lookup reads only the rows its keys fall in, so a check
+of a few documents reads a few thousand pages of a 1M index's ~3 GB of filters, where a filter
+in one blob was read whole (an overflow chain is read page after page to reach any part of
+it); a batch whose keys fall in most rows reads them all in one pass.
 
 Runs are merged as they pile up: after a save, the two smallest runs of a space are merged
 while the larger is at most twice the smaller and the two fit in MAX_RUN pairs, as a binary
@@ -45,22 +51,26 @@ from .fastminhash import chosen_kernel
 BLOCK = 168
 BLOOM_BITS = 10
 BLOOM_PROBES = 7
+FILTER_ROW = 62  # 64-byte filter blocks a row: 3,968 bytes, one row a 4 KB page
+# A lookup that needs more than this share of a filter's rows reads them all, in one pass.
+_DENSE = 0.25
 MAX_RUN = 1 << 25  # pairs: a merge holds two runs' pairs in memory (~400 MB at most)
 _MAX_PARAMETERS = 900
 _BLOOM_SLICE = 1 << 20  # keys whose filter positions are computed at once
 _MASK32 = np.uint64(0xFFFFFFFF)
 
 SCHEMA = """
--- a run of one space: its pairs, its Bloom filter (bits, as bytes) and its blocks' first keys
+-- a run of one space: its pairs, its Bloom filter's bits and its blocks' first keys
 CREATE TABLE IF NOT EXISTS band_runs (
     space INTEGER NOT NULL,
     run INTEGER NOT NULL,
     pairs INTEGER NOT NULL,
     bits INTEGER NOT NULL,
-    bloom BLOB NOT NULL,
     fences BLOB NOT NULL,
     PRIMARY KEY (space, run)
 ) WITHOUT ROWID;
+-- a run's Bloom filter, FILTER_ROW 64-byte blocks a row; a row's id is `block_id(space, run, row)`
+CREATE TABLE IF NOT EXISTS band_filters (id INTEGER PRIMARY KEY, bits BLOB NOT NULL);
 -- a block's row id is `block_id(space, run, block)`: a rowid table keeps a 2 KB row in its
 -- page (an index B-tree, WITHOUT ROWID, spills all but ~1 KB of it to an overflow page)
 CREATE TABLE IF NOT EXISTS band_blocks (id INTEGER PRIMARY KEY, keys BLOB NOT NULL, numbers BLOB NOT NULL);
@@ -83,14 +93,16 @@ class Vanished(Exception):
 class Run:
     run: int
     pairs: int
-    bits: int
-    bloom: np.ndarray  # uint8, bits // 8 rounded up
+    bits: int  # its filter's: 512 a block
     fences: np.ndarray  # uint64, the first key of each block
     last: int  # the run's last key: its keys are fences[0] to last
+    bloom: np.ndarray | None = None  # its filter (uint8), the rows read so far in place, zeros elsewhere
+    read: np.ndarray | None = None  # which of its filter's rows are read
 
-    def maybe(self, keys: np.ndarray) -> np.ndarray:
-        """Which of `keys` the run may hold (no false negatives)."""
-        return bloom_test(self.bloom, self.bits, keys)
+    @property
+    def rows(self) -> int:
+        """Rows its filter takes."""
+        return -(-self.bits // (512 * FILTER_ROW))
 
     def within(self, keys: np.ndarray) -> np.ndarray:
         """Those of `keys` (ascending) between the run's first and last key: all of them for a
@@ -116,17 +128,15 @@ class BandRuns:
             self.forget()
             self._version = version
         if self._runs is None:
-            rows = self.connection.execute(
-                "SELECT run, pairs, bits, bloom, fences FROM band_runs WHERE space = ? ORDER BY run", (self.space,)
-            ).fetchall()
+            rows = self.connection.execute("SELECT run, pairs, bits, fences FROM band_runs WHERE space = ? ORDER BY run", (self.space,)).fetchall()
             self._runs = []
-            for run, pairs, bits, bloom, fences in rows:
+            for run, pairs, bits, fences in rows:
                 fences = np.frombuffer(fences, dtype=np.uint64)
                 # the last key: at the end of the last block (one row read a run)
                 last = self.connection.execute("SELECT keys FROM band_blocks WHERE id = ?", (block_id(self.space, run, fences.size - 1),)).fetchone()
                 if last is None:
                     raise Vanished(run)
-                self._runs.append(Run(run, pairs, bits, np.frombuffer(bloom, dtype=np.uint8), fences, int(np.frombuffer(last[0], dtype=np.uint64)[-1])))
+                self._runs.append(Run(run, pairs, bits, fences, int(np.frombuffer(last[0], dtype=np.uint64)[-1])))
         return self._runs
 
     @property
@@ -179,7 +189,7 @@ class BandRuns:
         found_keys, found_numbers = [], []
         for run in self.runs:
             asked = run.within(keys)
-            asked = asked[run.maybe(asked)]
+            asked = asked[self._maybe(run, asked)]
             if not asked.size:
                 continue
             blocks = _blocks_holding(run.fences, asked)
@@ -195,6 +205,46 @@ class BandRuns:
         stored_keys, numbers = self._without_gone(np.concatenate(found_keys), np.concatenate(found_numbers).astype(np.int64))
         order = np.argsort(stored_keys, kind="stable")
         return stored_keys[order], numbers[order]
+
+    def _maybe(self, run: Run, keys: np.ndarray) -> np.ndarray:
+        """Which of `keys` the run may hold (no false negatives), reading the rows of its filter
+        they fall in that were not read before."""
+        if not keys.size:
+            return np.zeros(0, dtype=bool)
+        if run.bloom is None:  # zeros: the OS gives a page only when a row is copied in
+            run.bloom, run.read = np.zeros(run.bits // 8, dtype=np.uint8), np.zeros(run.rows, dtype=bool)
+        rows = arrays.unique(filter_blocks(keys, run.bits // 512) // FILTER_ROW)
+        missing = rows[~run.read[rows]]
+        if missing.size > _DENSE * run.rows:
+            missing = np.flatnonzero(~run.read)
+        if missing.size:
+            self._read_filter(run, missing)
+        return bloom_test(run.bloom, keys)
+
+    def _read_filter(self, run: Run, rows: np.ndarray) -> None:
+        """Copy these rows (ascending) of a run's filter into its place: all rows from the first
+        to the last in one pass when they are most of the filter (a run's rows never change, so
+        one read before is copied again alike), else those rows only."""
+        size, first = 64 * FILTER_ROW, block_id(self.space, run.run, 0)
+        low, high = int(rows[0]), int(rows[-1]) + 1
+        if rows.size > _DENSE * run.rows:
+            found = self.connection.execute("SELECT bits FROM band_filters WHERE id >= ? AND id < ?", (first + low, first + high)).fetchall()
+            if len(found) != high - low:
+                raise Vanished(run.run)
+            joined = b"".join(bits for (bits,) in found)
+            run.bloom[low * size : low * size + len(joined)] = np.frombuffer(joined, dtype=np.uint8)
+            run.read[low:high] = True
+            return
+        found = []
+        for chunk in _chunks(rows.tolist()):
+            marks = ",".join("?" * len(chunk))
+            found += self.connection.execute(f"SELECT id, bits FROM band_filters WHERE id IN ({marks})", [first + row for row in chunk]).fetchall()
+        if len(found) != rows.size:
+            raise Vanished(run.run)
+        for row_id, bits in found:
+            place = (row_id - first) * size
+            run.bloom[place : place + len(bits)] = np.frombuffer(bits, dtype=np.uint8)
+        run.read[rows] = True
 
     def _read_blocks(self, run: int, blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The pairs of these blocks (ascending numbers) of a run, in block order: keys ascending."""
@@ -233,10 +283,12 @@ class BandRuns:
         self.connection.execute("INSERT OR IGNORE INTO band_counter VALUES (0, 0)")
         self.connection.execute("UPDATE band_counter SET last = last + 1")
         run = self.connection.execute("SELECT last FROM band_counter").fetchone()[0]
-        bits = max(64, BLOOM_BITS * keys.size)
-        self.connection.execute(
-            "INSERT INTO band_runs VALUES (?, ?, ?, ?, ?, ?)",
-            (self.space, run, int(keys.size), bits, bloom_filter(keys, bits).tobytes(), keys[::BLOCK].tobytes()),
+        blocks = -(-BLOOM_BITS * keys.size // 512)
+        self.connection.execute("INSERT INTO band_runs VALUES (?, ?, ?, ?, ?)", (self.space, run, int(keys.size), 512 * blocks, keys[::BLOCK].tobytes()))
+        bloom, size = bloom_filter(keys, blocks).tobytes(), 64 * FILTER_ROW
+        self.connection.executemany(
+            "INSERT INTO band_filters VALUES (?, ?)",
+            ((block_id(self.space, run, row), bloom[start : start + size]) for row, start in enumerate(range(0, len(bloom), size))),
         )
         self.connection.executemany(
             "INSERT INTO band_blocks VALUES (?, ?, ?)",
@@ -317,8 +369,9 @@ class BandRuns:
         self._runs = None
 
     def _delete(self, run: int) -> None:
-        """Delete a run: its blocks and its catalogue row."""
-        self.connection.execute("DELETE FROM band_blocks WHERE id >= ? AND id < ?", (block_id(self.space, run, 0), block_id(self.space, run + 1, 0)))
+        """Delete a run: its blocks, its filter and its catalogue row."""
+        for table in ("band_blocks", "band_filters"):
+            self.connection.execute(f"DELETE FROM {table} WHERE id >= ? AND id < ?", (block_id(self.space, run, 0), block_id(self.space, run + 1, 0)))
         self.connection.execute("DELETE FROM band_runs WHERE space = ? AND run = ?", (self.space, run))
 
 
@@ -328,44 +381,52 @@ def block_id(space: int, run: int, block: int) -> int:
     return (space << 60) | (run << 30) | block
 
 
-def bloom_probes(keys: np.ndarray, bits: int) -> np.ndarray:
-    """The BLOOM_PROBES bit positions of each key (shape (probes, keys)): double hashing over
-    the key's two 32-bit halves (band keys are already well-mixed 64-bit hashes), each mapped
-    onto [0, bits) by a multiply and shift."""
+def filter_blocks(keys: np.ndarray, blocks: int) -> np.ndarray:
+    """The block of a filter of `blocks` 64-byte blocks that each key's probes fall in: by the
+    key's low 32 bits (band keys are well-mixed hashes; a run of one key range shares its top
+    bits), mapped onto [0, blocks) by a multiply and shift."""
+    return ((np.asarray(keys, dtype=np.uint64) & _MASK32) * np.uint64(blocks)) >> np.uint64(32)
+
+
+def bloom_probes(keys: np.ndarray, blocks: int) -> np.ndarray:
+    """The BLOOM_PROBES bit positions of each key (shape (probes, keys)) in a filter of
+    `blocks` blocks: in its block (`filter_blocks`), bit (a + j * c) mod 512 for probe j, a the
+    key's bits 32-40 and c its bits 41-49, made odd (so the probes are distinct)."""
     keys = np.asarray(keys, dtype=np.uint64)
-    low, high = keys & _MASK32, (keys >> np.uint64(32)) | np.uint64(1)
+    start, step = keys >> np.uint64(32), ((keys >> np.uint64(41)) & np.uint64(511)) | np.uint64(1)
     steps = np.arange(BLOOM_PROBES, dtype=np.uint64)[:, None]
     with np.errstate(over="ignore"):
-        mixed = (low[None, :] + steps * high[None, :]) & _MASK32
-        return (mixed * np.uint64(bits)) >> np.uint64(32)
+        inside = (start[None, :] + steps * step[None, :]) & np.uint64(511)
+    return filter_blocks(keys, blocks)[None, :] * np.uint64(512) + inside
 
 
-def bloom_filter(keys: np.ndarray, bits: int) -> np.ndarray:
-    """A Bloom filter of `bits` bits (as bytes) holding `keys`."""
+def bloom_filter(keys: np.ndarray, blocks: int) -> np.ndarray:
+    """A blocked Bloom filter of `blocks` 64-byte blocks (as bytes) holding `keys`."""
     keys = np.ascontiguousarray(keys, dtype=np.uint64)
+    bloom = np.zeros(64 * blocks, dtype=np.uint8)
     if (kernel := chosen_kernel()) is not None:
-        bloom = np.zeros(-(-bits // 8), dtype=np.uint8)
-        kernel.bl_add(bloom.ctypes.data, bits, BLOOM_PROBES, keys.ctypes.data, keys.size)
+        kernel.bl_add(bloom.ctypes.data, blocks, BLOOM_PROBES, keys.ctypes.data, keys.size)
         return bloom
-    filter_bits = np.zeros(-(-bits // 8) * 8, dtype=bool)
+    filter_bits = np.zeros(512 * blocks, dtype=bool)
     for start in range(0, keys.size, _BLOOM_SLICE):  # the probes of all keys at once: 56 bytes a key
-        filter_bits[bloom_probes(keys[start : start + _BLOOM_SLICE], bits).ravel()] = True
+        filter_bits[bloom_probes(keys[start : start + _BLOOM_SLICE], blocks).ravel()] = True
     return np.packbits(filter_bits, bitorder="little")
 
 
-def bloom_test(bloom: np.ndarray, bits: int, keys: np.ndarray) -> np.ndarray:
+def bloom_test(bloom: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Whether each key may be in the filter: True for every key it holds. The compiled kernel
     stops at a key's first clear bit (most keys of new text: one or two probes, not seven); 4x
-    faster a key, and the lookups of a batch test every run's filter."""
+    faster a key, and the lookups of a batch test every key against a filter."""
     keys = np.ascontiguousarray(keys, dtype=np.uint64)
     if not keys.size:
         return np.zeros(0, dtype=bool)
+    blocks = bloom.size // 64
     if (kernel := chosen_kernel()) is not None:
         bloom = np.ascontiguousarray(bloom, dtype=np.uint8)
         out = np.empty(keys.size, dtype=np.uint8)
-        kernel.bl_test(bloom.ctypes.data, bits, BLOOM_PROBES, keys.ctypes.data, keys.size, out.ctypes.data)
+        kernel.bl_test(bloom.ctypes.data, blocks, BLOOM_PROBES, keys.ctypes.data, keys.size, out.ctypes.data)
         return out.view(bool)
-    positions = bloom_probes(keys, bits)
+    positions = bloom_probes(keys, blocks)
     found = (bloom[positions >> np.uint64(3)] >> (positions & np.uint64(7)).astype(np.uint8)) & 1
     return found.all(axis=0).astype(bool)
 

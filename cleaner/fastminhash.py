@@ -912,28 +912,32 @@ int64_t bm_bytes(const bandmap_t *m) {
     return m->cap * (int64_t)sizeof(bmslot_t) + m->vcap * (int64_t)(2 * sizeof(int32_t));
 }
 
-/* Bloom filters of bandruns.py (`bloom_probes` is the reference): probe j of a key sets or tests
-   bit ((low + j * high) mod 2**32) * bits >> 32, low and high the key's 32-bit halves (high | 1);
-   bit p is bit p % 8 of byte p / 8. A test stops at the first clear bit. */
-#define BL_PROBE(key, j, bits) \
-    ((((((key) & 0xffffffffULL) + (uint64_t)(j) * (((key) >> 32) | 1ULL)) & 0xffffffffULL) * (bits)) >> 32)
+/* Blocked Bloom filters of bandruns.py (`bloom_probes` is the reference): a key's probes all fall
+   in one 64-byte block, block ((key mod 2**32) * blocks) >> 32; probe j sets or tests bit
+   (a + j * c) mod 512 of it, a the key's bits 32-40 and c its bits 41-49, made odd. Bit p of a
+   block is bit p % 8 of its byte p / 8. A test stops at the first clear bit. */
+#define BL_BLOCK(key, blocks) ((((key) & 0xffffffffULL) * (blocks)) >> 32)
+#define BL_BIT(key, j) ((((key) >> 32) + (uint64_t)(j) * ((((key) >> 41) & 511ULL) | 1ULL)) & 511ULL)
 
-void bl_add(uint8_t *bloom, uint64_t bits, int probes, const uint64_t *keys, int64_t n) {
-    for (int64_t i = 0; i < n; i++)
+void bl_add(uint8_t *bloom, uint64_t blocks, int probes, const uint64_t *keys, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        uint8_t *block = bloom + 64 * BL_BLOCK(keys[i], blocks);
         for (int j = 0; j < probes; j++) {
-            uint64_t p = BL_PROBE(keys[i], j, bits);
-            bloom[p >> 3] |= (uint8_t)(1u << (p & 7));
+            uint64_t p = BL_BIT(keys[i], j);
+            block[p >> 3] |= (uint8_t)(1u << (p & 7));
         }
+    }
 }
 
 /* out[i] = 1 when every probe of keys[i] finds its bit set; return how many. */
-int64_t bl_test(const uint8_t *bloom, uint64_t bits, int probes, const uint64_t *keys, int64_t n, uint8_t *out) {
+int64_t bl_test(const uint8_t *bloom, uint64_t blocks, int probes, const uint64_t *keys, int64_t n, uint8_t *out) {
     int64_t passed = 0;
     for (int64_t i = 0; i < n; i++) {
+        const uint8_t *block = bloom + 64 * BL_BLOCK(keys[i], blocks);
         int all = 1;
         for (int j = 0; j < probes; j++) {
-            uint64_t p = BL_PROBE(keys[i], j, bits);
-            if (!((bloom[p >> 3] >> (p & 7)) & 1)) { all = 0; break; }
+            uint64_t p = BL_BIT(keys[i], j);
+            if (!((block[p >> 3] >> (p & 7)) & 1)) { all = 0; break; }
         }
         out[i] = (uint8_t)all;
         passed += all;

@@ -69,7 +69,8 @@ from .minhash import jaccard, shared_count
 # 6: band keys in sorted runs with Bloom filters (cleaner/bandruns.py), not a B-tree row a key
 # 7: a copy's text (zlib) in place of its snippet, shingle hashes, signature and facts
 # 8: sketches as many copies to a row as fill a page (`sketch_block`)
-FORMAT_VERSION = 8
+# 9: Bloom filters blocked (a key's probes in one 64-byte block), a page of them a row, read in part
+FORMAT_VERSION = 9
 LEVELS = ("document", "paragraph")
 SNIPPET = 300
 # The settings that decide what matches what: an index only serves runs that share them.
@@ -346,8 +347,8 @@ class StoredLevel(Level):
 
         Most of the copies an item names are chance candidates (a 4-row band of unrelated news
         paragraphs), more the more copies are stored: ~1.1M of 2.6M stored paragraphs for a
-        1k-document batch against 200k documents. Tested pair after pair in numpy they cost
-        what one item's Python did."""
+        1k-document batch against 200k documents. All of a chunk's pairs are tested at once in
+        numpy, not an item's set of candidates after another in Python."""
         plausible: list[np.ndarray | None] = [None] * len(batch.digests)
         if not self.end:
             return plausible
@@ -446,13 +447,19 @@ class StoredLevel(Level):
         for chunk in _chunks(missing.tolist()):
             marks = ",".join("?" * len(chunk))
             query = f"SELECT id, sketches, sizes FROM sketches WHERE id IN ({marks})"
-            for row, held, sizes in self.connection.execute(query, [_sketch_row(self.level, block) for block in chunk]):
-                block = row - _sketch_row(self.level, 0)
-                slot, sizes = self.slots_used, np.frombuffer(sizes, dtype="<i4")
+            found = self.connection.execute(query, [_sketch_row(self.level, block) for block in chunk]).fetchall()
+            slots = np.arange(self.slots_used, self.slots_used + len(found))
+            self.sketch_slot[np.array([row for row, _, _ in found], dtype=np.int64) - _sketch_row(self.level, 0)] = slots
+            self.slots_used += len(found)
+            full = [len(sizes) == 4 * self.block for _, _, sizes in found]
+            if all(full):  # every row but a level's last, and one a save began: all at once
+                self.sketch_rows[slots] = np.frombuffer(b"".join(held for _, held, _ in found), dtype=np.uint8).reshape(-1, self.block, self.num_perm)
+                self.sketch_sizes[slots] = np.frombuffer(b"".join(sizes for _, _, sizes in found), dtype="<i4").reshape(-1, self.block)
+                continue
+            for slot, (_, held, sizes) in zip(slots.tolist(), found):
+                sizes = np.frombuffer(sizes, dtype="<i4")
                 self.sketch_rows[slot, : sizes.size] = np.frombuffer(held, dtype=np.uint8).reshape(sizes.size, self.num_perm)
                 self.sketch_sizes[slot, : sizes.size] = sizes
-                self.sketch_slot[block] = slot
-                self.slots_used += 1
 
     def _write_sketches(self, numbers: np.ndarray, held: np.ndarray, sizes: np.ndarray) -> None:
         """Put copies' sketches and shingle counts in their blocks' rows (inside a transaction):

@@ -60,12 +60,13 @@ def expected(truth: dict[int, set[int]], keys: np.ndarray, gone: set[int] = froz
 def test_the_bloom_filter_holds_every_key_and_few_others():
     rng = np.random.default_rng(1)
     keys = rng.integers(0, 2**64, size=20_000, dtype=np.uint64)
-    bits = bandruns.BLOOM_BITS * keys.size
-    bloom = bloom_filter(keys, bits)
-    assert bloom_test(bloom, bits, keys).all()
+    keys[: keys.size // 2] >>= np.uint64(8)  # half of them in a key range (the top bits alike)
+    bloom = bloom_filter(keys, -(-bandruns.BLOOM_BITS * keys.size // 512))
+    assert bloom_test(bloom, keys).all()
     others = rng.integers(0, 2**64, size=100_000, dtype=np.uint64)
-    false_positives = bloom_test(bloom, bits, others).mean()
-    assert 0 < false_positives < 0.02  # ~0.8% at 10 bits a key and 7 probes
+    others[: others.size // 2] >>= np.uint64(8)
+    false_positives = bloom_test(bloom, others).mean()
+    assert 0 < false_positives < 0.02  # ~1% at 10 bits a key and 7 probes in 512-bit blocks
 
 
 def test_the_compiled_bloom_filter_is_numpys_bit_for_bit(monkeypatch):
@@ -76,14 +77,38 @@ def test_the_compiled_bloom_filter_is_numpys_bit_for_bit(monkeypatch):
     rng = np.random.default_rng(3)
     keys = rng.integers(0, 2**64, size=30_000, dtype=np.uint64)
     asked = np.concatenate([keys[:5_000], rng.integers(0, 2**64, size=50_000, dtype=np.uint64)])
-    bits = bandruns.BLOOM_BITS * keys.size + 13  # not a whole number of bytes
-    compiled = bloom_filter(keys, bits)
-    compiled_test = bloom_test(compiled, bits, asked)
+    blocks = bandruns.BLOOM_BITS * keys.size // 512 + 7
+    compiled = bloom_filter(keys, blocks)
+    compiled_test = bloom_test(compiled, asked)
     monkeypatch.setenv("CLEANER_FASTMINHASH", "numpy")
     assert chosen_kernel() is None
-    assert np.array_equal(bloom_filter(keys, bits), compiled)
-    assert np.array_equal(bloom_test(compiled, bits, asked), compiled_test)
+    assert np.array_equal(bloom_filter(keys, blocks), compiled)
+    assert np.array_equal(bloom_test(compiled, asked), compiled_test)
     assert compiled_test[:5_000].all() and 0 < compiled_test[5_000:].mean() < 0.02
+
+
+def test_a_lookup_reads_only_the_filter_rows_its_keys_fall_in(tmp_path, monkeypatch):
+    """A few keys read the rows of a run's filter they fall in, not the whole filter (a check of
+    a few documents against a large index); keys falling in most rows read the rest in one
+    pass; every lookup finds exactly the stored pairs."""
+    rng = np.random.default_rng(5)
+    runs = BandRuns(connect(tmp_path / "runs.sqlite"), 0)
+    keys = rng.integers(0, 2**64, size=130_000, dtype=np.uint64)
+    save(runs, keys, np.arange(keys.size))
+    truth: dict[int, set[int]] = defaultdict(set)
+    for number, key in enumerate(keys.tolist()):
+        truth[key].add(number)
+    [run] = runs.runs
+    assert run.rows > 40
+    reads: list[int] = []
+    read_filter = BandRuns._read_filter
+    monkeypatch.setattr(BandRuns, "_read_filter", lambda self, run, rows: reads.append(rows.size) or read_filter(self, run, rows))
+    few = np.concatenate([keys[:3], rng.integers(0, 2**64, size=3, dtype=np.uint64)])
+    assert found(runs, few) == expected(truth, few)
+    assert reads == [run.read.sum()] and 0 < reads[0] <= 6
+    many = np.concatenate([keys[::10], rng.integers(0, 2**64, size=5_000, dtype=np.uint64)])
+    assert found(runs, many) == expected(truth, many)
+    assert run.read.all() and reads == [reads[0], run.rows - reads[0]]
 
 
 def test_lookups_find_exactly_the_stored_pairs_through_many_saves_and_merges(tmp_path):
