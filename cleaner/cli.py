@@ -446,8 +446,7 @@ def index_compact(
             done = index.compact(None if quiet else lambda line: typer.echo(line, err=True))
     except CleanerError as error:
         raise fail(str(error), error.exit_code) from None
-    changed = {name: runs for name, runs in done.items() if runs[0] != runs[1]}
-    if not changed:
+    if not done:
         typer.echo(f"{describe(path)}: already compact (each space's runs are disjoint key ranges)")
         return
     typer.echo(f"{describe(path)}: band runs split into key ranges in {time.perf_counter() - clock:.1f} s")

@@ -353,13 +353,13 @@ class StoredLevel(Level):
         if not self.end:
             return plausible
         asked = ~skipped & ~self._held(batch.digests)
-        rows = np.flatnonzero(asked)
+        asked_rows = np.flatnonzero(asked)
         sentence_rows = np.repeat(np.arange(len(batch.digests)), np.diff(batch.sentence_starts))
         sentence_asked = asked[sentence_rows]
         rows, numbers = (
             np.concatenate(part)
             for part in zip(
-                self._named(0, np.repeat(rows, batch.keys.shape[1]), batch.keys[rows].ravel()),
+                self._named(0, np.repeat(asked_rows, batch.keys.shape[1]), batch.keys[asked_rows].ravel()),
                 self._named(1, np.repeat(sentence_rows[sentence_asked], batch.sentence_keys.shape[1]), batch.sentence_keys[sentence_asked].ravel()),
             )
         )
@@ -374,7 +374,7 @@ class StoredLevel(Level):
         rows, numbers = rows[passing], numbers[passing]
         order = np.argsort(rows, kind="stable")  # numbers stay ascending within an item
         found = np.split(numbers[order], np.searchsorted(rows[order], np.arange(1, len(batch.digests))))
-        for row in np.flatnonzero(asked).tolist():
+        for row in asked_rows.tolist():
             plausible[row] = found[row]
         return plausible
 
@@ -397,10 +397,16 @@ class StoredLevel(Level):
         first = np.searchsorted(found_keys, keys, side="left")
         counts = np.searchsorted(found_keys, keys, side="right") - first
         rows, numbers = np.repeat(rows, counts), found_numbers[bandruns.spans(first, counts)]
-        keep = numbers < self.end  # from `end` on: added by another writer since opening
+        keep = self._visible(numbers)
+        return rows[keep], numbers[keep]
+
+    def _visible(self, numbers: np.ndarray) -> np.ndarray:
+        """Which of these stored numbers this run sees: not hidden, and below `end` (numbers
+        from `end` on were added by another writer since opening: not this run's past)."""
+        keep = numbers < self.end
         if self.hidden:
             keep &= ~np.isin(numbers, np.fromiter(self.hidden, dtype=np.int64, count=len(self.hidden)))
-        return rows[keep], numbers[keep]
+        return keep
 
     def candidates(self, keys: np.ndarray, sentence_keys: np.ndarray | None) -> set[int]:
         """Stored copies sharing a band key with the item, or a sentence band key with a sentence."""
@@ -409,8 +415,7 @@ class StoredLevel(Level):
         numbers = self.runs[0].lookup(keys)[1]
         if sentence_keys is not None:
             numbers = np.concatenate([numbers, self.runs[1].lookup(sentence_keys)[1]])
-        # Numbers from `end` on were added by another writer since opening: not this run's past.
-        return {number for number in numbers.tolist() if number not in self.hidden and number < self.end}
+        return set(numbers[self._visible(numbers)].tolist())
 
     def _held(self, digests: Sequence[str]) -> np.ndarray:
         """Which of these digests `exact` finds a stored copy of."""
@@ -839,7 +844,7 @@ class Index(BaseIndex):
         copies: after many saves a lookup tests a key against every run, and each run adds
         its filter's false positives as block reads. One transaction a space (its WAL grows to
         the size of the space's pairs until the checkpoint that follows). Returns, per space
-        name, the runs before and after."""
+        name it rewrote, the runs before and after."""
         if self.readonly:
             raise InputError(f"index {self.path} was opened read only; open it for writing to compact it")
         done: dict[str, tuple[int, int]] = {}
@@ -855,7 +860,7 @@ class Index(BaseIndex):
                     finally:
                         runs.forget()
                     self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                done[level.level + kind] = (before, len(runs.runs))
+                    done[level.level + kind] = (before, len(runs.runs))
         return done
 
     def counts(self) -> dict[str, int]:
