@@ -92,7 +92,13 @@ _MAX_PARAMETERS = 900
 # Stored copies read per level and kept in memory: background paragraphs are candidates again and again.
 _CACHED_COPIES = 50_000
 _CACHED_SKETCHES = 1_000_000  # in a dict (Redis): ~250 bytes each
-_CACHED_SKETCH_ROWS = 1 << 22  # in StoredLevel's arrays: num_perm + 4 bytes each
+# Bytes of stored sketches and shingle counts StoredLevel's arrays hold (num_perm + 4 a copy), at
+# most: ~16M copies at 128 permutations, all the paragraphs of a 1M-document news index. Rows are
+# read only when named, so a check of 10 documents holds a few MB. A bound below what a batch's
+# chance candidates spread over empties the cache chunk after chunk: at 1M documents (13M
+# paragraphs) a bound of 4M copies read 1.53M rows where the table has ~440k, and a 1k batch
+# took 88 s against 43 s.
+_CACHED_SKETCH_BYTES = 2 << 30
 # Bytes of sketches and shingle counts a row holds (num_perm + 4 a copy, consecutive numbers): as
 # many copies as fill most of a 4 KB page, 30 at 128 permutations (`sketch_block`). A 1k batch
 # against 100k documents names a third of their 1.3M paragraphs as candidates (reused background
@@ -435,10 +441,11 @@ class StoredLevel(Level):
     def _cache_sketches(self, numbers: Sequence[int]) -> None:
         """Read the rows of these copies' sketches that were not read yet, each into a slot of
         arrays that grow as rows are read (`sketch_slot`: each row's slot, or -1); all dropped
-        and begun again past _CACHED_SKETCH_ROWS copies."""
+        and begun again past _CACHED_SKETCH_BYTES."""
         blocks = arrays.unique(np.asarray(numbers, dtype=np.int64) // self.block)
         missing = blocks if self.sketch_slot is None else blocks[self.sketch_slot[blocks] < 0]
-        if self.sketch_slot is None or self.slots_used + missing.size > _CACHED_SKETCH_ROWS // self.block:
+        most = max(_CACHED_SKETCH_BYTES // (self.block * (self.num_perm + 4)), 1)
+        if self.sketch_slot is None or self.slots_used + missing.size > most:
             self.sketch_slot = np.full(-(-self.end // self.block), -1, dtype=np.int64)
             if self.sketch_rows is None:  # begun again: the arrays keep their room
                 self.sketch_rows = np.zeros((0, self.block, self.num_perm), dtype=np.uint8)
@@ -446,7 +453,7 @@ class StoredLevel(Level):
             self.slots_used, missing = 0, blocks
         if self.slots_used + missing.size > len(self.sketch_rows):  # room for twice as many
             needed = self.slots_used + missing.size
-            room = max(min(2 * len(self.sketch_rows), _CACHED_SKETCH_ROWS // self.block), needed)
+            room = max(min(2 * len(self.sketch_rows), most), needed)
             self.sketch_rows = np.concatenate([self.sketch_rows[: self.slots_used], np.zeros((room - self.slots_used, self.block, self.num_perm), dtype=np.uint8)])
             self.sketch_sizes = np.concatenate([self.sketch_sizes[: self.slots_used], np.zeros((room - self.slots_used, self.block), dtype=np.int32)])
         for chunk in _chunks(missing.tolist()):

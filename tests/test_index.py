@@ -164,7 +164,7 @@ def test_sketches_read_back_from_their_blocks_as_each_copy_was_written(corpus, t
     copy's sketch and shingle count read back as its own, in any order asked, all at once or a
     few at a time with the rows read dropped and read again (2 rows held at most)."""
     monkeypatch.setattr(index_module, "SKETCH_ROW_BYTES", 4 * (Settings().num_perm + 4))
-    monkeypatch.setattr(index_module, "_CACHED_SKETCH_ROWS", 8)
+    monkeypatch.setattr(index_module, "_CACHED_SKETCH_BYTES", 8 * (Settings().num_perm + 4))
     monkeypatch.setattr(index_module, "PENDING_CHUNK", 3)
     settings = Settings()
     path = tmp_path / "index.sqlite"
