@@ -4,6 +4,7 @@ all-or-nothing writes, and the commands."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import signal
 import sqlite3
@@ -690,3 +691,29 @@ def test_the_compact_command_says_what_it_did(corpus, tmp_path):
     assert (again.returncode, again.stdout, again.stderr) == (0, f"{path}: already compact (each space's runs are disjoint key ranges)\n", "")
     missing = cleaner("index", "compact", str(tmp_path / "none.sqlite"), cwd=tmp_path)
     assert missing.returncode == 2 and "no index at" in missing.stderr
+
+
+def test_exact_answers_a_chunks_digests_from_its_lookahead_as_a_query_would(corpus, tmp_path):
+    """`_held` (a lookahead's first step) finds the chunk's stored digests at once; `exact`
+    then answers those digests without a query each, a hidden copy's digest as not stored,
+    and a digest the chunk did not ask by its query as before."""
+    settings = Settings()
+    path = tmp_path / "index.sqlite"
+    make_index(path, settings)
+    update_in_parts(path, settings, [corpus[:20]])
+    with Index.open(path, settings) as index:
+        level = index.levels["paragraph"]
+        stored = index.connection.execute("SELECT digest, number, doc FROM copies WHERE level = 'paragraph' ORDER BY number").fetchall()
+        hidden_doc = stored[0][2]
+        index.hide([document(hidden_doc, "")])
+        asked = [digest.hex() for digest, _, _ in stored[:30]] + [hashlib.sha256(str(n).encode()).hexdigest() for n in range(5)]
+        expected = {digest.hex(): None if doc == hidden_doc else number for digest, number, doc in stored}
+        assert any(number is None for number in expected.values()) and any(number is not None for number in expected.values())
+        held = level._held(asked)
+        assert held.tolist() == [expected.get(digest) is not None for digest in asked]
+        queries = []
+        index.connection.set_trace_callback(queries.append)
+        assert [level.exact(digest) for digest in asked] == [expected.get(digest) for digest in asked]
+        assert queries == []
+        later = stored[30][0].hex()
+        assert level.exact(later) == expected[later] and len(queries) == 1
