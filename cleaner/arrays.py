@@ -2,7 +2,29 @@
 
 from __future__ import annotations
 
+import mmap
+
 import numpy as np
+import numpy.typing as npt
+
+
+def sparse_zeros(shape: int | tuple[int, ...], dtype: npt.DTypeLike) -> np.ndarray:
+    """Zeros whose memory the OS gives a page at a time, as it is first written.
+
+    For arrays filled in part, as the rows a lookup reads of a Bloom filter or of the sketch
+    table are. `np.zeros` does the same, but NumPy asks Linux for huge pages for an array of
+    4 MB or more (madvise), so a write anywhere in 2 MB makes all 2 MB resident: a check of 10
+    documents that read 15% of a 200k-document index's filter rows held all 650 MB of them.
+    An anonymous mapping gets 4 KB pages unless the system forces huge pages on every mapping.
+
+    >>> sparse_zeros((2, 3), np.int32).tolist()
+    [[0, 0, 0], [0, 0, 0]]
+    """
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    size = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    if not size:
+        return np.zeros(shape, dtype=dtype)
+    return np.frombuffer(mmap.mmap(-1, size), dtype=dtype).reshape(shape)
 
 
 def unique(values: np.ndarray) -> np.ndarray:

@@ -211,8 +211,8 @@ class BandRuns:
         they fall in that were not read before."""
         if not keys.size:
             return np.zeros(0, dtype=bool)
-        if run.bloom is None:  # zeros: the OS gives a page only when a row is copied in
-            run.bloom, run.read = np.zeros(run.bits // 8, dtype=np.uint8), np.zeros(run.rows, dtype=bool)
+        if run.bloom is None:  # the OS gives a page only when a row is copied in
+            run.bloom, run.read = arrays.sparse_zeros(run.bits // 8, np.uint8), np.zeros(run.rows, dtype=bool)
         rows = arrays.unique(filter_blocks(keys, run.bits // 512) // FILTER_ROW)
         missing = rows[~run.read[rows]]
         if missing.size > _DENSE * run.rows:

@@ -448,8 +448,8 @@ class StoredLevel(Level):
     def _cache_sketches(self, numbers: Sequence[int]) -> None:
         """Read the rows of these copies' sketches that were not read yet, each copied as the
         cursor gives it into the next slot of arrays made once, as many slots as the level has
-        rows or _CACHED_SKETCH_BYTES holds, whichever is fewer (zeros: the OS gives a page only
-        when a row is copied in, so a check of 10 documents holds a few MB); `sketch_slot` is
+        rows or _CACHED_SKETCH_BYTES holds, whichever is fewer (`sparse_zeros`: the OS gives a
+        page only when a row is copied in, so a check of 10 documents holds a few MB); `sketch_slot` is
         each row's slot, or -1. All dropped and begun again when the slots are used up. Arrays
         grown by doubling, and rows fetched whole and joined, took ~30 us a row (a 1k batch
         reads all 94k rows of a 200k-document index's paragraphs); SQLite's part is ~7 us."""
@@ -457,13 +457,13 @@ class StoredLevel(Level):
         rows = -(-self.end // self.block)
         if self.sketch_rows is None:
             slots = max(min(_CACHED_SKETCH_BYTES // (self.block * (self.num_perm + 4)), rows), 1)
-            self.sketch_rows = np.zeros((slots, self.block, self.num_perm), dtype=np.uint8)
-            self.sketch_sizes = np.zeros((slots, self.block), dtype="<i4")
+            self.sketch_rows = arrays.sparse_zeros((slots, self.block, self.num_perm), np.uint8)
+            self.sketch_sizes = arrays.sparse_zeros((slots, self.block), "<i4")
         missing = blocks if self.sketch_slot is None else blocks[self.sketch_slot[blocks] < 0]
         if self.sketch_slot is None or self.slots_used + missing.size > len(self.sketch_rows):
             if blocks.size > len(self.sketch_rows):  # more rows asked at once than the bound: room for them
-                self.sketch_rows = np.zeros((blocks.size, self.block, self.num_perm), dtype=np.uint8)
-                self.sketch_sizes = np.zeros((blocks.size, self.block), dtype="<i4")
+                self.sketch_rows = arrays.sparse_zeros((blocks.size, self.block, self.num_perm), np.uint8)
+                self.sketch_sizes = arrays.sparse_zeros((blocks.size, self.block), "<i4")
             self.sketch_slot = np.full(rows, -1, dtype=np.int64)
             self.slots_used, missing = 0, blocks
         held_bytes, size_bytes = self.block * self.num_perm, 4 * self.block
