@@ -449,10 +449,11 @@ class StoredLevel(Level):
         """Read the rows of these copies' sketches that were not read yet, each copied as the
         cursor gives it into the next slot of arrays made once, as many slots as the level has
         rows or _CACHED_SKETCH_BYTES holds, whichever is fewer (`sparse_zeros`: the OS gives a
-        page only when a row is copied in, so a check of 10 documents holds a few MB); `sketch_slot` is
-        each row's slot, or -1. All dropped and begun again when the slots are used up. Arrays
-        grown by doubling, and rows fetched whole and joined, took ~30 us a row (a 1k batch
-        reads all 94k rows of a 200k-document index's paragraphs); SQLite's part is ~7 us."""
+        page only when a row is copied in, so a check of 10 documents holds a few MB);
+        `sketch_slot` is each row's slot, or -1. All dropped and begun again when the slots are
+        used up. Arrays grown by doubling, and rows fetched whole and joined, took ~30 us a row
+        (a 1k batch reads all 94k rows of a 200k-document index's paragraphs); SQLite's part is
+        ~7 us."""
         blocks = arrays.unique(np.asarray(numbers, dtype=np.int64) // self.block)
         rows = -(-self.end // self.block)
         if self.sketch_rows is None:
