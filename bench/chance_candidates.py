@@ -70,6 +70,7 @@ from dedup_data import missing  # noqa: E402  (says where to get an archive)
 from cleaner import dedup  # noqa: E402
 from cleaner.config import Settings  # noqa: E402
 from cleaner.dedup import FeatureBatch, NearDuplicateIndex, level_index, sketch_of  # noqa: E402
+from cleaner.minhash import jaccard  # noqa: E402
 from cleaner.document import Document, Source  # noqa: E402
 from cleaner.normalise import normalise  # noqa: E402
 
@@ -186,12 +187,7 @@ def key_pairs(batch: FeatureBatch) -> dict[str, np.ndarray]:
 
 def exact_jaccard(hashes: list[np.ndarray], first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """Return the Jaccard of the shingle sets of each pair of rows (hashes are sorted and distinct)."""
-    found = np.empty(len(first))
-    for number, (a, b) in enumerate(zip(first.tolist(), second.tolist())):
-        shared = np.intersect1d(hashes[a], hashes[b], assume_unique=True).size
-        union = hashes[a].size + hashes[b].size - shared
-        found[number] = shared / union if union else 0.0
-    return found
+    return np.array([jaccard(hashes[a], hashes[b]) for a, b in zip(first.tolist(), second.tolist())], dtype=float)
 
 
 def measure(corpus: str, paragraphs: list[Paragraph], index: NearDuplicateIndex) -> Measured:
