@@ -61,12 +61,16 @@ def decisions(docs: list[Document]) -> dict[str, tuple]:
 def test_index_runs_decide_as_one_run_over_old_and_new_together(corpus, tmp_path, monkeypatch, small):
     """Parts A, B, C in keep order: index A, run B and add it, run C; each decision matches one
     run over all. With `small` chunks, a run's new copies wait in a temporary file a few at a
-    time, a save writes several band runs, and items are matched a few at a time (each few's
-    band keys looked up together, keys found for earlier ones reused)."""
+    time, a save writes several band runs, and items come in chunks of a few, a few chunks'
+    band keys looked up together (keys found for earlier ones reused)."""
+    looked_up: list[int] = []  # items of each lookahead
+    lookahead = index_module.StoredLevel.lookahead
+    monkeypatch.setattr(index_module.StoredLevel, "lookahead", lambda self, batch, *rest: looked_up.append(len(batch.digests)) or lookahead(self, batch, *rest))
     if small:
         monkeypatch.setattr(index_module, "PENDING_CHUNK", 7)
         monkeypatch.setattr(index_module, "RUN_PAIRS", 500)
         monkeypatch.setattr(dedup, "FEATURE_CHUNK", 16)
+        monkeypatch.setattr(dedup, "LOOKAHEAD_KEYS", 8_000)
     settings = Settings()
     together = copy.deepcopy(corpus)
     deduplicate(together, settings)
@@ -82,6 +86,10 @@ def test_index_runs_decide_as_one_run_over_old_and_new_together(corpus, tmp_path
         separate += part
     assert any(spilled) == small
     assert decisions(separate) == decisions(together)
+    if small:  # several chunks to a lookup, and several lookups to a level's run
+        assert max(looked_up) > 16 and len(looked_up) > 2 * len(parts)
+    else:
+        assert len(looked_up) == 2 * len(parts)
     later = {doc.id for part in parts[1:] for doc in part}
     across = [doc for doc in separate if doc.reason and doc.reason.duplicate_of not in later and doc.id in later]
     assert {"0000070"} <= {doc.id for doc in across}, "a later part's copy of an indexed document is dropped"
