@@ -120,6 +120,7 @@ class BandRuns:
         self._runs: list[Run] | None = None
         self._gone: set[int] | None = None
         self._version: int | None = None  # the database's data_version when the catalogue was read
+        self._scratch: np.ndarray | None = None  # a filter read for one lookup only (`_maybe`)
 
     @property
     def runs(self) -> list[Run]:
@@ -172,24 +173,26 @@ class BandRuns:
         keep = ~np.isin(numbers, np.fromiter(self.gone, dtype=numbers.dtype, count=len(self.gone)))
         return keys[keep], numbers[keep]
 
-    def lookup(self, keys: np.ndarray, unique: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def lookup(self, keys: np.ndarray, unique: bool = False, keep: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Every stored (key, number) pair whose key is one of `keys` (`unique`: they are
         ascending and distinct already): keys (uint64, ascending) and numbers (int64) in two
-        arrays, without copies marked gone."""
+        arrays, without copies marked gone. `keep`: keep the filter rows read for the lookups
+        that follow; without it (a run's last lookup), a filter not read before whose rows the
+        keys mostly fall in is read into one scratch array the runs share (`_maybe`)."""
         keys = np.asarray(keys, dtype=np.uint64).ravel()
         keys = keys if unique else arrays.unique(keys)
         for _ in range(3):
             try:
-                return self._lookup(keys)
+                return self._lookup(keys, keep)
             except Vanished:
                 self.forget()
         raise sqlite3.OperationalError("the index's band runs kept changing while being read; run again")
 
-    def _lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _lookup(self, keys: np.ndarray, keep: bool = True) -> tuple[np.ndarray, np.ndarray]:
         found_keys, found_numbers = [], []
         for run in self.runs:
             asked = run.within(keys)
-            asked = asked[self._maybe(run, asked)]
+            asked = asked[self._maybe(run, asked, keep)]
             if not asked.size:
                 continue
             blocks = _blocks_holding(run.fences, asked)
@@ -206,30 +209,40 @@ class BandRuns:
         order = np.argsort(stored_keys, kind="stable")
         return stored_keys[order], numbers[order]
 
-    def _maybe(self, run: Run, keys: np.ndarray) -> np.ndarray:
+    def _maybe(self, run: Run, keys: np.ndarray, keep: bool = True) -> np.ndarray:
         """Which of `keys` the run may hold (no false negatives), reading the rows of its filter
-        they fall in that were not read before."""
+        they fall in that were not read before. Without `keep`, a filter not read before whose
+        rows the keys mostly fall in is read whole into the scratch array, not kept: a 1k batch
+        against 1M documents reads all ~3 GB of filters once, and memory of their own cost the
+        OS a page fault each 4 KB (~1 s a GB here) and held them to the end."""
         if not keys.size:
             return np.zeros(0, dtype=bool)
+        rows = arrays.unique(filter_blocks(keys, run.bits // 512) // FILTER_ROW)
+        if not keep and run.bloom is None and rows.size > _DENSE * run.rows:
+            if self._scratch is None or self._scratch.size < run.bits // 8:
+                self._scratch = arrays.sparse_zeros(run.bits // 8, np.uint8)
+            scratch = self._scratch[: run.bits // 8]
+            self._read_filter(run, np.arange(run.rows), scratch)  # every byte of it written
+            return bloom_test(scratch, keys)
         if run.bloom is None:  # the OS gives a page only when a row is copied in
             run.bloom, run.read = arrays.sparse_zeros(run.bits // 8, np.uint8), np.zeros(run.rows, dtype=bool)
-        rows = arrays.unique(filter_blocks(keys, run.bits // 512) // FILTER_ROW)
         missing = rows[~run.read[rows]]
         if missing.size > _DENSE * run.rows:
             missing = np.flatnonzero(~run.read)
         if missing.size:
-            self._read_filter(run, missing)
+            self._read_filter(run, missing, run.bloom)
+            run.read[missing] = True
         return bloom_test(run.bloom, keys)
 
-    def _read_filter(self, run: Run, rows: np.ndarray) -> None:
-        """Copy these rows (ascending) of a run's filter into its place: all rows from the first
-        to the last in one pass when they are most of the filter (a run's rows never change, so
-        one read before is copied again alike), else those rows only. Rows are copied into
-        place as the cursor gives them: fetched whole, then joined, the 650 MB of filters a 1k
-        batch reads against 200k documents took 2-5 s against 1.2-1.8 s."""
+    def _read_filter(self, run: Run, rows: np.ndarray, bloom: np.ndarray) -> None:
+        """Copy these rows (ascending) of a run's filter into their place in `bloom`: all rows
+        from the first to the last in one pass when they are most of the filter (a run's rows
+        never change, so one read before is copied again alike), else those rows only. Rows are
+        copied into place as the cursor gives them: fetched whole, then joined, the 650 MB of
+        filters a 1k batch reads against 200k documents took 2-5 s against 1.2-1.8 s."""
         size, first = 64 * FILTER_ROW, block_id(self.space, run.run, 0)
         low, high = int(rows[0]), int(rows[-1]) + 1
-        into, read = memoryview(run.bloom), 0  # each row copied straight into place, as it comes
+        into, read = memoryview(bloom), 0  # each row copied straight into place, as it comes
         if rows.size > _DENSE * run.rows:
             place = low * size
             for (bits,) in self.connection.execute("SELECT bits FROM band_filters WHERE id >= ? AND id < ?", (first + low, first + high)):
@@ -237,7 +250,6 @@ class BandRuns:
                 place, read = place + len(bits), read + 1
             if read != high - low:
                 raise Vanished(run.run)
-            run.read[low:high] = True
             return
         for chunk in _chunks(rows.tolist()):
             marks = ",".join("?" * len(chunk))
@@ -247,7 +259,6 @@ class BandRuns:
                 read += 1
         if read != rows.size:
             raise Vanished(run.run)
-        run.read[rows] = True
 
     def _read_blocks(self, run: int, blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The pairs of these blocks (ascending numbers) of a run, in block order: keys ascending."""

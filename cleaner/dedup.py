@@ -368,11 +368,11 @@ class StoredCopies(Protocol):
 
     def exact(self, digest: str) -> int | None: ...
 
-    def lookahead(self, batch: FeatureBatch, skipped: np.ndarray, test: SketchTest) -> list[np.ndarray | None] | None:
+    def lookahead(self, batch: FeatureBatch, skipped: np.ndarray, test: SketchTest, last: bool = False) -> list[np.ndarray | None] | None:
         """The next items' features, all at once, before `exact` and `candidates` ask them item
-        by item (`skipped`: items that will not be asked). A store may answer here, per item,
-        the stored copies `candidates` would name that pass `test` (ascending; None for an item
-        it leaves to `candidates`), or None for all."""
+        by item (`skipped`: items that will not be asked; `last`: no lookahead follows in this
+        run). A store may answer here, per item, the stored copies `candidates` would name that
+        pass `test` (ascending; None for an item it leaves to `candidates`), or None for all."""
         ...
 
     def candidates(self, keys: np.ndarray, sentence_keys: np.ndarray | None) -> set[int]: ...
@@ -1122,14 +1122,14 @@ def _one_by_one(index: NearDuplicateIndex, chunks: Iterable[Chunk], skip: Callab
     its band keys are looked up ahead, consecutive chunks' together (`lookahead`, up to
     LOOKAHEAD_KEYS keys), its copies read as they come."""
     hasher = replace(index.fingerprinter, num_perm=1)  # the same shingle hashes, one permutation
-    windows = _lookahead_windows(chunks, LOOKAHEAD_KEYS) if index.stored is not None else ([chunk] for chunk in chunks)
-    for window in windows:
+    windows = _lookahead_windows(chunks, LOOKAHEAD_KEYS) if index.stored is not None else (([chunk], False) for chunk in chunks)
+    for window, last in windows:
         stored: list[np.ndarray | None] | None = None
         if index.stored is not None:
             docs = [doc for chunk in window for doc in chunk.docs]
             skipped = np.repeat([skip(number) for number, *_ in docs], [len(doc[3]) for doc in docs]).astype(bool)
             batch = FeatureBatch.joined([chunk.batch for chunk in window])
-            stored = index.stored.lookahead(batch, skipped, index.sketch_test(batch))
+            stored = index.stored.lookahead(batch, skipped, index.sketch_test(batch), last)
         first = 0  # the window's row of the chunk's first item
         for _, docs, batch, told, _, _ in window:
             hashes = None if batch.hash_starts is not None else hasher.fingerprints([text for doc in docs for _, _, text in doc[3]])[1]
@@ -1155,20 +1155,20 @@ def _one_by_one(index: NearDuplicateIndex, chunks: Iterable[Chunk], skip: Callab
 LOOKAHEAD_KEYS = 1 << 22
 
 
-def _lookahead_windows(chunks: Iterable[Chunk], keys: int) -> Iterator[list[Chunk]]:
+def _lookahead_windows(chunks: Iterable[Chunk], keys: int) -> Iterator[tuple[list[Chunk], bool]]:
     """Consecutive chunks whose band keys and sentence band keys add up to at most `keys` (a
-    chunk with more, alone)."""
+    chunk with more, alone), and whether they are the last."""
     window: list[Chunk] = []
     held = 0
     for chunk in chunks:
         size = chunk.batch.keys.size + chunk.batch.sentence_keys.size
         if window and held + size > keys:
-            yield window
+            yield window, False
             window, held = [], 0
         window.append(chunk)
         held += size
     if window:
-        yield window
+        yield window, True
 
 
 # Chunks whose candidate pairs are being verified while the driver decides an earlier one, per

@@ -286,7 +286,7 @@ class Level:
     def _read_sketches(self, numbers: Sequence[int]) -> None:
         raise NotImplementedError
 
-    def lookahead(self, batch: dedup.FeatureBatch, skipped: np.ndarray, test: dedup.SketchTest) -> list[np.ndarray | None] | None:
+    def lookahead(self, batch: dedup.FeatureBatch, skipped: np.ndarray, test: dedup.SketchTest, last: bool = False) -> list[np.ndarray | None] | None:
         """The next items' features, all at once, before `exact` and `candidates` ask them one
         by one: a store that gains by looking up many keys together answers each item's stored
         candidates here (`StoredLevel`); None: ask `candidates` item by item."""
@@ -327,6 +327,7 @@ class StoredLevel(Level):
         self.num_perm = settings.num_perm
         self.block = sketch_block(settings.num_perm)
         self.sketch_slot = self.sketch_rows = self.sketch_sizes = None  # `_cache_sketches`
+        self.scratch_rows = self.scratch_sizes = None  # sketch rows read for one test only (`sketches`)
         self.slots_used = 0
         self.runs = (BandRuns(connection, self.space), BandRuns(connection, self.space + 1))
         # per space, the pairs `lookahead` found for keys of any chunk so far (keys sorted)
@@ -350,7 +351,7 @@ class StoredLevel(Level):
             return self.exact_found[digest]
         return self._stored([digest]).get(digest)
 
-    def lookahead(self, batch: dedup.FeatureBatch, skipped: np.ndarray, test: dedup.SketchTest) -> list[np.ndarray | None]:
+    def lookahead(self, batch: dedup.FeatureBatch, skipped: np.ndarray, test: dedup.SketchTest, last: bool = False) -> list[np.ndarray | None]:
         """Per item of the batch, the stored copies that share a band key with it (or a sentence
         band key with one of its sentences) and pass `test`, its sketch test, ascending: the
         keys of all the items looked up together, every (item, copy) pair tested at once. None
@@ -360,7 +361,9 @@ class StoredLevel(Level):
         Most of the copies an item names are chance candidates (a 4-row band of unrelated news
         paragraphs), more the more copies are stored: ~1.1M of 2.6M stored paragraphs for a
         1k-document batch against 200k documents. All of a chunk's pairs are tested at once in
-        numpy, not an item's set of candidates after another in Python."""
+        numpy, not an item's set of candidates after another in Python. `last`: no lookahead
+        follows in this run, so filters and sketch rows it needs most of are read for it alone,
+        into scratch arrays (`BandRuns.lookup`, `sketches`)."""
         plausible: list[np.ndarray | None] = [None] * len(batch.digests)
         if not self.end:
             return plausible
@@ -371,8 +374,8 @@ class StoredLevel(Level):
         rows, numbers = (
             np.concatenate(part)
             for part in zip(
-                self._named(0, np.repeat(asked_rows, batch.keys.shape[1]), batch.keys[asked_rows].ravel()),
-                self._named(1, np.repeat(sentence_rows[sentence_asked], batch.sentence_keys.shape[1]), batch.sentence_keys[sentence_asked].ravel()),
+                self._named(0, np.repeat(asked_rows, batch.keys.shape[1]), batch.keys[asked_rows].ravel(), not last),
+                self._named(1, np.repeat(sentence_rows[sentence_asked], batch.sentence_keys.shape[1]), batch.sentence_keys[sentence_asked].ravel(), not last),
             )
         )
         # each pair once, ordered by copy: a slice's copies are neighbouring sketch rows
@@ -381,7 +384,7 @@ class StoredLevel(Level):
         passing = np.zeros(pairs.size, dtype=bool)
         for start in range(0, pairs.size, _TESTED_PAIRS):
             part = slice(start, start + _TESTED_PAIRS)
-            held, sizes = self.sketches(numbers[part])
+            held, sizes = self.sketches(numbers[part], keep=not last)
             passing[part] = test(rows[part], held, sizes)
         rows, numbers = rows[passing], numbers[passing]
         order = np.argsort(rows, kind="stable")  # numbers stay ascending within an item
@@ -390,7 +393,7 @@ class StoredLevel(Level):
             plausible[row] = found[row]
         return plausible
 
-    def _named(self, slot: int, rows: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _named(self, slot: int, rows: np.ndarray, keys: np.ndarray, keep: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """(row, number) for each stored copy under each key (the key of item `row`) of one
         space, neither hidden nor numbered from `end` on; the pairs found are kept for the chunks
         that follow (a background paragraph's keys come again chunk after chunk, read once)."""
@@ -402,7 +405,7 @@ class StoredLevel(Level):
         asked = arrays.unique(keys)
         new = asked[~bandruns.contains(found_keys, asked)]  # a key found before has all its pairs here
         if new.size:
-            new_keys, new_numbers = self.runs[slot].lookup(new, unique=True)
+            new_keys, new_numbers = self.runs[slot].lookup(new, unique=True, keep=keep)
             places = np.searchsorted(found_keys, new_keys)  # both sorted, no key in both
             found_keys, found_numbers = np.insert(found_keys, places, new_keys), np.insert(found_numbers, places, new_numbers)
         self.found[slot] = (found_keys, found_numbers)
@@ -447,11 +450,28 @@ class StoredLevel(Level):
                     stored[digest.hex()] = number
         return stored
 
-    def sketches(self, numbers: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    def sketches(self, numbers: Sequence[int], keep: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """The sketch and shingle count of each of these copies. Without `keep`, and nothing
+        cached yet, their rows are read into scratch arrays that the next call overwrites, not
+        into the cache: a batch's one lookahead against 1M documents reads all ~440k rows of
+        the paragraphs' sketches (1.7 GB) once, and a cache of them cost a page fault each 4 KB
+        and held them to the end."""
         numbers = np.asarray(numbers, dtype=np.int64)
-        self._cache_sketches(numbers)
-        slots, places = self.sketch_slot[numbers // self.block], numbers % self.block
-        return self.sketch_rows[slots, places], self.sketch_sizes[slots, places].astype(np.int64)
+        blocks, places = numbers // self.block, numbers % self.block
+        if keep or self.sketch_slot is not None:
+            self._cache_sketches(numbers)
+            slots = self.sketch_slot[blocks]
+            return self.sketch_rows[slots, places], self.sketch_sizes[slots, places].astype(np.int64)
+        asked = arrays.unique(blocks)
+        if self.scratch_rows is None or len(self.scratch_rows) < asked.size:
+            self.scratch_rows = arrays.sparse_zeros((asked.size, self.block, self.num_perm), np.uint8)
+            self.scratch_sizes = arrays.sparse_zeros((asked.size, self.block), "<i4")
+        read = np.array(self._read_sketch_rows(asked, self.scratch_rows, self.scratch_sizes, 0), dtype=np.int64)
+        if read.size != asked.size:
+            raise sqlite3.DatabaseError(f"the index lacks {asked.size - read.size} rows of {self.level} sketches; rebuild it")
+        order = np.argsort(read, kind="stable")
+        slots = order[np.searchsorted(read[order], blocks)]
+        return self.scratch_rows[slots, places], self.scratch_sizes[slots, places].astype(np.int64)
 
     def _cache_sketches(self, numbers: Sequence[int]) -> None:
         """Read the rows of these copies' sketches that were not read yet, each copied as the
@@ -475,27 +495,36 @@ class StoredLevel(Level):
                 self.sketch_sizes = arrays.sparse_zeros((blocks.size, self.block), "<i4")
             self.sketch_slot = np.full(rows, -1, dtype=np.int64)
             self.slots_used, missing = 0, blocks
-        if not missing.size:
-            return
+        if missing.size:
+            read = self._read_sketch_rows(missing, self.sketch_rows, self.sketch_sizes, self.slots_used)
+            self.sketch_slot[read] = np.arange(self.slots_used, self.slots_used + len(read))
+            self.slots_used += len(read)
+
+    def _read_sketch_rows(self, blocks: np.ndarray, held: np.ndarray, sizes: np.ndarray, slot: int) -> list[int]:
+        """Copy the sketch rows of these blocks (ascending) into the slots of `held` and `sizes`
+        from `slot` on, each as the cursor gives it; the blocks copied, in slot order. Blocks
+        that are most of those from the first to the last are read in one range scan
+        (_DENSE_ROWS), the others by id."""
         held_bytes, size_bytes = self.block * self.num_perm, 4 * self.block
-        into_held, into_sizes = memoryview(self.sketch_rows).cast("B"), memoryview(self.sketch_sizes).cast("B")
+        into_held, into_sizes = memoryview(held).cast("B"), memoryview(sizes).cast("B")
         first = _sketch_row(self.level, 0)
-        low, high = int(missing[0]), int(missing[-1]) + 1
+        low, high = int(blocks[0]), int(blocks[-1]) + 1
         wanted = np.zeros(high - low, dtype=bool)
-        wanted[missing - low] = True
-        if missing.size > _DENSE_ROWS * (high - low):  # most rows from low to high: one range scan
+        wanted[blocks - low] = True
+        if blocks.size > _DENSE_ROWS * (high - low):
             queries = [("SELECT id, sketches, sizes FROM sketches WHERE id >= ? AND id < ?", (first + low, first + high))]
         else:
-            queries = [(f"SELECT id, sketches, sizes FROM sketches WHERE id IN ({','.join('?' * len(chunk))})", [first + block for block in chunk]) for chunk in _chunks(missing.tolist())]
+            queries = [(f"SELECT id, sketches, sizes FROM sketches WHERE id IN ({','.join('?' * len(chunk))})", [first + block for block in chunk]) for chunk in _chunks(blocks.tolist())]
+        read = []
         for query, parameters in queries:
-            for row, held, sizes in self.connection.execute(query, parameters):
-                if not wanted[row - first - low]:  # a row the scan passes that is held already or not asked
+            for row, row_held, row_sizes in self.connection.execute(query, parameters):
+                if not wanted[row - first - low]:  # a row the range scan passes that is not asked
                     continue
-                slot = self.slots_used
-                into_held[slot * held_bytes : slot * held_bytes + len(held)] = held
-                into_sizes[slot * size_bytes : slot * size_bytes + len(sizes)] = sizes
-                self.sketch_slot[row - first] = slot
-                self.slots_used += 1
+                into_held[slot * held_bytes : slot * held_bytes + len(row_held)] = row_held
+                into_sizes[slot * size_bytes : slot * size_bytes + len(row_sizes)] = row_sizes
+                read.append(row - first)
+                slot += 1
+        return read
 
     def _write_sketches(self, numbers: np.ndarray, held: np.ndarray, sizes: np.ndarray) -> None:
         """Put copies' sketches and shingle counts in their blocks' rows (inside a transaction):

@@ -43,8 +43,8 @@ def save_copies(runs: BandRuns, rng: np.random.Generator, copies: int, common: n
     return number
 
 
-def found(runs: BandRuns, keys: np.ndarray) -> dict[int, set[int]]:
-    stored_keys, numbers = runs.lookup(keys)
+def found(runs: BandRuns, keys: np.ndarray, keep: bool = True) -> dict[int, set[int]]:
+    stored_keys, numbers = runs.lookup(keys, keep=keep)
     assert (np.diff(stored_keys.astype(np.float64)) >= 0).all()  # ascending
     result: dict[int, set[int]] = defaultdict(set)
     for key, number in zip(stored_keys.tolist(), numbers.tolist()):
@@ -102,13 +102,36 @@ def test_a_lookup_reads_only_the_filter_rows_its_keys_fall_in(tmp_path, monkeypa
     assert run.rows > 40
     reads: list[int] = []
     read_filter = BandRuns._read_filter
-    monkeypatch.setattr(BandRuns, "_read_filter", lambda self, run, rows: reads.append(rows.size) or read_filter(self, run, rows))
+    monkeypatch.setattr(BandRuns, "_read_filter", lambda self, run, rows, bloom: reads.append(rows.size) or read_filter(self, run, rows, bloom))
     few = np.concatenate([keys[:3], rng.integers(0, 2**64, size=3, dtype=np.uint64)])
     assert found(runs, few) == expected(truth, few)
     assert reads == [run.read.sum()] and 0 < reads[0] <= 6
     many = np.concatenate([keys[::10], rng.integers(0, 2**64, size=5_000, dtype=np.uint64)])
     assert found(runs, many) == expected(truth, many)
     assert run.read.all() and reads == [reads[0], run.rows - reads[0]]
+
+
+def test_a_last_lookup_reads_filters_it_needs_most_of_into_one_scratch_array(tmp_path):
+    """A lookup that keeps nothing for later ones (`keep=False`, a batch's last) reads each
+    filter its keys fall in mostly into one array the runs share, overwritten run after run,
+    and finds exactly the stored pairs; a few keys still read their rows into the run's own
+    filter, kept."""
+    rng = np.random.default_rng(7)
+    runs = BandRuns(connect(tmp_path / "runs.sqlite"), 0)
+    truth: dict[int, set[int]] = defaultdict(set)
+    for start, size in ((0, 200_000), (200_000, 80_000)):  # two runs, the first the larger
+        keys = rng.integers(0, 2**64, size=size, dtype=np.uint64)
+        save(runs, keys, np.arange(start, start + size))
+        for number, key in zip(range(start, start + size), keys.tolist()):
+            truth[key].add(number)
+    stored = np.fromiter(truth, dtype=np.uint64)
+    assert len(runs.runs) == 2
+    many = np.concatenate([stored[::7], rng.integers(0, 2**64, size=20_000, dtype=np.uint64)])
+    assert found(runs, many, keep=False) == expected(truth, many)
+    assert all(run.bloom is None for run in runs.runs) and runs._scratch.size == max(run.bits for run in runs.runs) // 8
+    few = np.concatenate([stored[:2], rng.integers(0, 2**64, size=2, dtype=np.uint64)])
+    assert found(runs, few, keep=False) == expected(truth, few)
+    assert all(0 < run.read.sum() < run.rows for run in runs.runs)
 
 
 def test_lookups_find_exactly_the_stored_pairs_through_many_saves_and_merges(tmp_path):

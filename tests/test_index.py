@@ -190,6 +190,15 @@ def test_sketches_read_back_from_their_blocks_as_each_copy_was_written(corpus, t
             pieces = [level.sketches(numbers[start : start + 3]) for start in range(0, len(numbers), 3)]
             assert np.array_equal(np.concatenate([piece[0] for piece in pieces]), held)
             assert np.concatenate([piece[1] for piece in pieces]).tolist() == sizes.tolist()
+    with Index.open(path, settings) as index:  # read for one test only: scratch arrays, nothing cached
+        for name, level in index.levels.items():
+            numbers = [n for (n,) in index.connection.execute("SELECT number FROM copies WHERE level = ? ORDER BY number DESC", (name,))]
+            signatures, hashes = dedup.fingerprinter(settings, name).fingerprints([level.copy(number).item.text for number in numbers])
+            for part in (numbers, numbers[::3], numbers[:2]):  # all rows (a range scan), rows between skipped
+                held, sizes = level.sketches(part, keep=False)
+                assert np.array_equal(held, dedup.sketch_codes(np.asarray(signatures))[[numbers.index(n) for n in part]])
+                assert sizes.tolist() == [hashes[numbers.index(n)].size for n in part]
+            assert level.sketch_slot is None
 
 
 def test_a_copy_never_takes_the_number_of_one_deleted_before(tmp_path):
