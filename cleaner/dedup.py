@@ -1120,9 +1120,9 @@ def _chunks_back(chunks: Arena, sharing: EarlierItems, same_digest: EarlierItems
 def _one_by_one(index: NearDuplicateIndex, chunks: Iterable[Chunk], skip: Callable[[int], bool]) -> Iterator[Found]:
     """Match item after item (`match_or_keep`), a persistent index's candidates with the rest:
     its band keys are looked up ahead, consecutive chunks' together (`lookahead`, up to
-    LOOKAHEAD_KEYS keys), its copies read as they come."""
+    LOOKAHEAD_DOCUMENTS documents and LOOKAHEAD_KEYS keys), its copies read as they come."""
     hasher = replace(index.fingerprinter, num_perm=1)  # the same shingle hashes, one permutation
-    windows = _lookahead_windows(chunks, LOOKAHEAD_KEYS) if index.stored is not None else (([chunk], False) for chunk in chunks)
+    windows = _lookahead_windows(chunks, LOOKAHEAD_DOCUMENTS, LOOKAHEAD_KEYS) if index.stored is not None else (([chunk], False) for chunk in chunks)
     for window, last in windows:
         stored: list[np.ndarray | None] | None = None
         if index.stored is not None:
@@ -1147,26 +1147,30 @@ def _one_by_one(index: NearDuplicateIndex, chunks: Iterable[Chunk], skip: Callab
             first += row
 
 
-# Band keys (and sentence band keys) a persistent index looks up at once, at most: the keys of
-# consecutive chunks of the first pass (~1,500 news documents' paragraphs), so a batch's filter
-# rows, blocks and sketch rows are read in a few passes rather than chunk after chunk. A batch
-# of 1,000 documents against 1M looked up in its 14 chunks took 45.6 and 47.6 s, in one 34.0 and
-# 39.9 s (alternated, warm).
-LOOKAHEAD_KEYS = 1 << 22
+# Documents, and band keys (and sentence band keys), a persistent index looks up at once, at
+# most: consecutive chunks of the first pass, so a batch's filter rows, blocks and sketch rows
+# are read in a few passes rather than chunk after chunk (a batch of 1,000 news documents
+# against 1M looked up in its 14 chunks took 45.6 and 47.6 s, in one 34.0 and 39.9 s, alternated,
+# warm). Documents bound the copies a window names: a new document's sentences name every
+# stored document that reuses one of its background paragraphs (~10k a document of the
+# benchmark corpus against 1M), and a window's pairs are held at once (several arrays of them).
+LOOKAHEAD_DOCUMENTS = 2048
+LOOKAHEAD_KEYS = 1 << 23
 
 
-def _lookahead_windows(chunks: Iterable[Chunk], keys: int) -> Iterator[tuple[list[Chunk], bool]]:
-    """Consecutive chunks whose band keys and sentence band keys add up to at most `keys` (a
-    chunk with more, alone), and whether they are the last."""
+def _lookahead_windows(chunks: Iterable[Chunk], documents: int, keys: int) -> Iterator[tuple[list[Chunk], bool]]:
+    """Consecutive chunks of at most `documents` documents whose band keys and sentence band
+    keys add up to at most `keys` (a chunk with more, alone), and whether they are the last."""
     window: list[Chunk] = []
-    held = 0
+    held_documents = held_keys = 0
     for chunk in chunks:
         size = chunk.batch.keys.size + chunk.batch.sentence_keys.size
-        if window and held + size > keys:
+        if window and (held_documents + len(chunk.docs) > documents or held_keys + size > keys):
             yield window, False
-            window, held = [], 0
+            window, held_documents, held_keys = [], 0, 0
         window.append(chunk)
-        held += size
+        held_documents += len(chunk.docs)
+        held_keys += size
     if window:
         yield window, True
 

@@ -344,3 +344,21 @@ def test_clusters_keep_enough_of_a_text_for_every_snippet_shown(text):
     assert dupes_snippet(kept.text, 72) == dupes_snippet(text, 72)
     if text.startswith("word"):
         assert len(kept.text) == dedup.EXCERPT_CHARS
+
+
+def test_lookahead_windows_join_consecutive_chunks_up_to_both_bounds():
+    """A persistent index's lookups take consecutive chunks together while neither the
+    documents nor the band keys pass their bound; a chunk over a bound goes alone; only the
+    last window says it is the last."""
+    from types import SimpleNamespace
+
+    from cleaner.dedup import _lookahead_windows
+
+    def chunk(name: str, documents: int, keys: int, sentence_keys: int) -> SimpleNamespace:
+        batch = SimpleNamespace(keys=np.zeros((keys, 1)), sentence_keys=np.zeros((sentence_keys, 1)))
+        return SimpleNamespace(name=name, docs=[None] * documents, batch=batch)
+
+    chunks = [chunk("a", 2, 30, 10), chunk("b", 3, 40, 20), chunk("c", 1, 10, 0), chunk("d", 9, 5, 0), chunk("e", 1, 200, 0), chunk("f", 1, 1, 1)]
+    windows = [([c.name for c in window], last) for window, last in _lookahead_windows(chunks, documents=6, keys=100)]
+    assert windows == [(["a", "b"], False), (["c"], False), (["d"], False), (["e"], False), (["f"], True)]
+    assert list(_lookahead_windows([], documents=6, keys=100)) == []
