@@ -115,7 +115,7 @@ _CACHE_KIB = 256 * 1024  # SQLite's page cache: band rows are inserted and read 
 PENDING_CHUNK = 2048
 # Band pairs a save writes as one run, at most (~200 MB while sorted).
 RUN_PAIRS = 1 << 23
-# (key, number) pairs found by lookups kept for the chunks that follow (16 bytes each), at most.
+# (key, number) pairs found by lookups kept for the windows that follow (16 bytes each), at most.
 _FOUND_PAIRS = 4_000_000
 # (item, stored copy) pairs whose sketches are tested at once (num_perm + 20 bytes each).
 _TESTED_PAIRS = 1 << 20
@@ -330,9 +330,9 @@ class StoredLevel(Level):
         self.scratch_rows = self.scratch_sizes = None  # sketch rows read for one test only (`sketches`)
         self.slots_used = 0
         self.runs = (BandRuns(connection, self.space), BandRuns(connection, self.space + 1))
-        # per space, the pairs `lookahead` found for keys of any chunk so far (keys sorted)
+        # per space, the pairs `lookahead` found for keys of any window so far (keys sorted)
         self.found: list[tuple[np.ndarray, np.ndarray]] = [_NOTHING_FOUND, _NOTHING_FOUND]
-        self.exact_found: dict[str, int | None] = {}  # `_held`: the last chunk's digests' stored copies
+        self.exact_found: dict[str, int | None] = {}  # `_held`: the last window's digests' stored copies
 
     def hide(self, docs: Iterable[str]) -> None:
         """Pass over the stored copies of these documents: the run holds a newer version of them."""
@@ -347,7 +347,7 @@ class StoredLevel(Level):
     def exact(self, digest: str) -> int | None:
         if not self.end:  # nothing stored (a new index holds only this run's copies, never its past)
             return None
-        if digest in self.exact_found:  # the chunk's `lookahead` asked it
+        if digest in self.exact_found:  # the window's `lookahead` asked it
             return self.exact_found[digest]
         return self._stored([digest]).get(digest)
 
@@ -360,7 +360,7 @@ class StoredLevel(Level):
 
         Most of the copies an item names are chance candidates (a 4-row band of unrelated news
         paragraphs), more the more copies are stored: ~1.1M of 2.6M stored paragraphs for a
-        1k-document batch against 200k documents. All of a chunk's pairs are tested at once in
+        1k-document batch against 200k documents. All of a window's pairs are tested at once in
         numpy, not an item's set of candidates after another in Python. `last`: no lookahead
         follows in this run, so filters and sketch rows it needs most of are read for it alone,
         into scratch arrays (`BandRuns.lookup`, `sketches`)."""
@@ -395,8 +395,9 @@ class StoredLevel(Level):
 
     def _named(self, slot: int, rows: np.ndarray, keys: np.ndarray, keep: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """(row, number) for each stored copy under each key (the key of item `row`) of one
-        space, neither hidden nor numbered from `end` on; the pairs found are kept for the chunks
-        that follow (a background paragraph's keys come again chunk after chunk, read once)."""
+        space, neither hidden nor numbered from `end` on; the pairs found are kept for the
+        windows that follow (a background paragraph's keys come again window after window, read
+        once)."""
         order = np.argsort(keys)  # binary searches of ascending keys, each near the last
         rows, keys = rows[order], keys[order]
         found_keys, found_numbers = self.found[slot]
