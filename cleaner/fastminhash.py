@@ -778,10 +778,8 @@ static inline int64_t sk_grid(double wanted) {
     return grid < 0 ? 0 : (grid > 1000 ? 1000 : grid);
 }
 
-static inline int sk_may_match(int32_t row, const uint8_t *sketches, int perms, const int64_t *sizes,
-                               const uint8_t *query, double threshold, double contain, int64_t size,
-                               const int64_t *least) {
-    const uint8_t *sketch = sketches + (int64_t)row * perms;
+static inline int sk_may_match_at(const uint8_t *sketch, int64_t other, int perms, const uint8_t *query,
+                                  double threshold, double contain, int64_t size, const int64_t *least) {
     int agree = 0, lower = 0;
     for (int p = 0; p < perms; p++) {
         agree += sketch[p] == query[p];
@@ -791,9 +789,41 @@ static inline int sk_may_match(int32_t row, const uint8_t *sketches, int perms, 
     if (contain <= 0.0) return agree >= least[grid];
     if (agree >= least[grid]) return 1;
     double inside = contain * (double)size;
-    double room = (double)(size + sizes[row]) - inside;
+    double room = (double)(size + other) - inside;
     double implied = inside / (room > 1.0 ? room : 1.0);
     return agree >= least[sk_grid(implied < threshold ? implied : threshold)] && agree >= least[1001 + agree + lower];
+}
+
+static inline int sk_may_match(int32_t row, const uint8_t *sketches, int perms, const int64_t *sizes,
+                               const uint8_t *query, double threshold, double contain, int64_t size,
+                               const int64_t *least) {
+    return sk_may_match_at(sketches + (int64_t)row * perms, sizes[row], perms, query, threshold, contain, size, least);
+}
+
+/* Pairs of a batch's items and a persistent index's stored copies, tested at once (dedup.py's
+   `sketch_passing` decides the same in numpy, from gathered rows): pair i is item items[i] (its
+   sketch at queries + items[i] * perms, its shingle count sizes[items[i]], its containment
+   contains[items[i]]) and the copy whose sketch is row copies[i] of `held` (its shingle count
+   held_sizes[copies[i]]). out[i] = 1 when the pair may match (an empty item always may); returns
+   how many may. Pairs come ordered by copy, so `held` is read near in order; the items' sketches
+   are a few MB. */
+int64_t sk_pairs(const int64_t *items, const int64_t *copies, int64_t n, const uint8_t *queries, const int64_t *sizes,
+                 const double *contains, const uint8_t *held, const int32_t *held_sizes, int perms, double threshold,
+                 const int64_t *least, uint8_t *out) {
+    int64_t passed = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (i + 4 < n) {
+            __builtin_prefetch(held + copies[i + 4] * perms);
+            __builtin_prefetch(held + copies[i + 4] * perms + 64);
+        }
+        int64_t item = items[i];
+        int may = sizes[item] == 0 ||
+                  sk_may_match_at(held + copies[i] * perms, held_sizes[copies[i]], perms, queries + item * perms,
+                                  threshold, contains[item], sizes[item], least);
+        out[i] = (uint8_t)may;
+        passed += may;
+    }
+    return passed;
 }
 
 /* The candidates of one item that its sketch does not rule out (`sk_may_match`), each
@@ -1122,6 +1152,9 @@ class _Kernel:
         self.sk_plausible.restype = _i64
         self.sk_plausible.argtypes = [_ptr, _i64, _ptr, ctypes.c_int32, _ptr, ctypes.c_int32, _ptr, ctypes.c_int, _ptr, _ptr,
                                       ctypes.c_double, ctypes.c_double, _i64, _ptr, _ptr]
+        self.sk_pairs = library.sk_pairs
+        self.sk_pairs.restype = _i64
+        self.sk_pairs.argtypes = [_ptr, _ptr, _i64, _ptr, _ptr, _ptr, _ptr, _ptr, ctypes.c_int, ctypes.c_double, _ptr, _ptr]
         self.kc_shared = library.kc_shared
         self.kc_shared.restype = _i64
         self.kc_shared.argtypes = [ctypes.c_int, _i64, _ptr, _ptr, _ptr, _ptr, _i64, _ptr, _i64, _ptr, _ptr]

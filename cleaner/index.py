@@ -384,8 +384,7 @@ class StoredLevel(Level):
         passing = np.zeros(pairs.size, dtype=bool)
         for start in range(0, pairs.size, _TESTED_PAIRS):
             part = slice(start, start + _TESTED_PAIRS)
-            held, sizes = self.sketches(numbers[part], keep=not last)
-            passing[part] = test(rows[part], held, sizes)
+            passing[part] = test(rows[part], *self.sketch_places(numbers[part], keep=not last))
         rows, numbers = rows[passing], numbers[passing]
         order = np.argsort(rows, kind="stable")  # numbers stay ascending within an item
         found = np.split(numbers[order], np.searchsorted(rows[order], np.arange(1, len(batch.digests))))
@@ -452,17 +451,25 @@ class StoredLevel(Level):
         return stored
 
     def sketches(self, numbers: Sequence[int], keep: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """The sketch and shingle count of each of these copies. Without `keep`, and nothing
-        cached yet, their rows are read into scratch arrays that the next call overwrites, not
-        into the cache: a batch's one lookahead against 1M documents reads all ~440k rows of
-        the paragraphs' sketches (1.7 GB) once, and a cache of them cost a page fault each 4 KB
-        and held them to the end."""
+        """The sketch and shingle count of each of these copies."""
+        held, sizes, places = self.sketch_places(numbers, keep)
+        return held[places], sizes[places].astype(np.int64)
+
+    def sketch_places(self, numbers: Sequence[int], keep: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows of sketches and of shingle counts (int32) that hold these copies', as they were
+        read, and each copy's row of them (the sketch test reads them in place). Without
+        `keep`, and nothing cached yet, their rows are read into scratch arrays that the next
+        call overwrites, not into the cache: a batch's one lookahead against 1M documents reads
+        all ~440k rows of the paragraphs' sketches (1.7 GB) once, and a cache of them cost a
+        page fault each 4 KB and held them to the end."""
         numbers = np.asarray(numbers, dtype=np.int64)
         blocks, places = numbers // self.block, numbers % self.block
         if keep or self.sketch_slot is not None:
             self._cache_sketches(numbers)
             slots = self.sketch_slot[blocks]
-            return self.sketch_rows[slots, places], self.sketch_sizes[slots, places].astype(np.int64)
+            if slots.size and slots.min() < 0:
+                raise sqlite3.DatabaseError(f"the index lacks rows of {self.level} sketches; rebuild it")
+            return self.sketch_rows.reshape(-1, self.num_perm), self.sketch_sizes.reshape(-1), slots * self.block + places
         asked = arrays.unique(blocks)
         if self.scratch_rows is None or len(self.scratch_rows) < asked.size:  # a quarter spare: tests ask alike
             spare = asked.size + asked.size // 4
@@ -473,7 +480,7 @@ class StoredLevel(Level):
             raise sqlite3.DatabaseError(f"the index lacks {asked.size - read.size} rows of {self.level} sketches; rebuild it")
         order = np.argsort(read, kind="stable")
         slots = order[np.searchsorted(read[order], blocks)]
-        return self.scratch_rows[slots, places], self.scratch_sizes[slots, places].astype(np.int64)
+        return self.scratch_rows.reshape(-1, self.num_perm), self.scratch_sizes.reshape(-1), slots * self.block + places
 
     def _cache_sketches(self, numbers: Sequence[int]) -> None:
         """Read the rows of these copies' sketches that were not read yet, each copied as the

@@ -276,6 +276,38 @@ def test_compiled_candidate_filter_equals_numpy(monkeypatch):
     assert sum(len(found) for found in seen[True]) > 100  # the filter let candidates through to compare
 
 
+def test_compiled_pair_sketch_test_equals_numpy(monkeypatch):
+    """A persistent index's sketch test of (item, stored copy) pairs decides in C, reading each
+    copy's sketch where it lies, as numpy decides from the gathered rows: near copies, edited
+    ones, paragraphs inside longer ones (containment), unrelated ones, short and empty items."""
+    from cleaner import dedup
+    from cleaner.fastminhash import Fingerprinter, load_kernel
+
+    if load_kernel() is None:
+        pytest.skip("no compiled kernel here")
+    index = dedup.NearDuplicateIndex(Fingerprinter("char", 5, 128, 1), 0.5, containment=0.8, containment_min_words=8)
+    paragraphs = _edited_paragraphs(120, seed=11)
+    longer = [paragraphs[n] + " " + paragraphs[n + 1] for n in range(0, 40, 2)]  # items lie inside these
+    texts = paragraphs[:60] + ["", "two words"]
+    batch = index.feature_batch(texts)
+    stored = index.feature_batch(paragraphs[60:] + longer + paragraphs[:20])
+    rng = np.random.default_rng(4)
+    rows = rng.permutation(len(stored.digests) + 30)  # the copies' rows lie among others, in any order
+    held = rng.integers(0, 256, size=(rows.size, 128)).astype(np.uint8)
+    sizes = rng.integers(1, 500, size=rows.size).astype("<i4")
+    held[rows[: len(stored.digests)]] = dedup.sketch_of(stored.signatures)
+    sizes[rows[: len(stored.digests)]] = stored.sizes
+    items, copies = (pair.ravel() for pair in np.meshgrid(np.arange(len(texts)), np.arange(len(stored.digests))))
+    test = index.sketch_test(batch)
+    compiled = test(items, held, sizes, rows[copies])
+    monkeypatch.setattr(dedup, "chosen_kernel", lambda: None)
+    assert compiled.tolist() == test(items, held, sizes, rows[copies]).tolist()
+    assert 0.001 < compiled.mean() < 0.5, compiled.mean()
+    assert compiled[items == len(texts) - 2].all()  # an empty item may match anything
+    inside = (items < 40) & (copies >= 60) & (copies < 80) & (items // 2 == copies - 60)
+    assert compiled[inside].all() and not compiled[(items < 40) & (copies >= 60) & (copies < 80) & ~inside].all()
+
+
 def test_sketch_filter_changes_no_decision_and_spares_most_comparisons(monkeypatch):
     from cleaner import dedup
     from cleaner.fastminhash import Fingerprinter
