@@ -357,6 +357,37 @@ class KeptCopies:
 SketchTest = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
+@dataclass
+class PairTest:
+    """`NearDuplicateIndex.sketch_test` of one batch (a `SketchTest`; it pickles, so a store may
+    test pairs in another process): the items' sketches, shingle counts and containments, and
+    the level's threshold and agreement tables. Called with the pairs' item rows, rows of
+    copies' sketches and shingle counts (a store's arrays as they are) and each pair's row of
+    them. The compiled `sk_pairs` tests each pair where it lies; numpy gathers the pairs' rows
+    first (~10M pairs, 1.2 GB of sketches, for a 1k batch against 1M documents)."""
+
+    sketches: np.ndarray
+    sizes: np.ndarray
+    contain: np.ndarray
+    threshold: float
+    least: np.ndarray  # `Sketches.least`
+    contained: np.ndarray  # `Sketches.contained`
+
+    def __call__(self, rows: np.ndarray, held: np.ndarray, sizes: np.ndarray, places: np.ndarray) -> np.ndarray:
+        if (kernel := chosen_kernel()) is None or not held.flags.c_contiguous or not sizes.flags.c_contiguous:
+            return sketch_passing(
+                held[places], sizes[places].astype(np.int64), self.sketches[rows], self.sizes[rows], self.threshold, self.contain[rows], self.contained
+            )
+        rows, places = np.ascontiguousarray(rows, dtype=np.int64), np.ascontiguousarray(places, dtype=np.int64)
+        sizes = sizes.astype("<i4", copy=False)
+        out = np.empty(rows.size, dtype=np.uint8)
+        kernel.sk_pairs(
+            rows.ctypes.data, places.ctypes.data, rows.size, self.sketches.ctypes.data, self.sizes.ctypes.data, self.contain.ctypes.data,
+            held.ctypes.data, sizes.ctypes.data, held.shape[1], self.threshold, self.least.ctypes.data, out.ctypes.data,
+        )
+        return out.view(bool)
+
+
 class StoredCopies(Protocol):
     """Kept copies established before this run (a persistent index, cleaner/index.py).
 
@@ -469,30 +500,11 @@ class NearDuplicateIndex:
 
     def sketch_test(self, batch: FeatureBatch) -> SketchTest:
         """The sketch test `match_or_keep` gives a persistent index's candidates, for pairs of
-        this batch's items and stored copies at once: `held` and `sizes` are rows of copies'
-        sketches and shingle counts (a store's arrays as they are), `places` each pair's row of
-        them. The compiled `sk_pairs` tests each pair where it lies; numpy gathers the pairs'
-        rows first (~10M pairs, 1.2 GB of sketches, for a 1k batch against 1M documents)."""
-        sketches = np.ascontiguousarray(sketch_of(batch.signatures))
-        item_sizes = np.ascontiguousarray(batch.sizes, dtype=np.int64)
-        contain = np.ascontiguousarray(self.containments(batch), dtype=np.float64)
-        least = self.sketches.least
-
-        def test(rows: np.ndarray, held: np.ndarray, sizes: np.ndarray, places: np.ndarray) -> np.ndarray:
-            if (kernel := chosen_kernel()) is None or not held.flags.c_contiguous or not sizes.flags.c_contiguous:
-                return sketch_passing(
-                    held[places], sizes[places].astype(np.int64), sketches[rows], item_sizes[rows], self.threshold, contain[rows], self.sketches.contained
-                )
-            rows, places = np.ascontiguousarray(rows, dtype=np.int64), np.ascontiguousarray(places, dtype=np.int64)
-            sizes = sizes.astype("<i4", copy=False)
-            out = np.empty(rows.size, dtype=np.uint8)
-            kernel.sk_pairs(
-                rows.ctypes.data, places.ctypes.data, rows.size, sketches.ctypes.data, item_sizes.ctypes.data, contain.ctypes.data,
-                held.ctypes.data, sizes.ctypes.data, held.shape[1], self.threshold, least.ctypes.data, out.ctypes.data,
-            )
-            return out.view(bool)
-
-        return test
+        this batch's items and stored copies at once (`PairTest`)."""
+        return PairTest(
+            np.ascontiguousarray(sketch_of(batch.signatures)), np.ascontiguousarray(batch.sizes, dtype=np.int64),
+            np.ascontiguousarray(self.containments(batch), dtype=np.float64), self.threshold, self.sketches.least, self.sketches.contained,
+        )
 
     def match_or_keep(
         self, item: Item, features: Features | None = None, earlier: Earlier | None = None, stored: np.ndarray | None = None

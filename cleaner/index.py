@@ -42,8 +42,11 @@ import json
 import os
 import pickle
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -120,6 +123,10 @@ _FOUND_PAIRS = 4_000_000
 # (item, stored copy) pairs whose sketches are tested at once (num_perm + 20 bytes each).
 _TESTED_PAIRS = 1 << 20
 _NOTHING_FOUND = (np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64))
+# A lookahead of at least this many band keys shares its work with a helper process (`_Helper`).
+_SPLIT_KEYS = 1 << 18
+_UPPER = np.uint64(1 << 63)  # the helper looks up the keys with this bit set
+_HELPER_START_BYTES = 1 << 30  # an index this large starts its helper when opened
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -313,9 +320,13 @@ class Level:
 class StoredLevel(Level):
     """One level's stored kept copies in SQLite, as `NearDuplicateIndex` sees them (`dedup.StoredCopies`)."""
 
-    def __init__(self, connection: sqlite3.Connection, level: str, settings: Settings, keeping: bool = True, building: bool = False) -> None:
+    def __init__(
+        self, connection: sqlite3.Connection, level: str, settings: Settings, keeping: bool = True, building: bool = False, helper: _Helper | None = None
+    ) -> None:
         super().__init__(level, settings, _end(connection, level), keeping)
         self.connection = connection
+        self.helper = helper
+        self.generation = 0  # what the helper holds of this level is kept while this is unchanged (`forget`)
         # A new index (`Index.open`'s building file): copies are written as each chunk fills,
         # their band pairs as runs of MAX_RUN, split into key ranges by the save (`partition`),
         # and nothing is looked up.
@@ -371,26 +382,65 @@ class StoredLevel(Level):
         asked_rows = np.flatnonzero(asked)
         sentence_rows = np.repeat(np.arange(len(batch.digests)), np.diff(batch.sentence_starts))
         sentence_asked = asked[sentence_rows]
-        rows, numbers = (
-            np.concatenate(part)
-            for part in zip(
-                self._named(0, np.repeat(asked_rows, batch.keys.shape[1]), batch.keys[asked_rows].ravel(), not last),
-                self._named(1, np.repeat(sentence_rows[sentence_asked], batch.sentence_keys.shape[1]), batch.sentence_keys[sentence_asked].ravel(), not last),
-            )
-        )
+        spaces = [
+            (0, np.repeat(asked_rows, batch.keys.shape[1]), batch.keys[asked_rows].ravel()),
+            (1, np.repeat(sentence_rows[sentence_asked], batch.sentence_keys.shape[1]), batch.sentence_keys[sentence_asked].ravel()),
+        ]
+        shared = self.helper is not None and not self.connection.in_transaction and sum(keys.size for _, _, keys in spaces) >= _SPLIT_KEYS
+        rows, numbers = self._named_shared(spaces, not last) if shared else (np.concatenate(part) for part in zip(*(self._named(*space, not last) for space in spaces)))
         # each pair once, ordered by copy: a slice's copies are neighbouring sketch rows
         pairs = arrays.unique(numbers * len(batch.digests) + rows)
         rows, numbers = pairs % len(batch.digests), pairs // len(batch.digests)
-        passing = np.zeros(pairs.size, dtype=bool)
-        for start in range(0, pairs.size, _TESTED_PAIRS):
-            part = slice(start, start + _TESTED_PAIRS)
-            passing[part] = test(rows[part], *self.sketch_places(numbers[part], keep=not last))
+        # a test goes to the helper where it pickles (dedup's does)
+        passing = self._tested_shared(rows, numbers, test, not last) if shared and isinstance(test, dedup.PairTest) else self._tested(rows, numbers, test, not last)
         rows, numbers = rows[passing], numbers[passing]
         order = np.argsort(rows, kind="stable")  # numbers stay ascending within an item
         found = np.split(numbers[order], np.searchsorted(rows[order], np.arange(1, len(batch.digests))))
         for row in asked_rows.tolist():
             plausible[row] = found[row]
         return plausible
+
+    def _tested(self, rows: np.ndarray, numbers: np.ndarray, test: dedup.SketchTest, keep: bool = True) -> np.ndarray:
+        """Which (item row, copy) pairs (ordered by copy) pass `test`, a slice of them at a time."""
+        passing = np.zeros(rows.size, dtype=bool)
+        for start in range(0, rows.size, _TESTED_PAIRS):
+            part = slice(start, start + _TESTED_PAIRS)
+            passing[part] = test(rows[part], *self.sketch_places(numbers[part], keep))
+        return passing
+
+    def _named_shared(self, spaces: list[tuple[int, np.ndarray, np.ndarray]], keep: bool) -> tuple[np.ndarray, np.ndarray]:
+        """`_named` of each space's (slot, rows, keys), the keys with the top bit set looked up
+        by the helper meanwhile (each side keeps the pairs it found: a key always goes to the
+        same side). Here if the helper has gone."""
+        upper = [(keys & _UPPER) != 0 for _, _, keys in spaces]
+        there = [self._submit(_named_there, slot, rows[mask], keys[mask], keep) for (slot, rows, keys), mask in zip(spaces, upper)]
+        found = [self._named(slot, rows[~mask], keys[~mask], keep) for (slot, rows, keys), mask in zip(spaces, upper)]
+        for (slot, rows, keys), mask, future in zip(spaces, upper, there):
+            found.append(self._answer(future, lambda: self._named(slot, rows[mask], keys[mask], keep)))
+        return tuple(np.concatenate(part) for part in zip(*found))
+
+    def _tested_shared(self, rows: np.ndarray, numbers: np.ndarray, test: dedup.SketchTest, keep: bool) -> np.ndarray:
+        """`_tested`, the pairs of the higher half of the copies tested by the helper meanwhile
+        (each side reads the sketch rows of its own copies)."""
+        half = rows.size // 2
+        there = self._submit(_tested_there, rows[half:], numbers[half:], test, keep)
+        here = self._tested(rows[:half], numbers[:half], test, keep)
+        return np.concatenate([here, self._answer(there, lambda: self._tested(rows[half:], numbers[half:], test, keep))])
+
+    def _submit(self, function: Callable[..., Any], *args: Any) -> Future:
+        if self.helper is None:  # gone since the lookahead began
+            future: Future = Future()
+            future.set_exception(HelperGone())
+            return future
+        return self.helper.submit(function, self.level, self.generation, self.end, self.hidden, *args)
+
+    def _answer(self, future: Future, here: Callable[[], Any]) -> Any:
+        """The helper's answer, or `here`'s where the helper has gone (it is not asked again)."""
+        try:
+            return future.result()
+        except HelperGone:
+            self.helper = None
+        return here()
 
     def _named(self, slot: int, rows: np.ndarray, keys: np.ndarray, keep: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """(row, number) for each stored copy under each key (the key of item `row`) of one
@@ -600,9 +650,134 @@ class StoredLevel(Level):
         """Drop what was read of the band runs (after a save, committed or rolled back)."""
         for runs in self.runs:
             runs.forget()
+        self.generation += 1
         self.found = [_NOTHING_FOUND, _NOTHING_FOUND]
         self.exact_found = {}
         self.sketch_slot = self.sketch_rows = self.sketch_sizes = None
+
+
+class HelperGone(Exception):
+    """The helper process ended (or never started): the work it was asked is done here."""
+
+
+class _Helper:
+    """A second process that shares a large lookahead's work (`StoredLevel.lookahead`): it looks
+    up the band keys whose top bit is set and tests the higher half of the (item, copy) pairs
+    by their sketches, in a read-only connection of its own, while this process does the rest.
+    Python holds one core a process, and a 1k batch against 1M documents spends ~10 s in these
+    two steps.
+
+    A fresh interpreter running `_serve` (not a fork: this process has an SQLite connection to
+    the same file and may run threads; not multiprocessing's spawn, which runs the caller's main
+    module again): pickled calls on its stdin, pickled answers on its stdout. One thread here
+    sends each call and waits for its answer, so the helper never waits on a pipe while this
+    process works."""
+
+    def __init__(self, path: Path, settings: Settings) -> None:
+        self.path, self.settings = str(path.resolve()), settings
+        self.process: subprocess.Popen | None = None
+        self.calls: ThreadPoolExecutor | None = None
+        self.gone = False
+
+    def start(self) -> None:
+        if self.process is not None or self.gone:
+            return
+        package = str(Path(__file__).resolve().parent.parent)  # the helper imports this cleaner
+        environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package, os.environ.get("PYTHONPATH")]))}
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", "from cleaner.index import _serve; _serve()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment
+            )
+        except OSError:
+            self.gone = True
+            return
+        self.calls = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cleaner-index-helper")
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> Future:
+        """The answer of `function(path, settings, *args)` in the helper, as a future (raising
+        HelperGone where the helper has ended)."""
+        self.start()
+        future: Future = Future()
+        if self.gone or self.calls is None:
+            future.set_exception(HelperGone())
+            return future
+        return self.calls.submit(self._call, function.__name__, (self.path, self.settings, *args))
+
+    def _call(self, name: str, args: tuple) -> Any:
+        assert self.process is not None and self.process.stdin is not None and self.process.stdout is not None
+        try:
+            pickle.dump((name, args), self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self.process.stdin.flush()
+            failed, answer = pickle.load(self.process.stdout)
+        except (OSError, EOFError, pickle.UnpicklingError):
+            self.gone = True
+            raise HelperGone() from None
+        if failed:
+            raise answer
+        return answer
+
+    def close(self) -> None:
+        if self.calls is not None:
+            self.calls.shutdown(cancel_futures=True)
+        if self.process is not None:
+            for stream in (self.process.stdin, self.process.stdout):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process, self.calls, self.gone = None, None, True
+
+
+def _serve() -> None:
+    """The helper process (`_Helper`): answer pickled (function name, arguments) calls from
+    stdin on stdout until stdin ends; what the functions print goes to stderr."""
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    calls = sys.stdin.buffer
+    named = {"_named_there": _named_there, "_tested_there": _tested_there}
+    while True:
+        try:
+            name, args = pickle.load(calls)
+        except EOFError:
+            return
+        try:
+            answer: tuple[bool, Any] = (False, named[name](*args))
+        except Exception as error:  # sent back, raised there
+            answer = (True, error)
+        pickle.dump(answer, answers, protocol=pickle.HIGHEST_PROTOCOL)
+        answers.flush()
+
+
+# In a helper process: per (index, level), the level it reads and the generation it was asked for.
+_HELPED: dict[tuple[str, str], tuple[StoredLevel, int]] = {}
+
+
+def _helped(path: str, settings: Settings, level: str, generation: int, end: int, hidden: set[int]) -> StoredLevel:
+    """The helper's view of a level as the asking process sees it: its `end` and hidden copies;
+    what it found for keys before is dropped when the asking level has forgotten its own."""
+    held = _HELPED.get((path, level))
+    if held is None:
+        stored = StoredLevel(_connect_readonly(Path(path)), level, settings, keeping=False)
+    else:
+        stored = held[0]
+        if held[1] != generation:
+            stored.forget()
+    stored.end, stored.hidden = end, hidden
+    _HELPED[(path, level)] = (stored, generation)
+    return stored
+
+
+def _named_there(path: str, settings: Settings, level: str, generation: int, end: int, hidden: set[int], *args: Any) -> tuple[np.ndarray, np.ndarray]:
+    return _helped(path, settings, level, generation, end, hidden)._named(*args)
+
+
+def _tested_there(path: str, settings: Settings, level: str, generation: int, end: int, hidden: set[int], *args: Any) -> np.ndarray:
+    return _helped(path, settings, level, generation, end, hidden)._tested(*args)
 
 
 class _CopyWriter:
@@ -789,7 +964,11 @@ class Index(BaseIndex):
         self.settings = settings
         self.readonly = readonly
         self.building = building  # a new index is written here, and moved to `path` by `save`
-        self.levels = {level: StoredLevel(connection, level, settings, not readonly, building is not None) for level in LEVELS}
+        # lookaheads share their work with a second process where the run has more than one
+        self.helper = _Helper(path, settings) if settings.processes > 1 and building is None else None
+        if self.helper is not None and path.stat().st_size >= _HELPER_START_BYTES:
+            self.helper.start()  # its imports meanwhile, not when the first lookahead asks it
+        self.levels = {level: StoredLevel(connection, level, settings, not readonly, building is not None, self.helper) for level in LEVELS}
 
     @classmethod
     def open(cls, path: Path | str, settings: Settings | None = None, create: bool = False, readonly: bool = False) -> BaseIndex:
@@ -849,6 +1028,8 @@ class Index(BaseIndex):
         return cls(path, connection, base.updated(**{name: recorded[name] for name in MATCH_SETTINGS}), readonly, building)
 
     def close(self) -> None:
+        if self.helper is not None:
+            self.helper.close()
         if self.building is not None:  # never saved: the new index never was
             self.connection.close()
             self.building.unlink(missing_ok=True)

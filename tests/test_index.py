@@ -97,6 +97,43 @@ def test_index_runs_decide_as_one_run_over_old_and_new_together(corpus, tmp_path
     assert reused, "a later part's paragraph that an indexed document holds is removed"
 
 
+@pytest.mark.parametrize("helper", ["shares", "killed"])
+def test_a_helper_process_shares_large_lookaheads_and_runs_decide_as_one_run(corpus, tmp_path, monkeypatch, helper):
+    """With two workers, a lookahead of many keys gives the keys whose top bit is set, and the
+    higher half of the (item, copy) pairs, to a helper process (`_Helper`). Parts A, B, C run
+    and saved in one open index still decide as one run over all (the helper forgets the pairs
+    it found when the level forgets its own, at each save). A helper that has died is not
+    asked again: its half is done here, with the same decisions."""
+    monkeypatch.setattr(index_module, "_SPLIT_KEYS", 0)
+    settings = Settings(workers=2)
+    together = copy.deepcopy(corpus)
+    deduplicate(together, settings)
+    calls: list[str] = []
+    call = index_module._Helper._call
+    monkeypatch.setattr(index_module._Helper, "_call", lambda self, name, args: calls.append(name) or call(self, name, args))
+    path = tmp_path / "index.sqlite"
+    make_index(path, settings)
+    separate = []
+    with Index.open(path, settings) as index:
+        process = index.helper
+        if helper == "killed":
+            index.helper.start()
+            index.helper.process.kill()
+            index.helper.process.wait()
+        for part in (corpus[:25], corpus[25:50], corpus[50:]):
+            part = copy.deepcopy(part)
+            deduplicate(part, settings, stored=index.levels)
+            index.save()
+            separate += part
+        gone = [level.helper is None for level in index.levels.values()]
+    assert decisions(separate) == decisions(together)
+    if helper == "shares":
+        assert {"_named_there", "_tested_there"} <= set(calls) and not any(gone)
+    else:
+        assert calls and all(gone)
+    assert process.process is None and process.gone  # ended with the index
+
+
 @pytest.mark.parametrize("chunk", [3, 16])
 def test_chunks_verified_ahead_in_tasks_decide_as_item_after_item(corpus, tmp_path, monkeypatch, chunk):
     """Verifying in the pool (as on Ray), pairs are verified a chunk at a time in its tasks,
@@ -664,6 +701,44 @@ def test_a_lookahead_gives_each_item_the_copies_of_its_own_keys_its_sketch_test_
                 asked = [*keys[row].tolist(), *(next(sentence_rows) if with_sentence[row] else ())]
                 expected = sorted({n for key in asked for n in truth.get(key, ()) if n not in level.hidden and (row + n) % 3})
                 assert (found[row] is None) if skipped[row] else (found[row].tolist() == expected)
+
+
+def test_the_helper_looks_up_its_keys_again_once_its_level_has_forgotten_them(tmp_path, monkeypatch):
+    """Keys whose top bit is set are looked up by the helper process, which keeps the pairs it
+    found for the lookaheads that follow, as the level keeps its own. Once the level forgets
+    (after a save), copies stored since under those keys are found too."""
+    monkeypatch.setattr(index_module, "_SPLIT_KEYS", 0)
+    settings = Settings(workers=2)
+    path = tmp_path / "index.sqlite"
+    make_index(path, settings)
+    keys = np.random.default_rng(3).integers(0, 2**63, size=(5, 40), dtype=np.uint64) | np.uint64(1 << 63)
+    batch = dedup.FeatureBatch(
+        [f"{n:064x}" for n in range(5)], np.zeros((5, settings.num_perm), dtype=np.uint32), np.empty(0, dtype=np.uint32),
+        np.zeros(6, dtype=np.int64), keys, np.empty((0, 6), dtype=np.uint64), np.zeros(6, dtype=np.int64),
+        np.ones(5, dtype=np.int64), np.ones(5, dtype=np.int64),
+    )
+    asked: list[str] = []
+    call = index_module._Helper._call
+    monkeypatch.setattr(index_module._Helper, "_call", lambda self, name, args: asked.append(name) or call(self, name, args))
+    with Index.open(path, settings) as index:
+        level = index.levels["paragraph"]
+
+        def store(numbers: np.ndarray) -> None:  # copies holding the batch's keys, item i's in copy numbers[i]
+            index.connection.execute("BEGIN")
+            level.runs[0].add(keys.ravel(), np.repeat(numbers, 40))
+            level._write_sketches(numbers, np.zeros((5, settings.num_perm), dtype=np.uint8), np.ones(5))
+            index.connection.execute("COMMIT")
+            level.forget()
+            level.end = int(numbers.max()) + 1
+
+        def everything(rows, held, sizes, places):
+            return np.ones(rows.size, dtype=bool)
+
+        store(np.arange(5))
+        assert [found.tolist() for found in level.lookahead(batch, np.zeros(5, dtype=bool), everything)] == [[n] for n in range(5)]
+        store(np.arange(5, 10))
+        assert [found.tolist() for found in level.lookahead(batch, np.zeros(5, dtype=bool), everything)] == [[n, n + 5] for n in range(5)]
+        assert asked.count("_named_there") == 4 and level.helper is not None  # both spaces, twice
 
 
 def test_compact_splits_overlapping_runs_into_key_ranges_and_decides_as_before(corpus, tmp_path, monkeypatch):
