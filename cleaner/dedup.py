@@ -419,6 +419,10 @@ class StoredCopies(Protocol):
 
     def copy(self, number: int) -> Kept: ...
 
+    def hashes(self, number: int) -> np.ndarray:
+        """A copy's shingle hashes (`copy(number).hashes`, which a store may have read ahead)."""
+        ...
+
     def add(self, kept: Kept, digest: str, signature: np.ndarray, keys: np.ndarray, sentence_keys: np.ndarray | None) -> None: ...
 
 
@@ -568,7 +572,7 @@ class NearDuplicateIndex:
         """(number, similarity, measure) of the candidate (ascending numbers) the item matches
         best, the first of equals; None if it matches none. Every candidate is verified
         exactly on the shingle hashes; only a match is read whole (for the guard's facts)."""
-        stored = [self.copy(number).hashes for number in numbers[numbers < self.first].tolist()]  # these come first
+        stored = [self.stored.hashes(number) for number in numbers[numbers < self.first].tolist()]  # these come first
         counts, sizes = self.kept.shared_counts(numbers[numbers >= self.first] - self.first, candidate.hashes)
         counts = [shared_count(candidate.hashes, hashes) for hashes in stored] + counts
         sizes = [hashes.size for hashes in stored] + sizes

@@ -47,6 +47,7 @@ import sys
 import tempfile
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -127,6 +128,7 @@ _NOTHING_FOUND = (np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64))
 _SPLIT_KEYS = 1 << 18
 _UPPER = np.uint64(1 << 63)  # the helper looks up the keys with this bit set
 _HELPER_START_BYTES = 1 << 30  # an index this large starts its helper when opened
+READ_AHEAD_COPIES = 2048  # copies the helper reads ahead a call (`_ReadAhead`)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -272,6 +274,10 @@ class Level:
     def prefetch(self, numbers: Sequence[int]) -> None:
         self._read([number for number in numbers if number not in self.cache])
 
+    def hashes(self, number: int) -> np.ndarray:
+        """A copy's shingle hashes: what verifying it as a candidate reads."""
+        return self.copy(number).hashes
+
     def _read(self, numbers: Sequence[int]) -> None:
         raise NotImplementedError
 
@@ -327,6 +333,7 @@ class StoredLevel(Level):
         self.connection = connection
         self.helper = helper
         self.generation = 0  # what the helper holds of this level is kept while this is unchanged (`forget`)
+        self.ahead = _ReadAhead()  # hashes of the copies the last window's items verify, read by the helper
         # A new index (`Index.open`'s building file): copies are written as each chunk fills,
         # their band pairs as runs of MAX_RUN, split into key ranges by the save (`partition`),
         # and nothing is looked up.
@@ -376,6 +383,7 @@ class StoredLevel(Level):
         follows in this run, so filters and sketch rows it needs most of are read for it alone,
         into scratch arrays (`BandRuns.lookup`, `sketches`)."""
         plausible: list[np.ndarray | None] = [None] * len(batch.digests)
+        self.ahead.cancel()  # the last window's items are matched: what was read ahead for them goes
         if not self.end:
             return plausible
         asked = ~skipped & ~self._held(batch.digests)
@@ -395,6 +403,8 @@ class StoredLevel(Level):
         passing = self._tested_shared(rows, numbers, test, not last) if shared and isinstance(test, dedup.PairTest) else self._tested(rows, numbers, test, not last)
         rows, numbers = rows[passing], numbers[passing]
         order = np.argsort(rows, kind="stable")  # numbers stay ascending within an item
+        if shared and self.helper is not None:  # the helper reads them as the items will ask them
+            self.ahead.start(self, _first_seen(numbers[order]))
         found = np.split(numbers[order], np.searchsorted(rows[order], np.arange(1, len(batch.digests))))
         for row in asked_rows.tolist():
             plausible[row] = found[row]
@@ -605,18 +615,30 @@ class StoredLevel(Level):
                 "INSERT OR REPLACE INTO sketches VALUES (?, ?, ?)", (_sketch_row(self.level, block), new_held.tobytes(), new_sizes.tobytes())
             )
 
+    def prefetch(self, numbers: Sequence[int]) -> None:
+        self._read([number for number in numbers if number not in self.cache and number not in self.ahead])
+
+    def hashes(self, number: int) -> np.ndarray:
+        if number not in self.cache and (held := self.ahead.get(number, self)) is not None:
+            return held
+        return self.copy(number).hashes
+
     def _read(self, numbers: Sequence[int]) -> None:
         """Read these copies into the cache (emptied first when it would grow past its bound)."""
         if len(self.cache) + len(numbers) > _CACHED_COPIES:
             self.cache.clear()
-        for chunk in _chunks(numbers):
-            marks = ",".join("?" * len(chunk))
-            query = f"SELECT number, doc, paragraph, lang, text FROM copies WHERE level = ? AND number IN ({marks})"
-            rows = self.connection.execute(query, (self.level, *chunk)).fetchall()
+        for rows in self._copies(numbers):
             items = [Item(doc, paragraph, _text(text), lang, stored=True) for _, doc, paragraph, lang, text in rows]
             hashes = self.hasher.fingerprints([item.text for item in items])[1]
             for (number, *_), item, held in zip(rows, items, hashes):
                 self.cache[number] = Kept(item, held)
+
+    def _copies(self, numbers: Sequence[int]) -> Iterator[list[tuple]]:
+        """The rows (number, doc, paragraph, lang, compressed text) of these copies, a query's at a time."""
+        for chunk in _chunks(numbers):
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT number, doc, paragraph, lang, text FROM copies WHERE level = ? AND number IN ({marks})"
+            yield self.connection.execute(query, (self.level, *chunk)).fetchall()
 
     def delete_hidden(self) -> None:
         """Delete the copies of documents the run held again (inside a transaction)."""
@@ -651,9 +673,62 @@ class StoredLevel(Level):
         for runs in self.runs:
             runs.forget()
         self.generation += 1
+        self.ahead.cancel()
         self.found = [_NOTHING_FOUND, _NOTHING_FOUND]
         self.exact_found = {}
         self.sketch_slot = self.sketch_rows = self.sketch_sizes = None
+
+
+class _ReadAhead:
+    """Shingle hashes of stored copies that the helper process reads (text decompressed, shingles
+    hashed) while this process matches a window's items: the copies the lookahead says the
+    items will verify, in the order they will ask them, READ_AHEAD_COPIES a call. Reading them
+    here was ~5 s of a 1k batch against 1M documents (141k copies, ~35 us each); taking one
+    ready from the helper is a dict lookup. A copy the helper has not reached yet is waited for;
+    one it was not asked is read here."""
+
+    def __init__(self) -> None:
+        self.calls: deque[tuple[np.ndarray, Future]] = deque()  # the numbers of each call, its answer
+        self.waiting: set[int] = set()  # numbers of the calls not answered yet
+        self.held: dict[int, np.ndarray] = {}
+
+    def __contains__(self, number: int) -> bool:
+        return number in self.held or number in self.waiting
+
+    def start(self, level: StoredLevel, numbers: np.ndarray) -> None:
+        numbers = numbers[[number not in level.cache for number in numbers.tolist()]]
+        for start in range(0, numbers.size, READ_AHEAD_COPIES):
+            part = numbers[start : start + READ_AHEAD_COPIES]
+            self.calls.append((part, level._submit(_hashes_there, part)))
+            self.waiting.update(part.tolist())
+
+    def get(self, number: int, level: StoredLevel) -> np.ndarray | None:
+        """The copy's hashes, if the helper was asked them: waiting for the calls up to its own."""
+        while number not in self.held and number in self.waiting:
+            part, answer = self.calls.popleft()
+            self.waiting.difference_update(part.tolist())
+            try:
+                numbers, hashes, starts = answer.result()
+            except HelperGone:
+                level.helper = None
+                self.cancel()
+                return None
+            self.held.update(zip(numbers.tolist(), np.split(hashes, starts[1:-1])))
+        return self.held.get(number)
+
+    def cancel(self) -> None:
+        """Drop what was read ahead and the calls not begun (a new window, or a save)."""
+        for _, answer in self.calls:
+            answer.cancel()
+        self.calls.clear()
+        self.waiting.clear()
+        self.held.clear()
+
+
+def _first_seen(numbers: np.ndarray) -> np.ndarray:
+    """Each number once, in the order it first appears."""
+    _, first = np.unique(numbers, return_index=True)
+    return numbers[np.sort(first)]
 
 
 class HelperGone(Exception):
@@ -739,7 +814,7 @@ def _serve() -> None:
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     calls = sys.stdin.buffer
-    named = {"_named_there": _named_there, "_tested_there": _tested_there}
+    named = {"_named_there": _named_there, "_tested_there": _tested_there, "_hashes_there": _hashes_there}
     while True:
         try:
             name, args = pickle.load(calls)
@@ -778,6 +853,19 @@ def _named_there(path: str, settings: Settings, level: str, generation: int, end
 
 def _tested_there(path: str, settings: Settings, level: str, generation: int, end: int, hidden: set[int], *args: Any) -> np.ndarray:
     return _helped(path, settings, level, generation, end, hidden)._tested(*args)
+
+
+def _hashes_there(
+    path: str, settings: Settings, level: str, generation: int, end: int, hidden: set[int], numbers: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The shingle hashes of these copies (`_ReadAhead`): the numbers read, their hashes one
+    after another, and where each copy's begin (one more, the end)."""
+    stored = _helped(path, settings, level, generation, end, hidden)
+    rows = [row for part in stored._copies(numbers.tolist()) for row in part]
+    hashes = stored.hasher.fingerprints([_text(row[4]) for row in rows])[1]
+    starts = np.concatenate([[0], np.cumsum([part.size for part in hashes])]).astype(np.int64)
+    joined = np.concatenate(hashes) if hashes else np.empty(0, dtype=np.uint32)
+    return np.array([row[0] for row in rows], dtype=np.int64), joined, starts
 
 
 class _CopyWriter:

@@ -100,10 +100,11 @@ def test_index_runs_decide_as_one_run_over_old_and_new_together(corpus, tmp_path
 @pytest.mark.parametrize("helper", ["shares", "killed"])
 def test_a_helper_process_shares_large_lookaheads_and_runs_decide_as_one_run(corpus, tmp_path, monkeypatch, helper):
     """With two workers, a lookahead of many keys gives the keys whose top bit is set, and the
-    higher half of the (item, copy) pairs, to a helper process (`_Helper`). Parts A, B, C run
-    and saved in one open index still decide as one run over all (the helper forgets the pairs
-    it found when the level forgets its own, at each save). A helper that has died is not
-    asked again: its half is done here, with the same decisions."""
+    higher half of the (item, copy) pairs, to a helper process (`_Helper`), which then reads the
+    shingle hashes of the copies the items will verify, ahead of them (`_ReadAhead`). Parts A,
+    B, C run and saved in one open index still decide as one run over all (the helper forgets
+    the pairs it found when the level forgets its own, at each save). A helper that has died
+    is not asked again: its half is done here, with the same decisions."""
     monkeypatch.setattr(index_module, "_SPLIT_KEYS", 0)
     settings = Settings(workers=2)
     together = copy.deepcopy(corpus)
@@ -128,7 +129,7 @@ def test_a_helper_process_shares_large_lookaheads_and_runs_decide_as_one_run(cor
         gone = [level.helper is None for level in index.levels.values()]
     assert decisions(separate) == decisions(together)
     if helper == "shares":
-        assert {"_named_there", "_tested_there"} <= set(calls) and not any(gone)
+        assert {"_named_there", "_tested_there", "_hashes_there"} <= set(calls) and not any(gone)
     else:
         assert calls and all(gone)
     assert process.process is None and process.gone  # ended with the index
