@@ -423,7 +423,7 @@ class StoredLevel(Level):
         by the helper meanwhile (each side keeps the pairs it found: a key always goes to the
         same side). Here if the helper has gone."""
         upper = [(keys & _UPPER) != 0 for _, _, keys in spaces]
-        there = [self._submit(_named_there, slot, rows[mask], keys[mask], keep) for (slot, rows, keys), mask in zip(spaces, upper)]
+        there = [self._submit("_named", slot, rows[mask], keys[mask], keep) for (slot, rows, keys), mask in zip(spaces, upper)]
         found = [self._named(slot, rows[~mask], keys[~mask], keep) for (slot, rows, keys), mask in zip(spaces, upper)]
         for (slot, rows, keys), mask, future in zip(spaces, upper, there):
             found.append(self._answer(future, lambda: self._named(slot, rows[mask], keys[mask], keep)))
@@ -433,16 +433,17 @@ class StoredLevel(Level):
         """`_tested`, the pairs of the higher half of the copies tested by the helper meanwhile
         (each side reads the sketch rows of its own copies)."""
         half = rows.size // 2
-        there = self._submit(_tested_there, rows[half:], numbers[half:], test, keep)
+        there = self._submit("_tested", rows[half:], numbers[half:], test, keep)
         here = self._tested(rows[:half], numbers[:half], test, keep)
         return np.concatenate([here, self._answer(there, lambda: self._tested(rows[half:], numbers[half:], test, keep))])
 
-    def _submit(self, function: Callable[..., Any], *args: Any) -> Future:
+    def _submit(self, method: str, *args: Any) -> Future:
+        """The answer of this level's `method(*args)` in the helper (`_there`), as a future."""
         if self.helper is None:  # gone since the lookahead began
             future: Future = Future()
             future.set_exception(HelperGone())
             return future
-        return self.helper.submit(function, self.level, self.generation, self.end, self.hidden, *args)
+        return self.helper.submit(method, self.level, self.generation, self.end, self.hidden, *args)
 
     def _answer(self, future: Future, here: Callable[[], Any]) -> Any:
         """The helper's answer, or `here`'s where the helper has gone (it is not asked again)."""
@@ -627,11 +628,23 @@ class StoredLevel(Level):
         """Read these copies into the cache (emptied first when it would grow past its bound)."""
         if len(self.cache) + len(numbers) > _CACHED_COPIES:
             self.cache.clear()
+        for (number, doc, paragraph, lang, _), text, hashes in self._hashed(numbers):
+            self.cache[number] = Kept(Item(doc, paragraph, text, lang, stored=True), hashes)
+
+    def read_hashes(self, numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The shingle hashes of these copies, for `_ReadAhead` (the helper reads them): the
+        numbers read, their hashes one after another, and where each copy's begin (one more,
+        the end)."""
+        read = list(self._hashed(numbers.tolist()))
+        starts = np.concatenate([[0], np.cumsum([hashes.size for _, _, hashes in read])]).astype(np.int64)
+        joined = np.concatenate([hashes for _, _, hashes in read]) if read else np.empty(0, dtype=np.uint32)
+        return np.array([row[0] for row, _, _ in read], dtype=np.int64), joined, starts
+
+    def _hashed(self, numbers: Sequence[int]) -> Iterator[tuple[tuple, str, np.ndarray]]:
+        """Each of these copies' row (`_copies`), text and shingle hashes, a query's at a time."""
         for rows in self._copies(numbers):
-            items = [Item(doc, paragraph, _text(text), lang, stored=True) for _, doc, paragraph, lang, text in rows]
-            hashes = self.hasher.fingerprints([item.text for item in items])[1]
-            for (number, *_), item, held in zip(rows, items, hashes):
-                self.cache[number] = Kept(item, held)
+            texts = [_text(row[4]) for row in rows]
+            yield from zip(rows, texts, self.hasher.fingerprints(texts)[1])
 
     def _copies(self, numbers: Sequence[int]) -> Iterator[list[tuple]]:
         """The rows (number, doc, paragraph, lang, compressed text) of these copies, a query's at a time."""
@@ -699,7 +712,7 @@ class _ReadAhead:
         numbers = numbers[[number not in level.cache for number in numbers.tolist()]]
         for start in range(0, numbers.size, READ_AHEAD_COPIES):
             part = numbers[start : start + READ_AHEAD_COPIES]
-            self.calls.append((part, level._submit(_hashes_there, part)))
+            self.calls.append((part, level._submit("read_hashes", part)))
             self.waiting.update(part.tolist())
 
     def get(self, number: int, level: StoredLevel) -> np.ndarray | None:
@@ -768,15 +781,15 @@ class _Helper:
             return
         self.calls = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cleaner-index-helper")
 
-    def submit(self, function: Callable[..., Any], *args: Any) -> Future:
-        """The answer of `function(path, settings, *args)` in the helper, as a future (raising
-        HelperGone where the helper has ended)."""
+    def submit(self, method: str, *args: Any) -> Future:
+        """The answer of `_there(method, path, settings, *args)` in the helper: a future,
+        raising HelperGone where the helper has ended."""
         self.start()
         future: Future = Future()
         if self.gone or self.calls is None:
             future.set_exception(HelperGone())
             return future
-        return self.calls.submit(self._call, function.__name__, (self.path, self.settings, *args))
+        return self.calls.submit(self._call, method, (self.path, self.settings, *args))
 
     def _call(self, name: str, args: tuple) -> Any:
         assert self.process is not None and self.process.stdin is not None and self.process.stdout is not None
@@ -809,19 +822,18 @@ class _Helper:
 
 
 def _serve() -> None:
-    """The helper process (`_Helper`): answer pickled (function name, arguments) calls from
-    stdin on stdout until stdin ends; what the functions print goes to stderr."""
+    """The helper process (`_Helper`): answer pickled (method, arguments) calls from stdin on
+    stdout (`_there`) until stdin ends; what the methods print goes to stderr."""
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     calls = sys.stdin.buffer
-    named = {"_named_there": _named_there, "_tested_there": _tested_there, "_hashes_there": _hashes_there}
     while True:
         try:
-            name, args = pickle.load(calls)
+            method, args = pickle.load(calls)
         except EOFError:
             return
         try:
-            answer: tuple[bool, Any] = (False, named[name](*args))
+            answer: tuple[bool, Any] = (False, _there(method, *args))
         except Exception as error:  # sent back, raised there
             answer = (True, error)
         pickle.dump(answer, answers, protocol=pickle.HIGHEST_PROTOCOL)
@@ -847,25 +859,15 @@ def _helped(path: str, settings: Settings, level: str, generation: int, end: int
     return stored
 
 
-def _named_there(path: str, settings: Settings, level: str, generation: int, end: int, hidden: set[int], *args: Any) -> tuple[np.ndarray, np.ndarray]:
-    return _helped(path, settings, level, generation, end, hidden)._named(*args)
+# What the helper is asked: StoredLevel methods that only read.
+_HELPER_METHODS = frozenset({"_named", "_tested", "read_hashes"})
 
 
-def _tested_there(path: str, settings: Settings, level: str, generation: int, end: int, hidden: set[int], *args: Any) -> np.ndarray:
-    return _helped(path, settings, level, generation, end, hidden)._tested(*args)
-
-
-def _hashes_there(
-    path: str, settings: Settings, level: str, generation: int, end: int, hidden: set[int], numbers: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The shingle hashes of these copies (`_ReadAhead`): the numbers read, their hashes one
-    after another, and where each copy's begin (one more, the end)."""
-    stored = _helped(path, settings, level, generation, end, hidden)
-    rows = [row for part in stored._copies(numbers.tolist()) for row in part]
-    hashes = stored.hasher.fingerprints([_text(row[4]) for row in rows])[1]
-    starts = np.concatenate([[0], np.cumsum([part.size for part in hashes])]).astype(np.int64)
-    joined = np.concatenate(hashes) if hashes else np.empty(0, dtype=np.uint32)
-    return np.array([row[0] for row in rows], dtype=np.int64), joined, starts
+def _there(method: str, path: str, settings: Settings, level: str, generation: int, end: int, hidden: set[int], *args: Any) -> Any:
+    """`method(*args)` of the helper's view of the asking process's level (`_helped`)."""
+    if method not in _HELPER_METHODS:
+        raise ValueError(f"the index helper is not asked {method!r}")
+    return getattr(_helped(path, settings, level, generation, end, hidden), method)(*args)
 
 
 class _CopyWriter:

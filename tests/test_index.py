@@ -129,7 +129,7 @@ def test_a_helper_process_shares_large_lookaheads_and_runs_decide_as_one_run(cor
         gone = [level.helper is None for level in index.levels.values()]
     assert decisions(separate) == decisions(together)
     if helper == "shares":
-        assert {"_named_there", "_tested_there", "_hashes_there"} <= set(calls) and not any(gone)
+        assert {"_named", "_tested", "read_hashes"} <= set(calls) and not any(gone)
     else:
         assert calls and all(gone)
     assert process.process is None and process.gone  # ended with the index
@@ -739,7 +739,7 @@ def test_the_helper_looks_up_its_keys_again_once_its_level_has_forgotten_them(tm
         assert [found.tolist() for found in level.lookahead(batch, np.zeros(5, dtype=bool), everything)] == [[n] for n in range(5)]
         store(np.arange(5, 10))
         assert [found.tolist() for found in level.lookahead(batch, np.zeros(5, dtype=bool), everything)] == [[n, n + 5] for n in range(5)]
-        assert asked.count("_named_there") == 4 and level.helper is not None  # both spaces, twice
+        assert asked.count("_named") == 4 and level.helper is not None  # both spaces, twice
 
 
 def test_compact_splits_overlapping_runs_into_key_ranges_and_decides_as_before(corpus, tmp_path, monkeypatch):
