@@ -127,7 +127,6 @@ _NOTHING_FOUND = (np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64))
 # A lookahead of at least this many band keys shares its work with a helper process (`_Helper`).
 _SPLIT_KEYS = 1 << 18
 _UPPER = np.uint64(1 << 63)  # the helper looks up the keys with this bit set
-_HELPER_START_BYTES = 1 << 30  # an index this large starts its helper when opened
 READ_AHEAD_COPIES = 2048  # copies the helper reads ahead a call (`_ReadAhead`)
 
 SCHEMA = """
@@ -1056,8 +1055,6 @@ class Index(BaseIndex):
         self.building = building  # a new index is written here, and moved to `path` by `save`
         # lookaheads share their work with a second process where the run has more than one
         self.helper = _Helper(path, settings) if settings.processes > 1 and building is None else None
-        if self.helper is not None and path.stat().st_size >= _HELPER_START_BYTES:
-            self.helper.start()  # its imports meanwhile, not when the first lookahead asks it
         self.levels = {level: StoredLevel(connection, level, settings, not readonly, building is not None, self.helper) for level in LEVELS}
 
     @classmethod
