@@ -65,13 +65,15 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import TYPE_CHECKING, NamedTuple, Sequence
 
 import numpy as np
-from datasketch import LeanMinHash, MinHash
 
 from . import arrays
-from .minhash import _NON_WORD, _QUOTES, SCHEME, canonical
+from .minhash import _NON_WORD, _QUOTES, SCHEME, canonical, permutations
+
+if TYPE_CHECKING:
+    from datasketch import LeanMinHash
 
 HASHES = ("poly64", "sha1")  # the kernel's hash codes are these positions
 BACKENDS = ("c", "numpy")
@@ -140,7 +142,7 @@ class Fingerprinter:
             raise ValueError(f"hash must be one of {', '.join(HASHES)}, not {self.hash!r}")
         if self.backend not in ("auto", *BACKENDS):
             raise ValueError(f"backend must be auto, c or numpy, not {self.backend!r}")
-        a, b = MinHash(num_perm=self.num_perm, seed=self.seed, scheme=SCHEME).permutations
+        a, b = permutations(self.num_perm, self.seed)
         object.__setattr__(self, "_a", np.ascontiguousarray(a, dtype=np.uint32))
         object.__setattr__(self, "_b", np.ascontiguousarray(b, dtype=np.uint32))
         arguments = (self._a.ctypes.data, self._b.ctypes.data, self.num_perm, 0 if self.unit == "word" else 1, self.n,
@@ -188,6 +190,8 @@ class Fingerprinter:
 
     def to_lean(self, signature: np.ndarray) -> LeanMinHash:
         """Wrap a signature as datasketch's `LeanMinHash` (for `MinHashLSH` and friends)."""
+        from datasketch import LeanMinHash
+
         return LeanMinHash(seed=self.seed, hashvalues=signature, scheme=SCHEME)
 
     # numpy backend -------------------------------------------------------------------------

@@ -12,12 +12,14 @@ import hashlib
 import re
 import struct
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
-from datasketch import LeanMinHash, MinHash
 
 from . import arrays
+
+if TYPE_CHECKING:
+    from datasketch import LeanMinHash
 
 SCHEME = "affine32"
 _MAX_HASH = np.uint32(0xFFFFFFFF)
@@ -78,6 +80,16 @@ def _fmix32(values: np.ndarray) -> np.ndarray:
     return values ^ (values >> np.uint32(16))
 
 
+def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (a, b) of `datasketch.MinHash(num_perm, seed, scheme="affine32").permutations` as
+    uint32, drawn as datasketch draws them (tested equal) without importing datasketch: its
+    package import pulls in scipy for its LSH, ~0.5 s of every command's start."""
+    draw = np.random.RandomState(seed)
+    a = draw.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)  # odd: a bijection
+    b = draw.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
+
+
 @dataclass(frozen=True)
 class MinHasher:
     """Signatures with datasketch's permutations for (num_perm, seed)."""
@@ -87,8 +99,7 @@ class MinHasher:
     _permutations: tuple[np.ndarray, np.ndarray] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        a, b = MinHash(num_perm=self.num_perm, seed=self.seed, scheme=SCHEME).permutations
-        object.__setattr__(self, "_permutations", (a.astype(np.uint32), b.astype(np.uint32)))
+        object.__setattr__(self, "_permutations", permutations(self.num_perm, self.seed))
 
     def signature(self, hashes: np.ndarray) -> np.ndarray:
         """Return the MinHash values of a set of shingle hashes (all max-hash when empty)."""
@@ -101,6 +112,8 @@ class MinHasher:
 
     def to_lean(self, signature: np.ndarray) -> LeanMinHash:
         """Wrap a signature as datasketch's `LeanMinHash` (for `MinHashLSH` and friends)."""
+        from datasketch import LeanMinHash
+
         return LeanMinHash(seed=self.seed, hashvalues=signature, scheme=SCHEME)
 
 

@@ -206,3 +206,17 @@ def test_a_bad_backend_in_the_configuration_exits_2_naming_the_choices(tmp_path,
     result = cleaner("run", "in", "out", cwd=tmp_path)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_the_command_starts_without_importing_the_heavy_libraries_it_may_not_need():
+    """datasketch (its package import pulls in scipy, ~0.5 s) and trafilatura (~0.15 s) are
+    imported where they are used, not when the CLI or a module of the package loads; the
+    package's public names are still there, imported when first asked."""
+    heavy = "('datasketch', 'scipy', 'trafilatura', 'cleaner.pipeline')"
+    probe = (
+        f"import sys, cleaner.index; print(sorted(name for name in {heavy} if name in sys.modules)); "
+        f"import cleaner.cli; print(sorted(name for name in {heavy} if name in sys.modules)); "
+        "from cleaner import *; import cleaner; print(all(callable(getattr(cleaner, name)) for name in cleaner.__all__))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.split("\n")[:3] == ["[]", "['cleaner.pipeline']", "True"]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from datasketch import MinHash, MinHashLSH
 
-from cleaner.minhash import MinHasher, Shingling, char_shingles, containment, hash_shingles, jaccard, word_shingles
+from cleaner.minhash import MinHasher, Shingling, char_shingles, containment, hash_shingles, jaccard, permutations, word_shingles
 
 TEXT = "Relations between the two former Soviet republics have been tense since 1991."
 
@@ -16,6 +16,14 @@ def test_signatures_equal_datasketch_minhash(shingles, num_perm, seed):
     reference.update_batch([s.encode("utf-8") for s in shingles])
     hasher = MinHasher(num_perm, seed)
     assert np.array_equal(hasher.signature(hash_shingles(shingles)), reference.hashvalues)
+
+
+@pytest.mark.parametrize(("num_perm", "seed"), [(128, 1), (64, 42), (256, 0), (9, 2**31 - 1)])
+def test_permutations_are_drawn_as_datasketch_draws_them(num_perm, seed):
+    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+    mine = permutations(num_perm, seed)
+    assert [values.dtype for values in mine] == [np.uint32, np.uint32]
+    assert np.array_equal(mine[0], a) and np.array_equal(mine[1], b)
 
 
 def test_lean_signatures_work_in_datasketch_lsh():

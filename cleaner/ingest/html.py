@@ -13,9 +13,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import trafilatura
-from trafilatura.utils import load_html
-
 from ..document import Fix
 from ..errors import DocumentError
 from .text import decode_utf8, looks_binary
@@ -59,6 +56,9 @@ def read_page(data: bytes, fallback_encoding: str | None = None) -> Page:
         raise DocumentError("empty", "the file has no text")
     if looks_binary(data) and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise DocumentError("binary", "the file holds binary data (NUL or control bytes), not HTML")
+    from trafilatura import bare_extraction  # here: ~0.15 s to import, a cost only pages pay
+    from trafilatura.utils import load_html
+
     markup, meta, fixes = _decode_page(data, fallback_encoding)
     try:
         tree = load_html(markup)
@@ -75,7 +75,7 @@ def read_page(data: bytes, fallback_encoding: str | None = None) -> Page:
             f"elements nest {depth} levels deep, the HTML parser's limit; the text inside them cannot be read",
         )
     try:
-        result = trafilatura.bare_extraction(tree, include_comments=False, with_metadata=True)
+        result = bare_extraction(tree, include_comments=False, with_metadata=True)
     except RecursionError:
         raise DocumentError("html-too-deep", "elements nest too deeply for the extractor to walk them") from None
     except Exception as error:  # as above
