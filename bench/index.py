@@ -186,10 +186,11 @@ def main() -> None:
         print("| " + " | ".join(cells) + " |")
 
 
-def batch_again(path: Path | str, batch: list[Document], settings: Settings, repeat: int) -> None:
+def batch_again(path: Path | str, batch: list[Document], settings: Settings, repeat: int, header: bool = True, label: str = "") -> None:
     """Time the batch against an index built before (read only), `repeat` times."""
-    print("| documents stored | attempt | batch s | of which index lookups s | dropped | ¶ removed |")
-    print("|---|---|---|---|---|---|")
+    if header:
+        print("| documents stored | attempt | batch s | of which index lookups s | dropped | ¶ removed |")
+        print("|---|---|---|---|---|---|")
     for attempt in range(1, repeat + 1):
         with Index.open(path, settings, readonly=True) as index:
             queried = copy.deepcopy(batch)
@@ -197,7 +198,7 @@ def batch_again(path: Path | str, batch: list[Document], settings: Settings, rep
             deduplicate(queried, settings, stored=index.levels)
             seconds = time.perf_counter() - clock
             dropped, removed = outcome(queried)
-            print(f"| {index.counts()['document']:,} | {attempt} | {seconds:.1f} | {LOOKUP_SECONDS[0]:.1f} | {dropped} | {removed} |", flush=True)
+            print(f"| {index.counts()['document']:,} | {label or attempt} | {seconds:.1f} | {LOOKUP_SECONDS[0]:.1f} | {dropped} | {removed} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -14,13 +14,18 @@ index then holds each background paragraph ~50 times (an upper bound far above a
 since those copies are what a batch's reused sentences name as candidates).
 
 The last `--batch` documents are then deduplicated against it read only, as `cleaner check
---index` would: first with the page cache dropped (when this user may: root), then warm.
+--index` would: first with the page cache dropped (when this user may: root), then warm. "Warm"
+runs the same batch again, so the blocks its keys fall in are cached: more than a new batch
+finds when the index is larger than the page cache. So `--fresh` batches follow, each of
+documents never indexed nor run (the corpus's generator continued past its end, written beside
+the corpus), timed once on the machine warm from the runs before: a new day's batch.
 
 Needs bench/corpus.py's corpus (generated here; ~4.5 GB at 1M) and ~50 GB of disk at 1M.
 
 Run:
   python bench/index_scale.py --work DIR --docs 1000000 [--batch 1000] [--repeat 3] [--every-item]
   python bench/index_scale.py --work DIR --docs 1000000 --reuse   # time the batch again only
+  python bench/index_scale.py --work DIR --docs 1000000 --reuse --repeat 1 --fresh 3
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from corpus import CorpusGenerator, make_source  # noqa: E402
 from index import batch_again, read_documents  # noqa: E402  (bench/index.py: its timed lookups too)
 
 from cleaner import dedup  # noqa: E402
@@ -146,6 +152,25 @@ def drop_page_cache() -> bool:
     return True
 
 
+def fresh_batch(corpus: Path, number: int, size: int) -> list[Document]:
+    """Batch `number` (from 0) of `size` documents the corpus's generator gives past its end:
+    never indexed nor run before. Written once beside the corpus (fresh-N/), then read from
+    there as the batch's documents are."""
+    spec = json.loads((corpus / "corpus.json").read_text(encoding="utf-8"))
+    start = spec["documents"] + number * size
+    path = corpus.parent / f"{corpus.name}-fresh" / f"part-{start // size:05d}-{size}.jsonl"
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        generator = CorpusGenerator(make_source(synthetic=spec["source"] == "synthetic"), spec["documents"], spec["seed"])
+        written = path.with_suffix(".partial")
+        with written.open("w", encoding="utf-8") as out:
+            for index in range(start, start + size):
+                document = generator.document(index)
+                out.write(json.dumps({"id": document.id, "text": document.text}, ensure_ascii=False) + "\n")
+        written.replace(path)
+    return read_documents(path.parent, [path])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=1_000_000, help="documents stored in the index")
@@ -153,6 +178,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, required=True, help="folder for the corpus and index (~50 GB at 1M)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3, help="warm batches after the cold one")
+    parser.add_argument("--fresh", type=int, default=2, help="batches of documents never seen, timed once each after the warm ones")
     parser.add_argument("--reuse", action="store_true", help="time the batch against the index already in --work")
     parser.add_argument("--every-item", action="store_true", help="store every document and paragraph, none left out as a duplicate")
     args = parser.parse_args()
@@ -187,6 +213,10 @@ def main() -> None:
     batch_again(path, batch, settings, 1)
     print("warm:")
     batch_again(path, batch, settings, args.repeat)
+    if args.fresh:
+        print("fresh (documents never indexed nor run, on the machine warm from the runs before):")
+        for number in range(args.fresh):
+            batch_again(path, fresh_batch(corpus, number, args.batch), settings, 1, header=number == 0, label=f"fresh {number + 1}")
 
 
 if __name__ == "__main__":
