@@ -412,20 +412,23 @@ def index_build(
 def index_stats(
     path: str = typer.Argument(..., metavar="PATH", help="The index file, or redis://host:port/db."),
     output_format: str = typer.Option("text", "--output-format", help="text or json."),
+    check: bool = typer.Option(
+        False, "--check", help="Also check the index's integrity (reads all of it: minutes at 1M documents); exit 1 if damaged."
+    ),
 ) -> None:
-    """Show an index's counts per level, settings, size on disk and integrity; exit 1 if damaged."""
+    """Show an index's counts per level, settings and size on disk; with --check, its integrity."""
     if output_format not in ("text", "json"):
         raise fail(f"--output-format must be text or json, not {output_format!r}")
     try:
         with Index.open(path) as index:
-            stats = index.stats()
+            stats = index.stats(check)
     except CleanerError as error:
         raise fail(str(error), error.exit_code) from None
     if output_format == "json":
         sys.stdout.write(json.dumps(stats.to_record(), indent=2) + "\n")
     else:
         sys.stdout.write(render_stats(stats))
-    if stats.integrity != "ok":
+    if check and stats.integrity != "ok":
         raise fail(f"{stats.path} failed its integrity check: {stats.integrity}", 1)
 
 

@@ -971,7 +971,7 @@ class IndexStats:
     documents: int
     band_rows: int
     bytes: int
-    integrity: str
+    integrity: str | None  # None: not checked (`stats(check=True)` reads the whole index)
 
     def to_record(self) -> dict[str, Any]:
         return {field.name: getattr(self, field.name) for field in fields(self)}
@@ -1013,7 +1013,9 @@ class BaseIndex:
         """How many kept copies each level stores."""
         raise NotImplementedError
 
-    def stats(self) -> IndexStats:
+    def stats(self, check: bool = False) -> IndexStats:
+        """Counts per level, settings and size; with `check`, the index's integrity too, which
+        reads all of it (minutes for an index of 1M documents)."""
         raise NotImplementedError
 
     def nearest(self, documents: Sequence[Document], limit: int = 5) -> list[dict[str, Any]]:
@@ -1206,11 +1208,11 @@ class Index(BaseIndex):
         found = dict(self.connection.execute("SELECT level, COUNT(*) FROM copies GROUP BY level").fetchall())
         return {level: found.get(level, 0) for level in LEVELS}
 
-    def stats(self) -> IndexStats:
-        """Counts per level, settings, size on disk and SQLite's integrity check."""
+    def stats(self, check: bool = False) -> IndexStats:
+        """Counts per level, settings, size on disk; with `check`, SQLite's integrity check."""
         documents = self.connection.execute("SELECT COUNT(DISTINCT doc) FROM copies").fetchone()[0]
         band_rows = sum(runs.live_pairs() for level in self.levels.values() for runs in level.runs)
-        integrity = "; ".join(row[0] for row in self.connection.execute("PRAGMA integrity_check"))
+        integrity = "; ".join(row[0] for row in self.connection.execute("PRAGMA integrity_check")) if check else None
         files = [self.file, self.file.with_name(self.file.name + "-wal")]
         size = sum(path.stat().st_size for path in files if path.exists())
         recorded = {key: json.loads(value) for key, value in self.connection.execute("SELECT key, value FROM settings ORDER BY key")}
@@ -1345,7 +1347,7 @@ def render_stats(stats: IndexStats) -> str:
         f"from       {stats.documents:,} documents",
         f"band rows  {stats.band_rows:,}",
         f"size       {stats.bytes:,} bytes",
-        f"integrity  {stats.integrity}",
+        f"integrity  {stats.integrity or 'not checked (--check reads the whole index)'}",
         "settings",
         *(f"  {key.replace('_', '-')} = {json.dumps(value)}" for key, value in stats.settings.items()),
     ]

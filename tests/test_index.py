@@ -416,7 +416,7 @@ def test_a_run_that_read_an_index_another_writer_changed_refuses_to_write(corpus
 
 def stored_counts(path: Path) -> tuple[dict[str, int], str]:
     with Index.open(path) as index:
-        stats = index.stats()
+        stats = index.stats(check=True)
     return stats.copies, stats.integrity
 
 
@@ -572,12 +572,12 @@ def test_commands_build_query_run_against_and_update_an_index(tmp_path):
     assert (built.returncode, built.stderr) == (0, "")
     assert built.stdout == f"{index}: added 2 documents, 3 paragraphs; 2 documents, 3 paragraphs stored\n"
 
-    stats = cleaner("index", "stats", str(index), "--output-format", "json", cwd=tmp_path)
+    stats = cleaner("index", "stats", str(index), "--output-format", "json", "--check", cwd=tmp_path)
     record = json.loads(stats.stdout)
     assert (stats.returncode, record["copies"], record["integrity"]) == (0, {"document": 2, "paragraph": 3}, "ok")
     assert record["settings"]["threshold"] == 0.5 and record["settings"]["format"] == FORMAT_VERSION
-    text = cleaner("index", "stats", str(index), cwd=tmp_path).stdout
-    assert "documents  2\nparagraphs 3\n" in text and "integrity  ok\n" in text
+    text = cleaner("index", "stats", str(index), cwd=tmp_path).stdout  # no --check: nothing read whole
+    assert "documents  2\nparagraphs 3\n" in text and "integrity  not checked (--check reads the whole index)\n" in text
 
     query = cleaner("index", "query", str(index), str(new / "c.txt"), "--output-format", "json", cwd=tmp_path)
     [result] = json.loads(query.stdout)

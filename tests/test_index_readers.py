@@ -76,7 +76,7 @@ def test_a_read_only_index_serves_every_reading_command_and_is_never_written(rea
     assert check.returncode == 1 and "DD001 duplicate-document" in check.stdout
     dupes = cleaner("dupes", str(new), "--index", str(index), "--isolated", cwd=tmp_path)
     assert dupes.returncode == 1 and "  stored   a " in dupes.stdout
-    stats = cleaner("index", "stats", str(index), "--output-format", "json", cwd=tmp_path)
+    stats = cleaner("index", "stats", str(index), "--output-format", "json", "--check", cwd=tmp_path)
     assert (stats.returncode, json.loads(stats.stdout)["integrity"]) == (0, "ok")
     query = cleaner("index", "query", str(index), str(new / "c.txt"), cwd=tmp_path)
     assert query.returncode == 0 and "1.00 jaccard" in query.stdout

@@ -114,7 +114,7 @@ def runs(location: str, parts: list[Path], tmp_path: Path, name: str, format: in
         seen[label + " manifest"] = {**manifest, "timings": None, "index": {**manifest["index"], "path": None}}
     seen["dupes"] = command("dupes", str(parts[2]), "--index", location, "--output-format", "json", "--isolated", code=1)
     seen["check"] = command("check", str(parts[2]), "--index", location, "--output-format", "json", "--isolated", code=1)
-    stats = json.loads(command("index", "stats", location, "--output-format", "json"))
+    stats = json.loads(command("index", "stats", location, "--output-format", "json", "--check"))
     assert stats["settings"].pop("format") == format
     seen["stats"] = {key: value for key, value in stats.items() if key not in ("bytes", "path")}
     return seen
@@ -162,7 +162,7 @@ def test_a_missing_redis_index_is_refused_unless_it_is_made(tmp_path, url, seeds
 
 def stored(url: str) -> tuple:
     with Index.open(url) as index:
-        stats = index.stats()
+        stats = index.stats(check=True)
     return stats.copies, stats.band_rows, stats.documents, stats.integrity, redis.Redis.from_url(url).hget("cleaner:index:state", "generation")
 
 
