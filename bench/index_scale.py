@@ -154,8 +154,8 @@ def drop_page_cache() -> bool:
 
 def fresh_batch(corpus: Path, number: int, size: int) -> list[Document]:
     """Batch `number` (from 0) of `size` documents the corpus's generator gives past its end:
-    never indexed nor run before. Written once beside the corpus (fresh-N/), then read from
-    there as the batch's documents are."""
+    never indexed nor run before. Written once beside the corpus (CORPUS-fresh/), then read
+    from there as the batch's documents are."""
     spec = json.loads((corpus / "corpus.json").read_text(encoding="utf-8"))
     start = spec["documents"] + number * size
     path = corpus.parent / f"{corpus.name}-fresh" / f"part-{start // size:05d}-{size}.jsonl"

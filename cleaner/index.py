@@ -621,7 +621,7 @@ class StoredLevel(Level):
     def hashes(self, number: int) -> np.ndarray:
         if number not in self.cache and (held := self.ahead.get(number, self)) is not None:
             return held
-        return self.copy(number).hashes
+        return super().hashes(number)
 
     def _read(self, numbers: Sequence[int]) -> None:
         """Read these copies into the cache (emptied first when it would grow past its bound)."""
@@ -715,16 +715,16 @@ class _ReadAhead:
             self.waiting.update(part.tolist())
 
     def get(self, number: int, level: StoredLevel) -> np.ndarray | None:
-        """The copy's hashes, if the helper was asked them: waiting for the calls up to its own."""
+        """The copy's hashes, if the helper was asked them: waiting for the calls up to its own
+        (None where the helper has gone: the level reads the copy itself)."""
         while number not in self.held and number in self.waiting:
             part, answer = self.calls.popleft()
             self.waiting.difference_update(part.tolist())
-            try:
-                numbers, hashes, starts = answer.result()
-            except HelperGone:
-                level.helper = None
+            read = level._answer(answer, lambda: None)  # None: the helper has gone
+            if read is None:
                 self.cancel()
                 return None
+            numbers, hashes, starts = read
             self.held.update(zip(numbers.tolist(), np.split(hashes, starts[1:-1])))
         return self.held.get(number)
 
