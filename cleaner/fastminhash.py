@@ -978,6 +978,40 @@ int64_t bl_test(const uint8_t *bloom, uint64_t blocks, int probes, const uint64_
     }
     return passed;
 }
+
+/* Block rows of bandruns.py packed at one pair of widths (`_unpack_blocks` is the reference):
+   block b holds counts[b] pairs, its first key fences[b] and each later one the key before plus
+   its gap, gaps gap_width bytes and copy numbers number_width bytes each, little-endian. Both
+   buffers run 8 bytes past their last value, so each value is one 8-byte load, masked. */
+static inline uint64_t bl_word(const uint8_t *bytes, uint64_t mask) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t value;
+    memcpy(&value, bytes, 8);
+    return value & mask;
+#else
+    uint64_t value = 0;
+    for (int w = 0; w < 8; w++) value |= (uint64_t)bytes[w] << (8 * w);
+    return value & mask;
+#endif
+}
+
+void bl_unpack(const uint8_t *gaps, int gap_width, const uint8_t *numbers, int number_width, const uint64_t *fences,
+               const int64_t *counts, int64_t blocks, uint64_t *keys_out, uint64_t *numbers_out) {
+    uint64_t gap_mask = gap_width >= 8 ? ~0ULL : (1ULL << (8 * gap_width)) - 1;
+    uint64_t number_mask = number_width >= 8 ? ~0ULL : (1ULL << (8 * number_width)) - 1;
+    for (int64_t b = 0; b < blocks; b++) {
+        uint64_t key = fences[b];
+        for (int64_t j = 0; j < counts[b]; j++) {
+            if (j) {
+                key += bl_word(gaps, gap_mask);
+                gaps += gap_width;
+            }
+            *keys_out++ = key;
+            *numbers_out++ = bl_word(numbers, number_mask);
+            numbers += number_width;
+        }
+    }
+}
 """
 
 # No fused multiply-add: sk_may_match must round as numpy does.
@@ -1171,6 +1205,9 @@ class _Kernel:
         self.bl_test = library.bl_test
         self.bl_test.restype = _i64
         self.bl_test.argtypes = [_ptr, ctypes.c_uint64, ctypes.c_int, _ptr, _i64, _ptr]
+        self.bl_unpack = library.bl_unpack
+        self.bl_unpack.restype = None
+        self.bl_unpack.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, _ptr, _ptr, _i64, _ptr, _ptr]
         self.ascii, self.table, self.pool = _canonical_table()
         self.tables = (self.ascii.ctypes.data, self.table.ctypes.data, self.pool.ctypes.data)
         self.local = threading.local()

@@ -51,7 +51,7 @@ from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import numpy as np
@@ -74,7 +74,8 @@ from .minhash import jaccard, shared_count
 # 7: a copy's text (zlib) in place of its snippet, shingle hashes, signature and facts
 # 8: sketches as many copies to a row as fill a page (`sketch_block`)
 # 9: Bloom filters blocked (a key's probes in one 64-byte block), a page of them a row, read in part
-FORMAT_VERSION = 9
+# 10: band keys' top 42 bits, their gaps and copy numbers packed at the bytes a block needs
+FORMAT_VERSION = 10
 LEVELS = ("document", "paragraph")
 SNIPPET = 300
 # The settings that decide what matches what: an index only serves runs that share them.
@@ -972,6 +973,7 @@ class IndexStats:
     band_rows: int
     bytes: int
     integrity: str | None  # None: not checked (`stats(check=True)` reads the whole index)
+    free_bytes: int = 0  # of `bytes`, pages deleted rows left, reused as the index grows
 
     def to_record(self) -> dict[str, Any]:
         return {field.name: getattr(self, field.name) for field in fields(self)}
@@ -1112,7 +1114,11 @@ class Index(BaseIndex):
                     "INSERT INTO settings VALUES (?, ?)", [(key, json.dumps(value)) for key, value in match_settings(settings).items()]
                 )
             recorded = match_settings(settings)
-        check_compatible(path, recorded, settings)
+        try:
+            check_compatible(path, recorded, settings)
+        except ConfigError:
+            connection.close()
+            raise
         base = settings or Settings()
         return cls(path, connection, base.updated(**{name: recorded[name] for name in MATCH_SETTINGS}), readonly, building)
 
@@ -1216,7 +1222,58 @@ class Index(BaseIndex):
         files = [self.file, self.file.with_name(self.file.name + "-wal")]
         size = sum(path.stat().st_size for path in files if path.exists())
         recorded = {key: json.loads(value) for key, value in self.connection.execute("SELECT key, value FROM settings ORDER BY key")}
-        return IndexStats(self.path, recorded, self.counts(), documents, band_rows, size, integrity)
+        return IndexStats(self.path, recorded, self.counts(), documents, band_rows, size, integrity, _free_bytes(self.connection))
+
+
+# Formats that `upgrade` rewrites in place, rather than asking for a new index.
+UPGRADABLE = (9,)
+
+
+class Upgraded(NamedTuple):
+    format: int  # the index's format before
+    pairs: int  # band pairs rewritten (0: it had this format)
+    free_bytes: int  # pages the old rows left free in the file, reused as the index grows
+
+
+def upgrade(path: Path | str, progress: Callable[[int, int], None] | None = None) -> Upgraded:
+    """Rewrite an index file of an earlier format in this one, in place, where the copies and
+    sketches are kept as they are: format 9, whose band runs become this format's
+    (`bandruns.upgrade_format_9`: a transaction a run, so it goes on where it stopped when run
+    again). The file keeps its size: what the old rows took is free pages in it."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"no index file at {path}")
+    if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+        raise InputError(f"cannot upgrade index {path}: it or its folder is read-only")
+    try:
+        connection = _connect(path)
+        recorded = {key: json.loads(value) for key, value in connection.execute("SELECT key, value FROM settings")}
+    except sqlite3.DatabaseError as error:
+        raise InputError(f"{path} is not a cleaner index ({error})") from None
+    try:
+        format = recorded.get("format")
+        if format == FORMAT_VERSION:
+            return Upgraded(format, 0, _free_bytes(connection))
+        if format not in UPGRADABLE:
+            raise ConfigError(f"index {path} has format {format!r}, and only format 9 upgrades to {FORMAT_VERSION} in place; build a new index with `cleaner index build`")
+        pairs = bandruns.upgrade_format_9(connection, progress)
+        with transaction(connection, immediate=True):
+            bandruns.finish_upgrade(connection)
+            connection.executemany("UPDATE settings SET value = ? WHERE key = ?", [(json.dumps(FORMAT_VERSION), "format"), (json.dumps(__version__), "cleaner")])
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        try:  # as `close` leaves it, unless another connection has it open
+            connection.execute("PRAGMA busy_timeout = 0")
+            connection.execute("PRAGMA journal_mode = DELETE")
+        except sqlite3.OperationalError:
+            pass
+        return Upgraded(format, pairs, _free_bytes(connection))
+    finally:
+        connection.close()
+
+
+def _free_bytes(connection: sqlite3.Connection) -> int:
+    """Bytes of the file's free pages (deleted rows')."""
+    return connection.execute("PRAGMA freelist_count").fetchone()[0] * connection.execute("PRAGMA page_size").fetchone()[0]
 
 
 def _link(source: Path, target: Path) -> bool:
@@ -1298,7 +1355,7 @@ def check_compatible(path: Path | str, recorded: dict[str, Any], settings: Setti
     if recorded.get("format") != format:
         raise ConfigError(
             f"index {path} has format {recorded.get('format')!r}, this cleaner reads format {format}; "
-            "build a new index with `cleaner index build`"
+            + (f"upgrade it in place with `cleaner index upgrade {path}`" if format == FORMAT_VERSION and recorded.get("format") in UPGRADABLE else "build a new index with `cleaner index build`")
         )
     if settings is None:
         return
@@ -1346,7 +1403,7 @@ def render_stats(stats: IndexStats) -> str:
         *(f"{level + 's':<10} {count:,}" for level, count in stats.copies.items()),
         f"from       {stats.documents:,} documents",
         f"band rows  {stats.band_rows:,}",
-        f"size       {stats.bytes:,} bytes",
+        f"size       {stats.bytes:,} bytes" + (f" ({stats.free_bytes:,} of them free pages, reused as the index grows)" if stats.free_bytes else ""),
         f"integrity  {stats.integrity or 'not checked (--check reads the whole index)'}",
         "settings",
         *(f"  {key.replace('_', '-')} = {json.dumps(value)}" for key, value in stats.settings.items()),

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from cleaner import bandruns
-from cleaner.bandruns import BLOCK, BandRuns, bloom_filter, bloom_test
+from cleaner.bandruns import KEY_BITS, ROW_BYTES, BandRuns, bloom_filter, bloom_keys, bloom_test, stored_keys
 from cleaner.fastminhash import chosen_kernel, kernel_error
 
 
@@ -57,14 +57,19 @@ def expected(truth: dict[int, set[int]], keys: np.ndarray, gone: set[int] = froz
     return result
 
 
-def test_the_bloom_filter_holds_every_key_and_few_others():
+@pytest.mark.parametrize("as_stored", [False, True])
+def test_the_bloom_filter_holds_every_key_and_few_others(as_stored):
+    """Of any well-mixed 64-bit keys, and of stored keys (their top KEY_BITS bits, the bits
+    above zero) as a run's filter takes them (`bloom_keys`)."""
     rng = np.random.default_rng(1)
     keys = rng.integers(0, 2**64, size=20_000, dtype=np.uint64)
     keys[: keys.size // 2] >>= np.uint64(8)  # half of them in a key range (the top bits alike)
-    bloom = bloom_filter(keys, -(-bandruns.BLOOM_BITS * keys.size // 512))
-    assert bloom_test(bloom, keys).all()
     others = rng.integers(0, 2**64, size=100_000, dtype=np.uint64)
     others[: others.size // 2] >>= np.uint64(8)
+    if as_stored:
+        keys, others = bloom_keys(stored_keys(keys)), bloom_keys(stored_keys(others))
+    bloom = bloom_filter(keys, -(-bandruns.BLOOM_BITS * keys.size // 512))
+    assert bloom_test(bloom, keys).all()
     false_positives = bloom_test(bloom, others).mean()
     assert 0 < false_positives < 0.02  # ~1% at 10 bits a key and 7 probes in 512-bit blocks
 
@@ -85,6 +90,32 @@ def test_the_compiled_bloom_filter_is_numpys_bit_for_bit(monkeypatch):
     assert np.array_equal(bloom_filter(keys, blocks), compiled)
     assert np.array_equal(bloom_test(compiled, asked), compiled_test)
     assert compiled_test[:5_000].all() and 0 < compiled_test[5_000:].mean() < 0.02
+
+
+@pytest.mark.parametrize("gap_width, number_width", [(2, 3), (1, 1), (5, 4), (8, 8)])
+def test_blocks_unpack_alike_compiled_and_in_numpy(monkeypatch, gap_width, number_width):
+    """Block rows packed at any widths unpack to the keys and numbers packed, in the compiled
+    kernel (where it compiles) and in numpy, into memory that held other values."""
+    rng = np.random.default_rng(gap_width * 10 + number_width)
+    counts = rng.integers(1, 40, size=50)  # a block of one pair among them: no gaps
+    counts[3] = 1
+    steps = rng.integers(0, 256**gap_width - 1, size=int(counts.sum()), dtype=np.uint64, endpoint=True) >> np.uint64(8)
+    firsts = np.cumsum(counts) - counts
+    steps[firsts] = 0  # each block's first key is its fence; its later ones the key before plus a gap
+    numbers = rng.integers(0, 256**number_width - 1, size=steps.size, dtype=np.uint64, endpoint=True)
+    fences = rng.integers(0, 2**64, size=counts.size, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        keys = np.concatenate([fence + np.cumsum(block) for fence, block in zip(fences, np.split(steps, firsts[1:]))])
+    gaps = np.delete(steps, firsts)
+    gap_rows = [bytes(row) for row in np.split(np.frombuffer(bandruns.pack(gaps, gap_width), np.uint8), np.cumsum((counts - 1) * gap_width)[:-1])]
+    number_rows = [bytes(row) for row in np.split(np.frombuffer(bandruns.pack(numbers, number_width), np.uint8), np.cumsum(counts * number_width)[:-1])]
+    backends = ["numpy"] if chosen_kernel() is None else ["compiled", "numpy"]
+    for backend in backends:
+        if backend == "numpy":
+            monkeypatch.setenv("CLEANER_FASTMINHASH", "numpy")
+        into = np.full((2, keys.size), 7, dtype=np.uint64)
+        bandruns._unpack_blocks(fences, gap_rows, number_rows, gap_width, number_width, into[0], into[1])
+        assert np.array_equal(into[0], keys) and np.array_equal(into[1], numbers), backend
 
 
 def test_a_lookup_reads_only_the_filter_rows_its_keys_fall_in(tmp_path, monkeypatch):
@@ -135,6 +166,7 @@ def test_a_last_lookup_reads_filters_it_needs_most_of_into_one_scratch_array(tmp
 
 
 def test_lookups_find_exactly_the_stored_pairs_through_many_saves_and_merges(tmp_path):
+    """(Keys drawn at random: no two share their top KEY_BITS bits.)"""
     rng = np.random.default_rng(2)
     runs = BandRuns(connect(tmp_path / "runs.sqlite"), 0)
     # a few keys shared by many copies (common sentences), so a key's pairs span blocks
@@ -149,20 +181,20 @@ def test_lookups_find_exactly_the_stored_pairs_through_many_saves_and_merges(tmp
         stored = np.fromiter(truth, dtype=np.uint64)
         asked = np.concatenate([rng.choice(stored, size=300), rng.integers(0, 2**64, size=300, dtype=np.uint64), common])
         assert found(runs, asked) == expected(truth, asked)
-    assert max(len(truth[key]) for key in common.tolist()) > BLOCK  # the spanning case was met
+    assert max(len(truth[key]) for key in common.tolist()) > ROW_BYTES // 2  # the spanning case was met
     assert runs.pairs() == sum(len(numbers) for numbers in truth.values())
     assert len(runs.runs) < 6
 
 
-def test_runs_written_with_another_block_size_read_and_merge_the_same(tmp_path, monkeypatch):
-    """An index written before BLOCK changed (format 8 wrote 128 pairs a block) stays readable:
-    lookups go by each run's fences, and a merge of runs of both sizes finds every pair."""
+def test_runs_written_with_another_row_size_read_and_merge_the_same(tmp_path, monkeypatch):
+    """Runs written with another ROW_BYTES (down to a pair a block) read the same: lookups go
+    by each run's fences, and a merge of runs of several sizes finds every pair."""
     rng = np.random.default_rng(5)
     runs = BandRuns(connect(tmp_path / "runs.sqlite"), 1)
     common = rng.integers(0, 2**64, size=2, dtype=np.uint64)
     truth: dict[int, set[int]] = defaultdict(set)
-    for number, block in enumerate((128, 128, 7, 300)):
-        monkeypatch.setattr(bandruns, "BLOCK", block)
+    for number, row_bytes in enumerate((996, 996, 1, 3_000)):
+        monkeypatch.setattr(bandruns, "ROW_BYTES", row_bytes)
         keys = np.concatenate([rng.integers(0, 2**64, size=2_000, dtype=np.uint64), np.repeat(common, 1)])
         numbers = np.arange(number * 10_000, number * 10_000 + keys.size)
         for key, held in zip(keys.tolist(), numbers.tolist()):
@@ -179,6 +211,7 @@ def test_partitioned_runs_split_the_key_space_and_hold_exactly_the_live_pairs(tm
     each, leaving out gone copies' pairs and no block row of the old runs; lookups find the
     same pairs, keys on a range's edge and keys whose pairs span blocks among them."""
     monkeypatch.setattr(bandruns, "MAX_RUN", 3_000)
+    monkeypatch.setattr(bandruns, "ROW_BYTES", 200)  # blocks of 100 pairs at most: common keys span them
     rng = np.random.default_rng(7)
     runs = BandRuns(connect(tmp_path / "runs.sqlite"), 2)
     # shared by many copies (pairs over several blocks), and on the edges of 8 ranges
@@ -192,9 +225,10 @@ def test_partitioned_runs_split_the_key_space_and_hold_exactly_the_live_pairs(tm
     runs.drop(sorted(gone))
     runs.connection.execute("COMMIT")
     before = runs.runs
-    assert len(before) == 6 and all(int(run.fences[0]) < 2**60 and run.last > 2**64 - 2**60 for run in before)
+    edge = 2 ** (KEY_BITS - 4)  # runs hold stored keys, from 0 to 2**KEY_BITS
+    assert len(before) == 6 and all(int(run.fences[0]) < edge and run.last > 2**KEY_BITS - edge for run in before)
     held = runs.pairs()  # gone copies' pairs too: ranges are sized before those are left out
-    monkeypatch.setattr(bandruns, "MAX_RUN", -(-held // 8))  # 8 ranges, 2**61 keys wide
+    monkeypatch.setattr(bandruns, "MAX_RUN", -(-held // 8))  # 8 ranges, 2**(KEY_BITS - 3) keys wide
     runs.connection.execute("BEGIN")
     runs.partition()
     runs.connection.execute("COMMIT")
@@ -205,7 +239,7 @@ def test_partitioned_runs_split_the_key_space_and_hold_exactly_the_live_pairs(tm
     ranges = sorted((int(run.fences[0]), run.last) for run in runs.runs)
     assert all(last < first for (_, last), (first, _) in zip(ranges, ranges[1:])), "the ranges do not overlap"
     assert runs.connection.execute("SELECT COUNT(*) FROM band_blocks").fetchone()[0] == sum(run.fences.size for run in runs.runs)
-    assert max(len(truth[key]) for key in common.tolist()) > BLOCK
+    assert max(len(truth[key]) for key in common.tolist()) > bandruns.ROW_BYTES // 2
     asked = np.concatenate([np.fromiter(truth, dtype=np.uint64), rng.integers(0, 2**64, size=500, dtype=np.uint64)])
     assert found(runs, asked) == expected(truth, asked, gone)
 
@@ -258,6 +292,45 @@ def test_a_rolled_back_save_leaves_nothing(tmp_path):
     runs.forget()
     assert runs.pairs() == 1_000
     assert found(runs, keys) == {key: {number} for number, key in enumerate(keys.tolist())}
+
+
+def test_keys_that_share_their_top_bits_are_one_key(tmp_path):
+    """A run stores a key's top KEY_BITS bits: a lookup of a key differing from a stored one only
+    below them names its pairs (under the asked key), and of one differing above them does not."""
+    runs = BandRuns(connect(tmp_path / "runs.sqlite"), 0)
+    rng = np.random.default_rng(11)
+    stored = rng.integers(0, 2**64, size=1_000, dtype=np.uint64)
+    save(runs, stored, np.arange(stored.size))
+    below, above = np.uint64(1), np.uint64(1 << (64 - KEY_BITS))
+    alike = stored[:3] ^ below
+    assert found(runs, alike) == {key: {number} for number, key in enumerate(alike.tolist())}
+    both = np.concatenate([stored[:1], stored[:1] ^ below])  # one stored pair, two asked keys
+    assert found(runs, both) == {key: {0} for key in both.tolist()}
+    assert found(runs, stored[:3] ^ above) == {}
+
+
+def test_a_run_packs_each_block_at_the_widths_it_needs(tmp_path):
+    """Keys as dense as a 1M-document index's key ranges (gaps of ~3,400 stored keys) with
+    3-byte copy numbers take ~5 bytes a pair; wider gaps and numbers in the same run take wider
+    blocks; every pair is found."""
+    rng = np.random.default_rng(12)
+    runs = BandRuns(connect(tmp_path / "runs.sqlite"), 2)
+    dense = np.uint64(7 << 36) + rng.integers(0, 100_000 * 3_400, size=100_000, dtype=np.uint64)
+    sparse = rng.integers(0, 2**KEY_BITS, size=2_000, dtype=np.uint64)  # gaps of ~2**31 among them
+    keys = np.concatenate([dense, sparse]) << np.uint64(64 - KEY_BITS)
+    numbers = rng.integers(0, 2**24, size=keys.size)
+    numbers[-500:] += 2**32  # some blocks need 5-byte numbers
+    save(runs, keys, numbers)
+    truth: dict[int, set[int]] = defaultdict(set)
+    for key, number in zip(keys.tolist(), numbers.tolist()):
+        truth[key].add(number)
+    widths = dict(runs.connection.execute("SELECT key_bytes * 10 + number_bytes, COUNT(*) FROM band_blocks GROUP BY 1").fetchall())
+    assert widths[23] > 0.9 * sum(widths.values()) and len(widths) > 2
+    dense_rows = runs.connection.execute("SELECT SUM(LENGTH(keys) + LENGTH(numbers)), COUNT(*) FROM band_blocks WHERE key_bytes = 2 AND number_bytes = 3").fetchone()
+    [run] = runs.runs
+    assert dense_rows[0] / (dense_rows[1] * -(-run.pairs // run.fences.size)) < 5.1
+    asked = np.concatenate([keys[::3], rng.integers(0, 2**64, size=1_000, dtype=np.uint64)])
+    assert found(runs, asked) == expected(truth, asked)
 
 
 @pytest.mark.parametrize("counts", [[0, 0], [3, 0, 2], [1]])

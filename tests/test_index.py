@@ -24,6 +24,7 @@ from cleaner.config import Settings
 from cleaner.dedup import deduplicate
 from cleaner.document import Document, Source
 from cleaner.errors import ConfigError, InputError
+from cleaner.bandruns import BandRuns
 from cleaner.index import FORMAT_VERSION, Index, StoredLevel
 from cleaner.normalise import normalise
 from conftest import BACKGROUND, EDITED, REPO
@@ -492,7 +493,7 @@ def stored_contents(path: Path) -> dict[str, list]:
         }
         for level in index.levels.values():
             for runs in level.runs:
-                pairs = [runs._read_blocks(run.run, np.arange(run.fences.size)) for run in runs.runs]
+                pairs = [runs._pairs(run, np.arange(run.fences.size)) for run in runs.runs]
                 contents[f"space {runs.space}"] = sorted((key, number) for keys, numbers in pairs for key, number in zip(keys.tolist(), numbers.tolist()))
     return contents
 
@@ -785,6 +786,94 @@ def test_the_compact_command_says_what_it_did(corpus, tmp_path):
     assert (again.returncode, again.stdout, again.stderr) == (0, f"{path}: already compact (each space's runs are disjoint key ranges)\n", "")
     missing = cleaner("index", "compact", str(tmp_path / "none.sqlite"), cwd=tmp_path)
     assert missing.returncode == 2 and "no index at" in missing.stderr
+
+
+def as_format_9(path: Path) -> None:
+    """Rewrite the band blocks of the index at `path` as format 9 wrote them (168 pairs a row:
+    whole uint64 keys, uint32 numbers; here a stored key's top bits with other bits below, which
+    format 10 drops) and record format 9."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    spaces = [BandRuns(connection, space) for space in range(4)]
+    held = [(runs.space, run.run, runs._pairs(run, np.arange(run.fences.size))) for runs in spaces for run in runs.runs]
+    connection.execute("BEGIN")
+    connection.execute("DROP TABLE band_blocks")
+    connection.execute("CREATE TABLE band_blocks (id INTEGER PRIMARY KEY, keys BLOB NOT NULL, numbers BLOB NOT NULL)")
+    for space, run, (keys, numbers) in held:
+        keys = (keys << np.uint64(64 - bandruns.KEY_BITS)) | np.uint64(0x2A5A5)
+        connection.executemany(
+            "INSERT INTO band_blocks VALUES (?, ?, ?)",
+            [(bandruns.block_id(space, run, block), keys[start : start + 168].tobytes(), numbers[start : start + 168].astype(np.uint32).tobytes()) for block, start in enumerate(range(0, keys.size, 168))],
+        )
+        connection.execute("UPDATE band_runs SET fences = ? WHERE space = ? AND run = ?", (keys[::168].tobytes(), space, run))
+    connection.execute("UPDATE settings SET value = '9' WHERE key = 'format'")
+    connection.execute("COMMIT")
+    connection.close()
+
+
+def test_a_format_9_index_upgrades_in_place_to_what_a_new_build_holds(corpus, tmp_path, monkeypatch):
+    """A format-9 index is refused with the command that upgrades it; an upgrade stopped midway
+    leaves it refused and goes on when run again; then it holds the copies, sketches and band
+    pairs of the index it was made from and a run decides as against that one."""
+    monkeypatch.setattr(bandruns, "MAX_RUN", 3000)  # several runs a space
+    settings = Settings()
+    built, old = tmp_path / "built.sqlite", tmp_path / "old.sqlite"
+    make_index(built, settings)
+    update_in_parts(built, settings, [corpus[:30]])
+    old.write_bytes(built.read_bytes())
+    as_format_9(old)
+    with pytest.raises(ConfigError, match=rf"has format 9, this cleaner reads format {FORMAT_VERSION}; upgrade it in place with `cleaner index upgrade {old}`"):
+        Index.open(old, settings)
+    write = BandRuns._write
+
+    def stopped_at_the_paragraphs(self: BandRuns, *args) -> None:
+        if self.space >= 2:
+            raise KeyboardInterrupt
+        write(self, *args)
+
+    monkeypatch.setattr(BandRuns, "_write", stopped_at_the_paragraphs)
+    with pytest.raises(KeyboardInterrupt):
+        index_module.upgrade(old)
+    with pytest.raises(ConfigError, match="has format 9"):
+        Index.open(old, settings)
+    monkeypatch.setattr(BandRuns, "_write", write)
+    progress: list[tuple[int, int]] = []
+    before, pairs, free = index_module.upgrade(old, lambda done, total: progress.append((done, total)))
+    with Index.open(built, settings) as index:
+        spaces = [runs for level in index.levels.values() for runs in level.runs]
+        held = [runs.pairs() for runs in spaces]
+    assert (before, pairs) == (9, sum(held[2:])) and progress[-1][0] == progress[-1][1] == sum(held)
+    assert stored_contents(old) == stored_contents(built)
+    assert free > 0 and index_module.upgrade(old) == (FORMAT_VERSION, 0, free)
+
+    def decided(path: Path) -> dict[str, tuple]:
+        docs = copy.deepcopy(corpus[30:])
+        with Index.open(path, settings, readonly=True) as index:
+            deduplicate(docs, settings, stored=index.levels)
+        return decisions(docs)
+
+    assert decided(old) == decided(built)
+
+
+def test_the_upgrade_command_says_what_it_did(corpus, tmp_path):
+    settings = Settings()
+    path = tmp_path / "index.sqlite"
+    make_index(path, settings)
+    update_in_parts(path, settings, [corpus[:10]])
+    as_format_9(path)
+    upgraded = cleaner("index", "upgrade", str(path), cwd=tmp_path)
+    assert upgraded.returncode == 0 and upgraded.stdout.startswith(f"{path}: format 9 -> {FORMAT_VERSION}, ") and "band pairs rewritten" in upgraded.stderr
+    assert "the file keeps its size: " in upgraded.stdout  # the old blocks' pages, free now
+    stats = cleaner("index", "stats", str(path), cwd=tmp_path)
+    assert stats.returncode == 0 and " of them free pages, reused as the index grows)" in stats.stdout
+    again = cleaner("index", "upgrade", str(path), "-q", cwd=tmp_path)
+    assert (again.returncode, again.stdout, again.stderr) == (0, f"{path}: format {FORMAT_VERSION} already\n", "")
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("UPDATE settings SET value = '8' WHERE key = 'format'")
+    connection.close()
+    older = cleaner("index", "upgrade", str(path), cwd=tmp_path)
+    assert older.returncode == 2 and "only format 9 upgrades" in older.stderr
+    missing = cleaner("index", "upgrade", str(tmp_path / "none.sqlite"), cwd=tmp_path)
+    assert missing.returncode == 2 and "no index file at" in missing.stderr
 
 
 def test_exact_answers_a_chunks_digests_from_its_lookahead_as_a_query_would(corpus, tmp_path):
