@@ -1,8 +1,8 @@
 """Persistent index at 1M documents: a 1k-document batch deduplicated against it, cold and warm.
 
 A real index of N documents is what deduplicating them leaves, and deduplicating 1M documents
-takes ~2 h on this 2-core machine with ~40 GB of temporary files beside a ~45 GB index: more
-disk than the machine has. What a batch's time depends on is what the index holds and how it is
+takes ~2 h on this 2-core machine with ~40 GB of temporary files beside a ~28 GB index (47 GB
+in format 9): more disk than the machine had. What a batch's time depends on is what the index holds and how it is
 laid out, so this writes the index through the index's own writer (a new index's, as `cleaner
 index build` writes it: copies in chunks, band pairs in runs of MAX_RUN split into key ranges
 by the save) with the copies dedup would keep, as bench/corpus.py's labels say: not the planted
@@ -20,7 +20,7 @@ finds when the index is larger than the page cache. So `--fresh` batches follow,
 documents never indexed nor run (the corpus's generator continued past its end, written beside
 the corpus), timed once on the machine warm from the runs before: a new day's batch.
 
-Needs bench/corpus.py's corpus (generated here; ~4.5 GB at 1M) and ~50 GB of disk at 1M.
+Needs bench/corpus.py's corpus (generated here; ~4.5 GB at 1M) and ~35 GB of disk at 1M.
 
 Run:
   python bench/index_scale.py --work DIR --docs 1000000 [--batch 1000] [--repeat 3] [--every-item]
@@ -175,7 +175,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=1_000_000, help="documents stored in the index")
     parser.add_argument("--batch", type=int, default=1000)
-    parser.add_argument("--work", type=Path, required=True, help="folder for the corpus and index (~50 GB at 1M)")
+    parser.add_argument("--work", type=Path, required=True, help="folder for the corpus and index (~35 GB at 1M)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3, help="warm batches after the cold one")
     parser.add_argument("--fresh", type=int, default=2, help="batches of documents never seen, timed once each after the warm ones")
