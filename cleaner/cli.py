@@ -480,7 +480,7 @@ def index_upgrade(
     if upgraded.free_bytes:
         typer.echo(
             f"  the file keeps its size: {upgraded.free_bytes:,} bytes of it are free pages, reused as the index grows "
-            "(`sqlite3 PATH VACUUM` gives them back, given as much free disk as the index takes)"
+            "(SQLite's `VACUUM` gives them back, given as much free disk as the index takes)"
         )
 
 
