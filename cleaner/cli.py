@@ -464,7 +464,7 @@ def index_upgrade(
 ) -> None:
     """Rewrite an index file of format 9 in this cleaner's format, in place (its band runs; the
     copies stay): minutes where a new index takes hours. Stopped midway, it goes on where it
-    stopped when run again."""
+    stopped when run again. Run it while nothing else reads or writes the index."""
     if is_redis_url(path):
         raise fail("cleaner index upgrade works on an index file; build a new Redis index with `cleaner index build`")
     clock = time.perf_counter()

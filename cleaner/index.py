@@ -1247,10 +1247,13 @@ def upgrade(path: Path | str, progress: Callable[[int, int], None] | None = None
         raise InputError(f"cannot upgrade index {path}: it or its folder is read-only")
     try:
         connection = _connect(path)
-        recorded = {key: json.loads(value) for key, value in connection.execute("SELECT key, value FROM settings")}
     except sqlite3.DatabaseError as error:
         raise InputError(f"{path} is not a cleaner index ({error})") from None
     try:
+        try:
+            recorded = {key: json.loads(value) for key, value in connection.execute("SELECT key, value FROM settings")}
+        except sqlite3.DatabaseError as error:
+            raise InputError(f"{path} is not a cleaner index ({error})") from None
         format = recorded.get("format")
         if format == FORMAT_VERSION:
             return Upgraded(format, 0, _free_bytes(connection))

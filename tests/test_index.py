@@ -874,6 +874,9 @@ def test_the_upgrade_command_says_what_it_did(corpus, tmp_path):
     assert older.returncode == 2 and "only format 9 upgrades" in older.stderr
     missing = cleaner("index", "upgrade", str(tmp_path / "none.sqlite"), cwd=tmp_path)
     assert missing.returncode == 2 and "no index file at" in missing.stderr
+    (tmp_path / "notes.txt").write_text("not an index\n", encoding="utf-8")
+    other = cleaner("index", "upgrade", str(tmp_path / "notes.txt"), cwd=tmp_path)
+    assert other.returncode == 2 and "is not a cleaner index" in other.stderr and "Traceback" not in other.stderr
 
 
 def test_exact_answers_a_chunks_digests_from_its_lookahead_as_a_query_would(corpus, tmp_path):
