@@ -120,7 +120,7 @@ class Run:
     run: int
     pairs: int
     bits: int  # its filter's: 512 a block
-    fences: np.ndarray  # uint64, the first key of each block
+    fences: np.ndarray  # uint64, the first (stored) key of each block
     last: int  # the run's last key: its keys are fences[0] to last
     bloom: np.ndarray | None = None  # its filter (uint8), the rows read so far in place, zeros elsewhere
     read: np.ndarray | None = None  # which of its filter's rows are read
