@@ -379,9 +379,9 @@ class BandRuns:
             ((block_id(self.space, run, row), bloom[start : start + size]) for row, start in enumerate(range(0, len(bloom), size))),
         )
         counts = np.diff(starts, append=keys.size)
-        # a block's gaps are those after its first key (its fence): not those between blocks
-        gap_widths, gap_rows = packed_rows(np.delete(gaps, starts[1:] - 1), counts - 1)
-        number_widths, number_rows = packed_rows(numbers, counts)
+        # a block's gaps are those after its first key (its fence): not the one to the next block
+        gap_widths, gap_rows = packed_rows(gaps, starts, counts - 1)
+        number_widths, number_rows = packed_rows(numbers, starts, counts)
         self.connection.executemany(
             "INSERT INTO band_blocks VALUES (?, ?, ?, ?, ?)",
             (
@@ -554,6 +554,8 @@ def pack(values: np.ndarray, width: int) -> bytes:
     >>> pack(np.array([1, 515], dtype=np.uint64), 3).hex()
     '010000030200'
     """
+    if width in (1, 2, 4, 8):  # a cast: one pass, where a strided copy takes a byte at a time
+        return np.asarray(values).astype(f"<u{width}").tobytes()
     as_bytes = np.ascontiguousarray(values, dtype="<u8").view(np.uint8).reshape(-1, 8)
     return as_bytes[:, :width].tobytes()
 
@@ -578,32 +580,35 @@ def pairs_a_row(gaps: np.ndarray, numbers: np.ndarray) -> int:
     if not gaps.size:
         return 1
     number_width = int(byte_widths(numbers.max()))
-    # first guess: the median gap's width; then the width of 95% of the guessed blocks' largest gap
-    guess = max(1, ROW_BYTES // (int(byte_widths(np.median(gaps))) + number_width))
+    # first guess: the median gap's width (of a sample); then that of 95% of the guessed blocks' largest gap
+    guess = max(1, ROW_BYTES // (int(byte_widths(np.median(gaps[:: max(1, gaps.size // 100_000)]))) + number_width))
     largest = np.maximum.reduceat(gaps, np.arange(0, gaps.size, guess))
     gap_width = int(byte_widths(np.quantile(largest, 0.95)))
     return max(1, ROW_BYTES // (gap_width + number_width))
 
 
-def packed_rows(values: np.ndarray, counts: np.ndarray) -> tuple[list[int], list[bytes]]:
-    """`values` (uint64) cut into blocks of `counts` values (in order, none left over), each
-    packed (`pack`) at the width its largest needs: the widths and the bytes, a block each.
+def packed_rows(values: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> tuple[list[int], list[bytes]]:
+    """Each block's `values[start : start + count]` (uint64; `starts` ascending, each block
+    within the next one's start) packed (`pack`) at a width they fit in: that of the largest of
+    `values[start : next start]`, which holds them (for a block's gaps, the gap to the next
+    block too, rarely the largest). The widths and the bytes, a block each.
 
-    >>> packed_rows(np.array([3, 300, 0], dtype=np.uint64), np.array([2, 0, 1]))
+    >>> packed_rows(np.array([3, 300, 9, 0], dtype=np.uint64), np.array([0, 2, 3]), np.array([2, 0, 1]))
     ([2, 1, 1], [b'\\x03\\x00,\\x01', b'', b'\\x00'])
     """
-    starts = np.cumsum(counts) - counts
-    # the largest of each block (of a block of none: the next value, or the 0 appended; set to 0)
-    largest = np.maximum.reduceat(np.append(values, np.uint64(0)), starts)
-    largest[counts == 0] = 0
-    widths = byte_widths(largest)
+    # the largest from each start to the next (the last's to the end, and the 0 appended)
+    widths = byte_widths(np.maximum.reduceat(np.append(values, np.uint64(0)), starts))
     rows = [b""] * starts.size
-    for width in np.unique(widths).tolist():  # the blocks of one width packed at once, then cut
+    for width in np.unique(widths).tolist():
         chosen = np.flatnonzero(widths == width)
-        data = pack(values if chosen.size == starts.size else values[spans(starts[chosen], counts[chosen])], width)
-        bounds = np.concatenate([[0], np.cumsum(counts[chosen] * width)]).tolist()
-        for block, low, high in zip(chosen.tolist(), bounds, bounds[1:]):
-            rows[block] = data[low:high]
+        blocks = zip(chosen.tolist(), starts[chosen].tolist(), counts[chosen].tolist())
+        if 8 * chosen.size < starts.size:  # a few blocks of this width: each packed alone
+            for block, start, count in blocks:
+                rows[block] = pack(values[start : start + count], width)
+            continue
+        data = pack(values, width)  # most blocks: all values packed at once, then cut
+        for block, start, count in blocks:
+            rows[block] = data[start * width : (start + count) * width]
     return widths.tolist(), rows
 
 
