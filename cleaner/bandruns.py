@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -321,19 +321,22 @@ class BandRuns:
                 read += 1
         if read != blocks.size:
             raise Vanished(run.run)
-        sizes = [sum(map(len, numbers)) // number_width for (_, number_width), (_, _, numbers) in groups.items()]
+        # each block's pairs, group by group
+        counts = [np.fromiter(map(len, numbers), dtype=np.int64, count=len(numbers)) // number_width for (_, number_width), (_, _, numbers) in groups.items()]
+        total = sum(int(held.sum()) for held in counts)
         if not scratch:
-            into = np.empty((2, sum(sizes)), dtype=np.uint64)
+            into = np.empty((2, total), dtype=np.uint64)
         else:
-            if self._unpacked.shape[1] < sum(sizes):
-                self._unpacked = np.empty((2, max(sum(sizes), 2 * self._unpacked.shape[1])), dtype=np.uint64)
+            if self._unpacked.shape[1] < total:
+                self._unpacked = np.empty((2, max(total, 2 * self._unpacked.shape[1])), dtype=np.uint64)
             into = self._unpacked
         unpacked, start = [], 0
-        for ((gap_width, number_width), (ids, gaps, numbers)), size in zip(groups.items(), sizes):
-            keys_out, numbers_out = into[0, start : start + size], into[1, start : start + size]
-            _unpack_blocks(run.fences[ids], gaps, numbers, gap_width, number_width, keys_out, numbers_out)
+        for ((gap_width, number_width), (ids, gaps, numbers)), held in zip(groups.items(), counts):
+            end = start + int(held.sum())
+            keys_out, numbers_out = into[0, start:end], into[1, start:end]
+            _unpack_blocks(run.fences[ids], held, gaps, numbers, gap_width, number_width, keys_out, numbers_out)
             unpacked.append((keys_out, numbers_out))
-            start += size
+            start = end
         return unpacked
 
     def _pairs(self, run: Run, blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -466,53 +469,36 @@ class BandRuns:
         self.connection.execute("DELETE FROM band_runs WHERE space = ? AND run = ?", (self.space, run))
 
 
-def upgrade_format_9(connection: sqlite3.Connection, progress: Callable[[int, int], None] | None = None) -> int:
-    """Rewrite the band runs of a format-9 index in this format, in place: its blocks (whole
-    uint64 keys, uint32 copy numbers) are set aside as `band_blocks_9`, then each run is written
-    again as a new run and its old rows deleted, a transaction a run, so an upgrade stopped
-    midway goes on where it stopped when run again. Key ranges stay key ranges (a run keeps the
-    top bits of sorted keys), and the pairs of copies marked gone stay marked. Call
-    `finish_upgrade` once it returns. `progress(pairs done, pairs in all)` after each run.
-    Returns the pairs rewritten."""
-    columns = {row[1] for row in connection.execute("PRAGMA table_info(band_blocks)")}
-    if "key_bytes" not in columns:  # not begun: set the old blocks aside, make this format's table
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            connection.execute("ALTER TABLE band_blocks RENAME TO band_blocks_9")
-            connection.execute(BLOCKS_TABLE)
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
-    runs = connection.execute("SELECT space, run, pairs FROM band_runs ORDER BY space, run").fetchall()
-    total, done, rewritten = sum(pairs for _, _, pairs in runs), 0, 0
-    for space, run, pairs in runs:
-        low, high = block_id(space, run, 0), block_id(space, run + 1, 0)
-        rows = connection.execute("SELECT keys, numbers FROM band_blocks_9 WHERE id >= ? AND id < ? ORDER BY id", (low, high)).fetchall()
-        done += pairs
-        if not rows:  # written in this format already (a run of this upgrade, or of a save)
-            continue
-        keys = np.frombuffer(b"".join(keys for keys, _ in rows), dtype=np.uint64)
-        numbers = np.frombuffer(b"".join(numbers for _, numbers in rows), dtype=np.uint32).astype(np.uint64)
-        del rows
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            runs_of_space = BandRuns(connection, space)
-            runs_of_space._write(stored_keys(keys), numbers)
-            runs_of_space._delete(run)
-            connection.execute("DELETE FROM band_blocks_9 WHERE id >= ? AND id < ?", (low, high))
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
-        rewritten += keys.size
-        if progress is not None:
-            progress(done, total)
-    return rewritten
+def set_format_9_aside(connection: sqlite3.Connection) -> None:
+    """The first step of upgrading a format-9 index (inside a transaction): its blocks (whole
+    uint64 keys, uint32 copy numbers) become `band_blocks_9`, beside this format's empty
+    table. Done once: a later call finds this format's table already."""
+    if "key_bytes" not in {row[1] for row in connection.execute("PRAGMA table_info(band_blocks)")}:
+        connection.execute("ALTER TABLE band_blocks RENAME TO band_blocks_9")
+        connection.execute(BLOCKS_TABLE)
+
+
+def upgrade_run_9(connection: sqlite3.Connection, space: int, run: int) -> int:
+    """Write a format-9 run again in this format, as a new run, and delete its old rows (inside
+    a transaction): its pairs rewritten, 0 where it holds none in `band_blocks_9` (written in
+    this format already). Key ranges stay key ranges (a run keeps the top bits of sorted keys),
+    and the pairs of copies marked gone stay marked."""
+    low, high = block_id(space, run, 0), block_id(space, run + 1, 0)
+    rows = connection.execute("SELECT keys, numbers FROM band_blocks_9 WHERE id >= ? AND id < ? ORDER BY id", (low, high)).fetchall()
+    if not rows:
+        return 0
+    keys = np.frombuffer(b"".join(keys for keys, _ in rows), dtype=np.uint64)
+    numbers = np.frombuffer(b"".join(numbers for _, numbers in rows), dtype=np.uint32).astype(np.uint64)
+    del rows
+    runs = BandRuns(connection, space)
+    runs._write(stored_keys(keys), numbers)
+    runs._delete(run)
+    connection.execute("DELETE FROM band_blocks_9 WHERE id >= ? AND id < ?", (low, high))
+    return keys.size
 
 
 def finish_upgrade(connection: sqlite3.Connection) -> None:
-    """The last step of `upgrade_format_9`, inside the caller's transaction: drop the emptied
+    """The last step of upgrading a format-9 index (inside a transaction): drop the emptied
     table of format-9 blocks."""
     connection.execute("DROP TABLE IF EXISTS band_blocks_9")
 
@@ -613,12 +599,18 @@ def packed_rows(values: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> t
 
 
 def _unpack_blocks(
-    fences: np.ndarray, gap_rows: list[bytes], number_rows: list[bytes], gap_width: int, number_width: int, keys: np.ndarray, numbers: np.ndarray
+    fences: np.ndarray,
+    counts: np.ndarray,
+    gap_rows: list[bytes],
+    number_rows: list[bytes],
+    gap_width: int,
+    number_width: int,
+    keys: np.ndarray,
+    numbers: np.ndarray,
 ) -> None:
-    """Unpack blocks packed at these widths (`packed_rows`), whose first keys are `fences`, into
-    `keys` and `numbers` (uint64, contiguous, as many as the blocks hold), in block order: each
-    key its block's first plus the gaps up to it."""
-    counts = np.fromiter(map(len, number_rows), dtype=np.int64, count=len(number_rows)) // number_width
+    """Unpack blocks packed at these widths (`packed_rows`), whose first keys are `fences` and
+    whose pairs number `counts` (int64), into `keys` and `numbers` (uint64, contiguous, as many
+    as the blocks hold), in block order: each key its block's first plus the gaps up to it."""
     if (kernel := chosen_kernel()) is not None:  # one pass: ~3x faster than numpy here
         fences = np.ascontiguousarray(fences, dtype=np.uint64)
         gaps, packed_numbers = b"".join([*gap_rows, _PAST_END]), b"".join([*number_rows, _PAST_END])

@@ -76,6 +76,7 @@ from .minhash import jaccard, shared_count
 # 9: Bloom filters blocked (a key's probes in one 64-byte block), a page of them a row, read in part
 # 10: band keys' top 42 bits, their gaps and copy numbers packed at the bytes a block needs
 FORMAT_VERSION = 10
+UPGRADABLE = (9,)  # formats `upgrade` rewrites in place, rather than asking for a new index
 LEVELS = ("document", "paragraph")
 SNIPPET = 300
 # The settings that decide what matches what: an index only serves runs that share them.
@@ -1115,7 +1116,7 @@ class Index(BaseIndex):
                 )
             recorded = match_settings(settings)
         try:
-            check_compatible(path, recorded, settings)
+            check_compatible(path, recorded, settings, upgradable=UPGRADABLE)
         except ConfigError:
             connection.close()
             raise
@@ -1130,13 +1131,7 @@ class Index(BaseIndex):
             self.building.unlink(missing_ok=True)
             return
         if not self.readonly:
-            # Leave the file in rollback-journal mode, so readers need not create -wal and -shm
-            # files beside it; while another connection has it open it stays in WAL mode.
-            try:
-                self.connection.execute("PRAGMA busy_timeout = 0")
-                self.connection.execute("PRAGMA journal_mode = DELETE")
-            except sqlite3.OperationalError:
-                pass
+            _leave_rollback_journal(self.connection)
         self.connection.close()
 
     def save(self) -> dict[str, int]:
@@ -1225,10 +1220,6 @@ class Index(BaseIndex):
         return IndexStats(self.path, recorded, self.counts(), documents, band_rows, size, integrity, _free_bytes(self.connection))
 
 
-# Formats that `upgrade` rewrites in place, rather than asking for a new index.
-UPGRADABLE = (9,)
-
-
 class Upgraded(NamedTuple):
     format: int  # the index's format before
     pairs: int  # band pairs rewritten (0: it had this format)
@@ -1245,33 +1236,48 @@ def upgrade(path: Path | str, progress: Callable[[int, int], None] | None = None
         raise InputError(f"no index file at {path}")
     if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
         raise InputError(f"cannot upgrade index {path}: it or its folder is read-only")
+    connection = None
     try:
         connection = _connect(path)
+        recorded = {key: json.loads(value) for key, value in connection.execute("SELECT key, value FROM settings")}
     except sqlite3.DatabaseError as error:
+        if connection is not None:
+            connection.close()
         raise InputError(f"{path} is not a cleaner index ({error})") from None
     try:
-        try:
-            recorded = {key: json.loads(value) for key, value in connection.execute("SELECT key, value FROM settings")}
-        except sqlite3.DatabaseError as error:
-            raise InputError(f"{path} is not a cleaner index ({error})") from None
         format = recorded.get("format")
         if format == FORMAT_VERSION:
             return Upgraded(format, 0, _free_bytes(connection))
         if format not in UPGRADABLE:
             raise ConfigError(f"index {path} has format {format!r}, and only format 9 upgrades to {FORMAT_VERSION} in place; build a new index with `cleaner index build`")
-        pairs = bandruns.upgrade_format_9(connection, progress)
+        with transaction(connection, immediate=True):
+            bandruns.set_format_9_aside(connection)
+        runs = connection.execute("SELECT space, run, pairs FROM band_runs ORDER BY space, run").fetchall()
+        total, done, rewritten = sum(pairs for _, _, pairs in runs), 0, 0
+        for space, run, pairs in runs:  # a transaction a run: a stopped upgrade goes on from there
+            with transaction(connection, immediate=True):
+                written = bandruns.upgrade_run_9(connection, space, run)
+            done, rewritten = done + pairs, rewritten + written
+            if written and progress is not None:
+                progress(done, total)
         with transaction(connection, immediate=True):
             bandruns.finish_upgrade(connection)
             connection.executemany("UPDATE settings SET value = ? WHERE key = ?", [(json.dumps(FORMAT_VERSION), "format"), (json.dumps(__version__), "cleaner")])
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        try:  # as `close` leaves it, unless another connection has it open
-            connection.execute("PRAGMA busy_timeout = 0")
-            connection.execute("PRAGMA journal_mode = DELETE")
-        except sqlite3.OperationalError:
-            pass
-        return Upgraded(format, pairs, _free_bytes(connection))
+        _leave_rollback_journal(connection)
+        return Upgraded(format, rewritten, _free_bytes(connection))
     finally:
         connection.close()
+
+
+def _leave_rollback_journal(connection: sqlite3.Connection) -> None:
+    """Leave a written file in rollback-journal mode, so readers need not create -wal and -shm
+    files beside it; while another connection has it open it stays in WAL mode."""
+    try:
+        connection.execute("PRAGMA busy_timeout = 0")
+        connection.execute("PRAGMA journal_mode = DELETE")
+    except sqlite3.OperationalError:
+        pass
 
 
 def _free_bytes(connection: sqlite3.Connection) -> int:
@@ -1353,13 +1359,14 @@ def _nearest(level: Level, fingerprints: Fingerprinter, item: Item, limit: int) 
     return found[:limit]
 
 
-def check_compatible(path: Path | str, recorded: dict[str, Any], settings: Settings | None, format: int = FORMAT_VERSION) -> None:
-    """Refuse an index of another format, or built with other match settings than this run's."""
+def check_compatible(
+    path: Path | str, recorded: dict[str, Any], settings: Settings | None, format: int = FORMAT_VERSION, upgradable: Sequence[int] = ()
+) -> None:
+    """Refuse an index of another format (naming `cleaner index upgrade` for an `upgradable`
+    one), or built with other match settings than this run's."""
     if recorded.get("format") != format:
-        raise ConfigError(
-            f"index {path} has format {recorded.get('format')!r}, this cleaner reads format {format}; "
-            + (f"upgrade it in place with `cleaner index upgrade {path}`" if format == FORMAT_VERSION and recorded.get("format") in UPGRADABLE else "build a new index with `cleaner index build`")
-        )
+        remedy = f"upgrade it in place with `cleaner index upgrade {path}`" if recorded.get("format") in upgradable else "build a new index with `cleaner index build`"
+        raise ConfigError(f"index {path} has format {recorded.get('format')!r}, this cleaner reads format {format}; {remedy}")
     if settings is None:
         return
     for name in MATCH_SETTINGS:

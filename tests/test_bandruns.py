@@ -114,7 +114,7 @@ def test_blocks_unpack_alike_compiled_and_in_numpy(monkeypatch, gap_width, numbe
         if backend == "numpy":
             monkeypatch.setenv("CLEANER_FASTMINHASH", "numpy")
         into = np.full((2, keys.size), 7, dtype=np.uint64)
-        bandruns._unpack_blocks(fences, gap_rows, number_rows, gap_width, number_width, into[0], into[1])
+        bandruns._unpack_blocks(fences, counts, gap_rows, number_rows, gap_width, number_width, into[0], into[1])
         assert np.array_equal(into[0], keys) and np.array_equal(into[1], numbers), backend
 
 
